@@ -1,0 +1,92 @@
+# vidgate build. Sources are found by directory, so a new file in a module needs no edit here.
+#   make            build build/vidgated, build/vidgate and the tools
+#   make run        install deps, build, start the server on embedded defaults
+#   make test       install deps, build twice (plain and ASan+UBSan), run every test on both
+#   make bench      run the benchmarks in bench/
+#   make format     clang-format every C file
+BUILD ?= build
+SAN   ?=
+CC    ?= cc
+
+PKGS    := libh2o-evloop jansson libcurl sqlite3 libpq openssl libavcodec libavformat libavutil libswscale
+PKG_CF  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LD  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -O2 -g -Wall -Wextra -Werror \
+           -Wno-missing-field-initializers -fno-strict-aliasing -Isrc $(PKG_CF)
+LDLIBS  := $(PKG_LD) -lssl -lcrypto -lpthread -lm
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_DIRS  := common core store http api dispatch providers engine net
+LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+COMMON_OBJ:= $(filter $(BUILD)/obj/src/common/%,$(LIB_OBJ))
+CLI_SRC   := $(wildcard src/cli/*.c)
+TOOL_SRC  := $(wildcard src/tools/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+TTOOL_SRC := $(wildcard tests/tools/*.c)
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+
+BINS  := $(BUILD)/vidgated $(BUILD)/vidgate $(TOOL_SRC:src/tools/%.c=$(BUILD)/%)
+TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(TTOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test tests bench format clean
+all: $(BINS)
+tests: $(TESTS)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvg.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libvgcommon.a: $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vidgated: $(BUILD)/obj/src/vidgated.o $(BUILD)/libvg.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/vidgate: $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvgcommon.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/%: $(BUILD)/obj/src/tools/%.o $(BUILD)/libvg.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libvg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libvg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run
+
+test: deps
+	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all tests
+	@scripts/run-tests build build-asan
+
+bench: deps
+	@scripts/install-deps --bench
+	@$(MAKE) --no-print-directory all
+	@bench/status.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
