@@ -1,0 +1,29 @@
+/*
+ * spec.h - turns a submit request body into a validated vg_task_spec (spec §3 field table), or a
+ * vg_err naming the offending field with its dotted path (e.g. "metadata.content[1].role").
+ *
+ * Pure: no I/O, no allocation that outlives the call except the spec's own fields (which the caller
+ * releases with vg_task_spec_free(), also after a failure). Thread-safe.
+ */
+#ifndef VG_SPEC_H
+#define VG_SPEC_H
+#include "core/error.h"
+#include "core/task.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct {
+    bool allow_http;         /* operator allows http:// media URLs (tests, closed networks) */
+    const char *default_model; /* used when "model" is absent (OpenAI route); NULL = required */
+} vg_spec_opts;
+
+/**
+ * Validates a native submit body (POST /v1/video/generations; the OpenAI JSON body uses the same
+ * fields plus "input_reference"). Returns VG_OK, or VG_INVALID / VG_NOTFOUND with err filled:
+ * 400 missing_parameter / invalid_parameter / invalid_resolution / unsupported_resolution /
+ * invalid_ratio / invalid_duration / invalid_image, 404 model_not_found.
+ */
+int vg_spec_parse(const json_t *body, const vg_spec_opts *opts, vg_task_spec *out, vg_err *err);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * task.h - the task: the validated request (vg_task_spec) and the stored row (vg_task), with the
+ * state machine (spec: queued → dispatching → running → finalizing → completed; queued|dispatching →
+ * cancelled; any non-final → failed).
+ *
+ * Ownership: every char * in these structs is heap memory owned by the struct; release it with
+ * vg_task_spec_free() / vg_task_free(). Fixed-size fields need no release.
+ */
+#ifndef VG_TASK_H
+#define VG_TASK_H
+#include "core/models.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    VG_TASK_QUEUED,
+    VG_TASK_DISPATCHING, /* internal; shown as queued */
+    VG_TASK_RUNNING,
+    VG_TASK_FINALIZING, /* internal; shown as running */
+    VG_TASK_COMPLETED,
+    VG_TASK_FAILED,
+    VG_TASK_CANCELLED,
+    VG_TASK_STATUS_COUNT
+} vg_task_status;
+
+/** Internal name ("dispatching") for the store, and the public one ("queued") for replies. */
+const char *vg_task_status_name(vg_task_status s);
+const char *vg_task_status_public(vg_task_status s);
+int vg_task_status_parse(const char *s); /* internal names; -1 when unknown */
+bool vg_task_status_final(vg_task_status s);
+/** Whether the state machine allows from → to. */
+bool vg_task_transition_ok(vg_task_status from, vg_task_status to);
+
+typedef enum { VG_MEDIA_IMAGE, VG_MEDIA_VIDEO, VG_MEDIA_AUDIO } vg_media_type;
+typedef enum {
+    VG_ROLE_FIRST_FRAME,
+    VG_ROLE_LAST_FRAME,
+    VG_ROLE_REFERENCE_IMAGE,
+    VG_ROLE_REFERENCE_VIDEO,
+    VG_ROLE_REFERENCE_AUDIO
+} vg_media_role;
+
+typedef struct {
+    vg_media_type type;
+    vg_media_role role;
+    char *url; /* https://…, http://… (when allowed), data:…;base64,… or asset://… ; owned */
+} vg_media;
+
+typedef struct {
+    char model[64];
+    char *prompt; /* owned */
+    int seconds;
+    vg_resolution resolution;
+    vg_ratio ratio; /* may be VG_RATIO_ADAPTIVE until the first frame is known */
+    int64_t seed;   /* -1 = pick one; the dispatcher stores the one it picked */
+    bool generate_audio, return_last_frame, watermark, camera_fixed;
+    char *callback_url; /* owned, NULL when absent */
+    int n_media;
+    vg_media media[12]; /* VG_MAX_MEDIA_ITEMS */
+} vg_task_spec;
+
+void vg_task_spec_free(vg_task_spec *s);
+/** Serialises the spec for storage (new reference), and back. from_json returns 0 or -1. */
+json_t *vg_task_spec_to_json(const vg_task_spec *s);
+int vg_task_spec_from_json(const json_t *j, vg_task_spec *out);
+/** Whether any media item has the given role. */
+bool vg_task_spec_has_role(const vg_task_spec *s, vg_media_role role);
+
+typedef struct {
+    char id[48];
+    char key_id[48];
+    char model[64];
+    vg_task_status status;
+    int version;  /* bumped by every update; conditional updates compare it */
+    int progress; /* 0..100, monotone */
+    int64_t created_at, updated_at, completed_at, expires_at; /* unix seconds; 0 = null */
+    int seconds;
+    vg_resolution resolution;
+    vg_ratio ratio; /* concrete once rendered */
+    int width, height;
+    int64_t seed;
+    char *params; /* the vg_task_spec as JSON text; owned */
+    int64_t hold_micro;
+    int64_t cost_micro; /* -1 until captured */
+    int64_t tokens;     /* usage.completion_tokens; 0 until completed */
+    char error_code[64];
+    char error_message[256];
+    int attempts;
+    int64_t lease_until_ms;
+    bool has_last_frame;
+    bool content_deleted;
+    bool test_mode;
+} vg_task;
+
+void vg_task_free(vg_task *t);
+
+#endif
