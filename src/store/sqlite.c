@@ -1,0 +1,724 @@
+/*
+ * sqlite.c - the SQLite store backend (see store.h for the contract).
+ *
+ * One vg_sqlite per thread, each its own connection to DIR/vidgate.db in WAL mode, so readers never
+ * wait for the writer. Writes that must be atomic run inside BEGIN IMMEDIATE, which takes the write
+ * lock up front: two writers can never deadlock upgrading a read lock. busy_timeout makes a writer
+ * wait for another instead of failing. synchronous=FULL: a committed transaction survives power loss,
+ * which is what "a task that got a 2xx survives kill -9" rests on.
+ *
+ * Statements are prepared once per connection and kept in a table indexed by an enum.
+ */
+#include "store/store.h"
+
+#include "common/alloc.h"
+#include "common/limits.h"
+#include "store/migrations.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_KEY_INSERT,
+    Q_KEY_BY_HASH,
+    Q_KEY_GET,
+    Q_KEY_LIST,
+    Q_KEY_REVOKE,
+    Q_KEY_COUNT,
+    Q_KEY_MONEY,
+    Q_KEY_ADD_BALANCE,
+    Q_KEY_ADD_HELD,
+    Q_LEDGER_INSERT,
+    Q_ACTIVE_COUNT,
+    Q_TASK_INSERT,
+    Q_TASK_GET,
+    Q_TASK_GET_ANY,
+    Q_TASK_CLAIM,
+    Q_TASK_PROGRESS,
+    Q_TASK_COMPLETE,
+    Q_TASK_FAIL,
+    Q_TASK_CANCEL,
+    Q_TASK_REQUEUE,
+    Q_TASK_DELETED,
+    Q_TASK_MONEY,
+    Q_TASK_ORPHANS,
+    Q_COUNT
+};
+
+#define KEY_COLS                                                                                  \
+    "id, name, hash, is_admin, revoked_at, test_mode, balance_micro, held_micro, created_at, "   \
+    "expires_at, max_active_tasks, rate_limit_per_min, allowed_models"
+#define TASK_COLS                                                                                 \
+    "id, key_id, model, status, version, progress, created_at, updated_at, completed_at, "        \
+    "expires_at, seconds, resolution, ratio, width, height, seed, params, hold_micro, cost_micro, " \
+    "tokens, error_code, error_message, attempts, lease_until, has_last_frame, content_deleted, "  \
+    "test_mode"
+#define ACTIVE "('queued','dispatching','running','finalizing')"
+
+static const char *const sql_text[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_KEY_INSERT] = "INSERT INTO keys (" KEY_COLS ") VALUES (?,?,?,?,0,?,0,0,?,?,?,?,?)",
+    [Q_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM keys WHERE hash = ?",
+    [Q_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id = ?",
+    [Q_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
+    [Q_KEY_REVOKE] = "UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
+    [Q_KEY_COUNT] = "SELECT count(*) FROM keys",
+    [Q_KEY_MONEY] = "SELECT balance_micro, held_micro FROM keys WHERE id = ?",
+    [Q_KEY_ADD_BALANCE] = "UPDATE keys SET balance_micro = balance_micro + ? WHERE id = ?",
+    [Q_KEY_ADD_HELD] = "UPDATE keys SET held_micro = held_micro + ? WHERE id = ?",
+    [Q_LEDGER_INSERT] = "INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, created_at) "
+                        "VALUES (?,?,?,?,?,?)",
+    [Q_ACTIVE_COUNT] = "SELECT count(*) FROM tasks WHERE key_id = ? AND status IN " ACTIVE,
+    [Q_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLS ") VALUES "
+                      "(?,?,?,'queued',0,0,?,?,0,0,?,?,?,?,?,?,?,?,-1,0,'','',0,0,0,0,?)",
+    [Q_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ? AND key_id = ?",
+    [Q_TASK_GET_ANY] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?",
+    [Q_TASK_CLAIM] = "UPDATE tasks SET status = 'running', attempts = attempts + 1, "
+                     "version = version + 1, lease_until = ?1, updated_at = ?2 "
+                     "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1) "
+                     "AND status = 'queued' RETURNING " TASK_COLS,
+    [Q_TASK_PROGRESS] = "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
+                        "updated_at = ?3 WHERE id = ?4 AND status = 'running'",
+    [Q_TASK_COMPLETE] = "UPDATE tasks SET status = 'completed', progress = 100, "
+                        "version = version + 1, updated_at = ?1, completed_at = ?1, expires_at = ?2, "
+                        "width = ?3, height = ?4, ratio = ?5, seed = ?6, tokens = ?7, "
+                        "cost_micro = ?8, has_last_frame = ?9, lease_until = 0 "
+                        "WHERE id = ?10 AND status IN ('running','finalizing') "
+                        "RETURNING key_id, hold_micro",
+    [Q_TASK_FAIL] = "UPDATE tasks SET status = 'failed', version = version + 1, updated_at = ?1, "
+                    "completed_at = ?1, error_code = ?2, error_message = ?3, lease_until = 0 "
+                    "WHERE id = ?4 AND status IN " ACTIVE " RETURNING key_id, hold_micro",
+    [Q_TASK_CANCEL] = "UPDATE tasks SET status = 'cancelled', version = version + 1, "
+                      "updated_at = ?1, completed_at = ?1, error_code = 'cancelled', "
+                      "error_message = 'cancelled by the caller' "
+                      "WHERE id = ?2 AND key_id = ?3 AND status IN ('queued','dispatching') "
+                      "RETURNING key_id, hold_micro",
+    [Q_TASK_REQUEUE] = "UPDATE tasks SET status = 'queued', version = version + 1, "
+                       "updated_at = ?1, lease_until = 0 WHERE id = ?2 AND status = 'running'",
+    [Q_TASK_DELETED] = "UPDATE tasks SET content_deleted = 1, updated_at = ?1 "
+                       "WHERE id = ?2 AND key_id = ?3 AND status IN "
+                       "('completed','failed','cancelled')",
+    [Q_TASK_MONEY] = "SELECT key_id, hold_micro FROM tasks WHERE id = ?",
+    [Q_TASK_ORPHANS] = "SELECT id FROM tasks WHERE status = 'running' AND lease_until < ?",
+};
+
+typedef struct {
+    vg_store base;
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+} vg_sqlite;
+
+static sqlite3_stmt *stmt(vg_sqlite *s, int which)
+{
+    if (!s->q[which] &&
+        sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT, &s->q[which],
+                           NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(s->q[which]);
+    sqlite3_clear_bindings(s->q[which]);
+    return s->q[which];
+}
+
+/* Runs a statement that returns no rows. Returns sqlite3_changes() or -1. */
+static int exec_q(vg_sqlite *s, sqlite3_stmt *st)
+{
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (st) sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT) return -2;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return -1;
+    return sqlite3_changes(s->db);
+}
+
+static int begin(vg_sqlite *s)
+{
+    return exec_q(s, stmt(s, Q_BEGIN)) < 0 ? VG_ERR : VG_OK;
+}
+
+static int commit(vg_sqlite *s)
+{
+    return exec_q(s, stmt(s, Q_COMMIT)) < 0 ? VG_ERR : VG_OK;
+}
+
+static int rollback(vg_sqlite *s, int status)
+{
+    exec_q(s, stmt(s, Q_ROLLBACK));
+    return status;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", v ? (const char *)v : "");
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    return v ? vg_strdup((const char *)v) : NULL;
+}
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+void vg_key_free(vg_key *k)
+{
+    if (!k) return;
+    free(k->allowed_models);
+    k->allowed_models = NULL;
+}
+
+static void row_to_key(sqlite3_stmt *st, vg_key *k)
+{
+    memset(k, 0, sizeof *k);
+    col_copy(st, 0, k->id, sizeof k->id);
+    col_copy(st, 1, k->name, sizeof k->name);
+    col_copy(st, 2, k->hash, sizeof k->hash);
+    k->is_admin = sqlite3_column_int(st, 3) != 0;
+    k->revoked = sqlite3_column_int64(st, 4) != 0;
+    k->test_mode = sqlite3_column_int(st, 5) != 0;
+    k->balance_micro = sqlite3_column_int64(st, 6);
+    k->held_micro = sqlite3_column_int64(st, 7);
+    k->created_at = sqlite3_column_int64(st, 8);
+    k->expires_at = sqlite3_column_int64(st, 9);
+    k->max_active_tasks = sqlite3_column_int(st, 10);
+    k->rate_limit_per_min = sqlite3_column_int(st, 11);
+    k->allowed_models = col_dup(st, 12);
+}
+
+static int ledger_add(vg_sqlite *s, const char *key_id, const char *task_id, const char *kind,
+                      int64_t amount, const char *note, int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, Q_LEDGER_INSERT);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, key_id);
+    bind_text(st, 2, task_id);
+    bind_text(st, 3, kind);
+    sqlite3_bind_int64(st, 4, amount);
+    bind_text(st, 5, note ? note : "");
+    sqlite3_bind_int64(st, 6, now);
+    int rc = exec_q(s, st);
+    return rc == -2 ? VG_DUPLICATE : rc < 0 ? VG_ERR : VG_OK;
+}
+
+static int key_add(vg_sqlite *s, int which, const char *key_id, int64_t delta)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, delta);
+    bind_text(st, 2, key_id);
+    return exec_q(s, st) == 1 ? VG_OK : VG_ERR;
+}
+
+static int sq_key_insert(vg_store *base, const vg_key *k, int64_t credit, const char *note)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    sqlite3_stmt *st = stmt(s, Q_KEY_INSERT);
+    if (!st) return rollback(s, VG_ERR);
+    bind_text(st, 1, k->id);
+    bind_text(st, 2, k->name);
+    bind_text(st, 3, k->hash);
+    sqlite3_bind_int(st, 4, k->is_admin);
+    sqlite3_bind_int(st, 5, k->test_mode);
+    sqlite3_bind_int64(st, 6, k->created_at);
+    sqlite3_bind_int64(st, 7, k->expires_at);
+    sqlite3_bind_int(st, 8, k->max_active_tasks);
+    sqlite3_bind_int(st, 9, k->rate_limit_per_min);
+    bind_text(st, 10, k->allowed_models);
+    int rc = exec_q(s, st);
+    if (rc == -2) return rollback(s, VG_DUPLICATE);
+    if (rc != 1) return rollback(s, VG_ERR);
+    if (credit != 0) {
+        const char *kind = credit > 0 ? "credit" : "debit";
+        int64_t amount = credit > 0 ? credit : -credit;
+        if (ledger_add(s, k->id, NULL, kind, amount, note, k->created_at) ||
+            key_add(s, Q_KEY_ADD_BALANCE, k->id, credit))
+            return rollback(s, VG_ERR);
+    }
+    return commit(s);
+}
+
+static int key_lookup(vg_sqlite *s, int which, const char *arg, vg_key *out)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, arg);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) row_to_key(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : rc == SQLITE_DONE ? VG_NOTFOUND : VG_ERR;
+}
+
+static int sq_key_by_hash(vg_store *base, const char *hash, vg_key *out)
+{
+    return key_lookup((vg_sqlite *)base, Q_KEY_BY_HASH, hash, out);
+}
+
+static int sq_key_get(vg_store *base, const char *id, vg_key *out)
+{
+    return key_lookup((vg_sqlite *)base, Q_KEY_GET, id, out);
+}
+
+static int sq_key_list(vg_store *base, vg_key **out, size_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_KEY_LIST);
+    if (!st) return VG_ERR;
+    size_t cap = 16, len = 0;
+    vg_key *arr = vg_malloc(cap * sizeof *arr);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) arr = vg_realloc(arr, (cap *= 2) * sizeof *arr);
+        row_to_key(st, &arr[len++]);
+    }
+    sqlite3_reset(st);
+    *out = arr;
+    *n = len;
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_key_revoke(vg_store *base, const char *id, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_KEY_REVOKE);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, id);
+    int rc = exec_q(s, st);
+    if (rc < 0) return VG_ERR;
+    if (rc == 1) return VG_OK;
+    vg_key k;
+    int found = sq_key_get(base, id, &k);
+    if (found == VG_OK) vg_key_free(&k);
+    return found == VG_OK ? VG_CONFLICT : found;
+}
+
+static int sq_key_count(vg_store *base, int64_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_KEY_COUNT);
+    if (!st) return VG_ERR;
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : VG_ERR;
+}
+
+/* ---- tasks ------------------------------------------------------------------------------- */
+
+static void row_to_task(sqlite3_stmt *st, vg_task *t)
+{
+    char buf[32];
+    memset(t, 0, sizeof *t);
+    col_copy(st, 0, t->id, sizeof t->id);
+    col_copy(st, 1, t->key_id, sizeof t->key_id);
+    col_copy(st, 2, t->model, sizeof t->model);
+    col_copy(st, 3, buf, sizeof buf);
+    t->status = (vg_task_status)vg_task_status_parse(buf);
+    t->version = sqlite3_column_int(st, 4);
+    t->progress = sqlite3_column_int(st, 5);
+    t->created_at = sqlite3_column_int64(st, 6);
+    t->updated_at = sqlite3_column_int64(st, 7);
+    t->completed_at = sqlite3_column_int64(st, 8);
+    t->expires_at = sqlite3_column_int64(st, 9);
+    t->seconds = sqlite3_column_int(st, 10);
+    col_copy(st, 11, buf, sizeof buf);
+    t->resolution = (vg_resolution)vg_resolution_parse(buf);
+    col_copy(st, 12, buf, sizeof buf);
+    t->ratio = (vg_ratio)vg_ratio_parse(buf);
+    t->width = sqlite3_column_int(st, 13);
+    t->height = sqlite3_column_int(st, 14);
+    t->seed = sqlite3_column_int64(st, 15);
+    t->params = col_dup(st, 16);
+    t->hold_micro = sqlite3_column_int64(st, 17);
+    t->cost_micro = sqlite3_column_int64(st, 18);
+    t->tokens = sqlite3_column_int64(st, 19);
+    col_copy(st, 20, t->error_code, sizeof t->error_code);
+    col_copy(st, 21, t->error_message, sizeof t->error_message);
+    t->attempts = sqlite3_column_int(st, 22);
+    t->lease_until_ms = sqlite3_column_int64(st, 23);
+    t->has_last_frame = sqlite3_column_int(st, 24) != 0;
+    t->content_deleted = sqlite3_column_int(st, 25) != 0;
+    t->test_mode = sqlite3_column_int(st, 26) != 0;
+}
+
+static int one_int64(vg_sqlite *s, int which, const char *arg, int64_t *a, int64_t *b)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, arg);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b) *b = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : rc == SQLITE_DONE ? VG_NOTFOUND : VG_ERR;
+}
+
+/* Checks funds and the active-task cap inside the open transaction. */
+static int admit(vg_sqlite *s, const vg_task *t, int max_active)
+{
+    int64_t balance = 0, held = 0;
+    int rc = one_int64(s, Q_KEY_MONEY, t->key_id, &balance, &held);
+    if (rc) return rc;
+    if (balance - held < t->hold_micro) return VG_NOFUNDS;
+    if (max_active > 0) {
+        int64_t active = 0;
+        if (one_int64(s, Q_ACTIVE_COUNT, t->key_id, &active, NULL)) return VG_ERR;
+        if (active >= max_active) return VG_LIMITED;
+    }
+    return VG_OK;
+}
+
+static int sq_task_create(vg_store *base, const vg_task *t, int max_active)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    int rc = admit(s, t, max_active);
+    if (rc) return rollback(s, rc);
+    sqlite3_stmt *st = stmt(s, Q_TASK_INSERT);
+    if (!st) return rollback(s, VG_ERR);
+    bind_text(st, 1, t->id);
+    bind_text(st, 2, t->key_id);
+    bind_text(st, 3, t->model);
+    sqlite3_bind_int64(st, 4, t->created_at);
+    sqlite3_bind_int64(st, 5, t->created_at);
+    sqlite3_bind_int(st, 6, t->seconds);
+    bind_text(st, 7, vg_resolution_name(t->resolution));
+    bind_text(st, 8, vg_ratio_name(t->ratio));
+    sqlite3_bind_int(st, 9, t->width);
+    sqlite3_bind_int(st, 10, t->height);
+    sqlite3_bind_int64(st, 11, t->seed);
+    bind_text(st, 12, t->params);
+    sqlite3_bind_int64(st, 13, t->hold_micro);
+    sqlite3_bind_int(st, 14, t->test_mode);
+    rc = exec_q(s, st);
+    if (rc != 1) return rollback(s, rc == -2 ? VG_DUPLICATE : VG_ERR);
+    if (ledger_add(s, t->key_id, t->id, "hold", t->hold_micro, "", t->created_at) ||
+        key_add(s, Q_KEY_ADD_HELD, t->key_id, t->hold_micro))
+        return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+static int sq_task_get(vg_store *base, const char *id, const char *key_id, vg_task *out)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, key_id ? Q_TASK_GET : Q_TASK_GET_ANY);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, id);
+    if (key_id) bind_text(st, 2, key_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) row_to_task(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : rc == SQLITE_DONE ? VG_NOTFOUND : VG_ERR;
+}
+
+/* Lists are built per call: the filter combinations are few but not worth a statement each. */
+static int sq_task_list(vg_store *base, const vg_task_filter *f, vg_task **out, size_t *n,
+                        bool *more)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks WHERE 1=1%s%s%s ORDER BY id %s LIMIT ?",
+             f->key_id ? " AND key_id = :key" : "", f->status >= 0 ? " AND status = :status" : "",
+             f->after ? (f->ascending ? " AND id > :after" : " AND id < :after") : "",
+             f->ascending ? "ASC" : "DESC");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
+    int i = 1;
+    if (f->key_id) bind_text(st, i++, f->key_id);
+    if (f->status >= 0) bind_text(st, i++, vg_task_status_name((vg_task_status)f->status));
+    if (f->after) bind_text(st, i++, f->after);
+    sqlite3_bind_int(st, i, f->limit + 1); /* one more tells whether there is a next page */
+    vg_task *arr = vg_calloc((size_t)f->limit + 1, sizeof *arr);
+    size_t len = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row_to_task(st, &arr[len++]);
+    sqlite3_finalize(st);
+    *more = len > (size_t)f->limit;
+    if (*more) vg_task_free(&arr[--len]);
+    *out = arr;
+    *n = len;
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_task_claim(vg_store *base, int64_t now_ms, int64_t lease_ms, vg_task *out)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    out->id[0] = '\0';
+    sqlite3_stmt *st = stmt(s, Q_TASK_CLAIM);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now_ms + lease_ms);
+    sqlite3_bind_int64(st, 2, now_ms / 1000);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_to_task(st, out);
+        rc = sqlite3_step(st); /* finish the statement so the write commits */
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return rc == SQLITE_BUSY ? VG_AGAIN : VG_ERR;
+    return out->id[0] ? VG_OK : VG_NOTFOUND;
+}
+
+static int sq_task_progress(vg_store *base, const char *id, int progress, int64_t lease_until_ms)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_TASK_PROGRESS);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int(st, 1, progress);
+    sqlite3_bind_int64(st, 2, lease_until_ms);
+    sqlite3_bind_int64(st, 3, lease_until_ms / 1000);
+    bind_text(st, 4, id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
+}
+
+/* Runs a status-changing UPDATE … RETURNING key_id, hold_micro inside the open transaction. */
+static int step_returning(sqlite3_stmt *st, char key_id[48], int64_t *hold)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        col_copy(st, 0, key_id, 48);
+        *hold = sqlite3_column_int64(st, 1);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? VG_CONFLICT : VG_ERR;
+}
+
+/* The money half of a final transition: capture (when cost >= 0) and release the hold. */
+static int settle(vg_sqlite *s, const char *task_id, const char *key_id, int64_t hold,
+                  int64_t cost, int64_t now)
+{
+    if (cost >= 0) {
+        if (ledger_add(s, key_id, task_id, "capture", cost, "", now) ||
+            key_add(s, Q_KEY_ADD_BALANCE, key_id, -cost))
+            return VG_ERR;
+    }
+    if (ledger_add(s, key_id, task_id, "release", hold, "", now) ||
+        key_add(s, Q_KEY_ADD_HELD, key_id, -hold))
+        return VG_ERR;
+    return VG_OK;
+}
+
+static int sq_task_complete(vg_store *base, const char *id, const vg_task_result *r, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    sqlite3_stmt *st = stmt(s, Q_TASK_COMPLETE);
+    if (!st) return rollback(s, VG_ERR);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, r->expires_at);
+    sqlite3_bind_int(st, 3, r->width);
+    sqlite3_bind_int(st, 4, r->height);
+    bind_text(st, 5, vg_ratio_name(r->ratio));
+    sqlite3_bind_int64(st, 6, r->seed);
+    sqlite3_bind_int64(st, 7, r->tokens);
+    sqlite3_bind_int64(st, 8, r->cost_micro);
+    sqlite3_bind_int(st, 9, r->has_last_frame);
+    bind_text(st, 10, id);
+    char key_id[48];
+    int64_t hold = 0;
+    int rc = step_returning(st, key_id, &hold);
+    if (rc) return rollback(s, rc);
+    if (settle(s, id, key_id, hold, r->cost_micro, now)) return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+static int sq_task_fail(vg_store *base, const char *id, const char *code, const char *msg,
+                        int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    sqlite3_stmt *st = stmt(s, Q_TASK_FAIL);
+    if (!st) return rollback(s, VG_ERR);
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, code);
+    bind_text(st, 3, msg);
+    bind_text(st, 4, id);
+    char key_id[48];
+    int64_t hold = 0;
+    int rc = step_returning(st, key_id, &hold);
+    if (rc) return rollback(s, rc);
+    if (settle(s, id, key_id, hold, -1, now)) return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+static int sq_task_cancel(vg_store *base, const char *id, const char *key_id, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    sqlite3_stmt *st = stmt(s, Q_TASK_CANCEL);
+    if (!st) return rollback(s, VG_ERR);
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, id);
+    bind_text(st, 3, key_id);
+    char owner[48];
+    int64_t hold = 0;
+    int rc = step_returning(st, owner, &hold);
+    if (rc) return rollback(s, rc);
+    if (settle(s, id, owner, hold, -1, now)) return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+static int simple_update(vg_sqlite *s, int which, int64_t now, const char *id, const char *key_id)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, id);
+    if (key_id) bind_text(st, 3, key_id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
+}
+
+static int sq_task_requeue(vg_store *base, const char *id, int64_t now)
+{
+    return simple_update((vg_sqlite *)base, Q_TASK_REQUEUE, now, id, NULL);
+}
+
+static int sq_task_mark_deleted(vg_store *base, const char *id, const char *key_id, int64_t now)
+{
+    return simple_update((vg_sqlite *)base, Q_TASK_DELETED, now, id, key_id);
+}
+
+static int sq_task_orphans(vg_store *base, int64_t now_ms, char (**ids)[48], size_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_TASK_ORPHANS);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    size_t cap = 16, len = 0;
+    char(*arr)[48] = vg_malloc(cap * sizeof *arr);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) arr = vg_realloc(arr, (cap *= 2) * sizeof *arr);
+        col_copy(st, 0, arr[len++], 48);
+    }
+    sqlite3_reset(st);
+    *ids = arr;
+    *n = len;
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_ping(vg_store *base)
+{
+    int64_t n;
+    return sq_key_count(base, &n);
+}
+
+static void sq_close(vg_store *base)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const vg_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .ping = sq_ping,
+    .key_insert = sq_key_insert,
+    .key_by_hash = sq_key_by_hash,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .key_count = sq_key_count,
+    .task_create = sq_task_create,
+    .task_get = sq_task_get,
+    .task_list = sq_task_list,
+    .task_claim = sq_task_claim,
+    .task_progress = sq_task_progress,
+    .task_complete = sq_task_complete,
+    .task_fail = sq_task_fail,
+    .task_cancel = sq_task_cancel,
+    .task_requeue = sq_task_requeue,
+    .task_mark_deleted = sq_task_mark_deleted,
+    .task_orphans = sq_task_orphans,
+};
+
+/* ---- opening and migrating --------------------------------------------------------------- */
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int n = 0;
+    const vg_migration *m = vg_migrations(&n);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    sqlite3_stmt *st = NULL;
+    int current = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        current = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (current > m[n - 1].version) {
+        snprintf(err, errlen, "database schema %d is newer than this build (%d)", current,
+                 m[n - 1].version);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return VG_ERR;
+    }
+    for (int i = 0; i < n; i++) {
+        if (m[i].version <= current) continue;
+        if (sqlite3_exec(db, m[i].sql, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m[i].version);
+        if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    return VG_OK;
+fail:
+    snprintf(err, errlen, "migration failed: %s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return VG_ERR;
+}
+
+int vg_store_open_sqlite(const char *data_dir, vg_store **out, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vidgate.db", data_dir);
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure %s: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    if (migrate(db, err, errlen)) {
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    vg_sqlite *s = vg_calloc(1, sizeof *s);
+    s->base.ops = &sqlite_ops;
+    s->db = db;
+    *out = &s->base;
+    return VG_OK;
+}

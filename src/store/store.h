@@ -1,0 +1,116 @@
+/*
+ * store.h - the only way to touch durable data: keys, tasks, the money ledger.
+ *
+ * A backend (sqlite.c now, pg.c later) fills a vg_store_ops table; callers go through the vg_store_*
+ * inline wrappers and never see SQL. A vg_store is one connection: it belongs to one thread at a
+ * time (each event-loop thread and each worker opens its own). Every function that changes a task's
+ * status does it in ONE transaction together with its ledger rows, and only if the task is still in
+ * the expected state (a conditional update), so a crash or a second dispatcher can never apply a
+ * change twice.
+ *
+ * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
+ * most one hold, one capture and one release (unique in the ledger). On completion the capture is
+ * the real cost and the release frees the whole hold.
+ *
+ * Ownership: out-structs are filled by the callee; free their heap fields with vg_task_free() /
+ * vg_key_free(). Arrays returned through **out are malloc'd; free each element then the array.
+ */
+#ifndef VG_STORE_H
+#define VG_STORE_H
+#include "core/status.h"
+#include "core/task.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char id[48];
+    char name[129];
+    char hash[65]; /* hex SHA-256 of the secret */
+    bool is_admin;
+    bool revoked;
+    bool test_mode;
+    int64_t balance_micro;
+    int64_t held_micro;
+    int64_t created_at;
+    int64_t expires_at;   /* 0 = never */
+    int max_active_tasks; /* 0 = no limit */
+    int rate_limit_per_min; /* 0 = no limit */
+    char *allowed_models; /* JSON array text, NULL = all; owned */
+} vg_key;
+
+void vg_key_free(vg_key *k);
+
+typedef struct {
+    const char *key_id; /* NULL = every key (admin) */
+    int status;         /* -1 = any, else a vg_task_status (public grouping applied by caller) */
+    const char *after;  /* cursor: tasks created before this id (newest-first order), NULL = start */
+    bool ascending;     /* oldest first (then `after` means: created after this id) */
+    int limit;          /* 1..VG_MAX_LIST_LIMIT */
+} vg_task_filter;
+
+/* What a finished render/upstream run reports. */
+typedef struct {
+    int width, height;
+    vg_ratio ratio;
+    int64_t seed;
+    int64_t tokens;      /* usage.completion_tokens */
+    int64_t cost_micro;  /* price of those tokens (0 for test-mode keys) */
+    bool has_last_frame;
+    int64_t expires_at;  /* when the stored content will be removed */
+} vg_task_result;
+
+typedef struct vg_store vg_store;
+
+typedef struct {
+    const char *name;
+    void (*close)(vg_store *s);
+    int (*ping)(vg_store *s);
+
+    int (*key_insert)(vg_store *s, const vg_key *k, int64_t credit_micro, const char *note);
+    int (*key_by_hash)(vg_store *s, const char *hash, vg_key *out);
+    int (*key_get)(vg_store *s, const char *id, vg_key *out);
+    int (*key_list)(vg_store *s, vg_key **out, size_t *n);
+    int (*key_revoke)(vg_store *s, const char *id, int64_t now);
+    int (*key_count)(vg_store *s, int64_t *n);
+
+    /* Inserts the task (status queued) and its hold in one transaction. VG_NOFUNDS when
+     * balance − held < t->hold_micro; VG_LIMITED when the key's active-task cap is reached. */
+    int (*task_create)(vg_store *s, const vg_task *t, int max_active);
+    /* key_id NULL = any owner. VG_NOTFOUND also for another key's task. */
+    int (*task_get)(vg_store *s, const char *id, const char *key_id, vg_task *out);
+    int (*task_list)(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n, bool *more);
+    /* Claims the oldest due queued task: status → running, attempts+1, lease until now+lease_ms.
+     * VG_NOTFOUND when none is due. */
+    int (*task_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
+    /* Raises progress (never lowers it) and extends the lease, while the task is running. */
+    int (*task_progress)(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
+    /* running → completed with usage; capture + release in the same transaction. */
+    int (*task_complete)(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
+    /* any non-final → failed; releases the hold. VG_CONFLICT when already final. */
+    int (*task_fail)(vg_store *s, const char *id, const char *code, const char *msg, int64_t now);
+    /* queued → cancelled for this key; releases the hold. VG_CONFLICT when not queued. */
+    int (*task_cancel)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    /* running (claimed by a process that is gone) → queued again, or failed after too many tries. */
+    int (*task_requeue)(vg_store *s, const char *id, int64_t now);
+    /* Marks a finished task's content deleted (files are removed by the caller after this). */
+    int (*task_mark_deleted)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    /* Ids of tasks in `running` whose lease expired before now_ms (or all running ones when
+     * now_ms is INT64_MAX: start-up of a single-node store). *ids malloc'd array of VG_ID strings. */
+    int (*task_orphans)(vg_store *s, int64_t now_ms, char (**ids)[48], size_t *n);
+} vg_store_ops;
+
+struct vg_store {
+    const vg_store_ops *ops;
+};
+
+/** Opens a connection to the store in data_dir (creating and migrating it when needed). */
+int vg_store_open_sqlite(const char *data_dir, vg_store **out, char *err, size_t errlen);
+
+static inline void vg_store_close(vg_store *s)
+{
+    if (s) s->ops->close(s);
+}
+
+#endif
