@@ -1,0 +1,256 @@
+/* config.c - see config.h. Options are rows of one table; loading walks it three times. */
+#include "common/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum { T_STR, T_INT, T_I64, T_BOOL } opt_type;
+
+typedef struct {
+    const char *name; /* key in the file; flag is --name with '_' → '-' */
+    const char *env;
+    opt_type type;
+    size_t offset;
+    size_t size; /* for strings */
+    const char *help;
+} opt;
+
+#define S(field) T_STR, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
+#define N(t, field) t, offsetof(vg_config, field), 0
+
+static const opt options[] = {
+    {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
+    {"data", "VIDGATE_DATA", S(data_dir), "data directory (database, results, keys)"},
+    {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
+    {"currency", "VIDGATE_CURRENCY", S(currency), "currency of balances and prices"},
+    {"log_level", "VIDGATE_LOG_LEVEL", S(log_level), "debug, info, warn or error"},
+    {"threads", "VIDGATE_THREADS", N(T_INT, threads), "HTTP event loops (0 = one per core)"},
+    {"render_workers", "VIDGATE_RENDER_WORKERS", N(T_INT, render_workers),
+     "local renders at once (0 = one per core)"},
+    {"retention_s", "VIDGATE_RETENTION_S", N(T_I64, retention_s), "seconds results are kept"},
+    {"allow_http_fetch", "VIDGATE_ALLOW_HTTP_FETCH", N(T_BOOL, allow_http_fetch),
+     "accept http:// media URLs"},
+    {"allow_private_fetch", "VIDGATE_ALLOW_PRIVATE_FETCH", N(T_BOOL, allow_private_fetch),
+     "accept media URLs on loopback/private addresses"},
+    {"max_connections", "VIDGATE_MAX_CONNECTIONS", N(T_INT, max_connections),
+     "open connections at most"},
+    {"request_timeout_ms", "VIDGATE_REQUEST_TIMEOUT_MS", N(T_I64, request_timeout_ms),
+     "time to receive a request"},
+};
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static void defaults(vg_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
+    snprintf(c->data_dir, sizeof c->data_dir, "./var");
+    snprintf(c->currency, sizeof c->currency, "USD");
+    snprintf(c->log_level, sizeof c->log_level, "info");
+    c->retention_s = 7 * 24 * 3600;
+    c->max_connections = 4096;
+    c->request_timeout_ms = 60000;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+             !strcasecmp(v, "off"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+/* Sets one option from text (environment and flags). */
+static int set_text(vg_config *c, const opt *o, const char *v, char *err, size_t errlen)
+{
+    char *base = (char *)c + o->offset, *end = NULL;
+    long long n;
+    switch (o->type) {
+    case T_STR:
+        if (strlen(v) >= o->size) goto bad;
+        memcpy(base, v, strlen(v) + 1);
+        return 0;
+    case T_INT:
+    case T_I64:
+        n = strtoll(v, &end, 10);
+        if (!*v || *end || n < 0 || (o->type == T_INT && n > 1000000)) goto bad;
+        if (o->type == T_INT)
+            *(int *)base = (int)n;
+        else
+            *(int64_t *)base = n;
+        return 0;
+    case T_BOOL:
+        if (parse_bool(v, (bool *)base)) goto bad;
+        return 0;
+    }
+bad:
+    snprintf(err, errlen, "invalid value for %s: \"%s\"", o->name, v);
+    return -1;
+}
+
+/* Sets one option from the JSON file. */
+static int set_json(vg_config *c, const opt *o, json_t *v, char *err, size_t errlen)
+{
+    char buf[64];
+    if (json_is_string(v)) return set_text(c, o, json_string_value(v), err, errlen);
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        return set_text(c, o, buf, err, errlen);
+    }
+    if (json_is_boolean(v)) return set_text(c, o, json_is_true(v) ? "true" : "false", err, errlen);
+    snprintf(err, errlen, "invalid type for %s in the config file", o->name);
+    return -1;
+}
+
+static int load_file(vg_config *c, const char *path, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root || !json_is_object(root)) {
+        snprintf(err, errlen, "%s:%d: %s", path, je.line, root ? "not a JSON object" : je.text);
+        json_decref(root);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        if (!strcmp(k, "models")) {
+            c->models = json_incref(v);
+            continue;
+        }
+        size_t i;
+        for (i = 0; i < N_OPTIONS && strcmp(options[i].name, k); i++)
+            ;
+        if (i == N_OPTIONS) {
+            snprintf(err, errlen, "%s: unknown option \"%s\"", path, k);
+            json_decref(root);
+            return -1;
+        }
+        if (set_json(c, &options[i], v, err, errlen)) {
+            json_decref(root);
+            return -1;
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+static void usage(void)
+{
+    printf("usage: vidgated [options]\n       vidgated check --data DIR\n\noptions (flag, "
+           "environment variable, meaning):\n");
+    printf("  --config FILE               VIDGATE_CONFIG  JSON configuration file\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", options[i].name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_') *p = '-';
+        printf("  %-27s %s  %s\n", flag, options[i].env, options[i].help);
+    }
+    printf("  --print-config              show the effective configuration and exit\n"
+           "  VIDGATE_ADMIN_KEY           the admin key (else DATA/admin.key is created)\n");
+}
+
+/* Matches "--name" against an option (dashes or underscores). */
+static const opt *find_flag(const char *arg)
+{
+    if (strncmp(arg, "--", 2)) return NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *a = arg + 2, *n = options[i].name;
+        while (*a && *n && (*a == *n || (*a == '-' && *n == '_'))) a++, n++;
+        if (!*a && !*n) return &options[i];
+    }
+    return NULL;
+}
+
+int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    defaults(c);
+    bool print = false;
+    const char *file = getenv("VIDGATE_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage();
+            return 1;
+        }
+        if (!strcmp(argv[i], "--print-config")) print = true;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[++i];
+    }
+    if (file && *file) {
+        snprintf(c->config_file, sizeof c->config_file, "%s", file);
+        if (load_file(c, file, err, errlen)) return -1;
+    }
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        if (v && *v && set_text(c, &options[i], v, err, errlen)) return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--print-config")) continue;
+        if (!strcmp(argv[i], "--config")) {
+            i++;
+            continue;
+        }
+        const opt *o = find_flag(argv[i]);
+        if (!o || i + 1 >= argc) {
+            snprintf(err, errlen, "unknown option or missing value: %s (see --help)", argv[i]);
+            return -1;
+        }
+        if (set_text(c, o, argv[++i], err, errlen)) return -1;
+    }
+    const char *ak = getenv("VIDGATE_ADMIN_KEY");
+    if (ak) snprintf(c->admin_key, sizeof c->admin_key, "%s", ak);
+    if (print) {
+        json_t *j = vg_config_to_json(c);
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        free(s);
+        json_decref(j);
+        return 1;
+    }
+    return 0;
+}
+
+json_t *vg_config_to_json(const vg_config *c)
+{
+    json_t *j = json_object();
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *o = &options[i];
+        const char *base = (const char *)c + o->offset;
+        json_t *v = o->type == T_STR    ? json_string(base)
+                    : o->type == T_INT  ? json_integer(*(const int *)base)
+                    : o->type == T_I64  ? json_integer(*(const int64_t *)base)
+                                        : json_boolean(*(const bool *)base);
+        json_object_set_new(j, o->name, v);
+    }
+    if (c->models) json_object_set(j, "models", c->models);
+    return j;
+}
+
+void vg_config_free(vg_config *c)
+{
+    json_decref(c->models);
+    c->models = NULL;
+}
+
+int vg_config_listen_addr(const vg_config *c, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(c->listen, ':');
+    if (!colon || colon == c->listen) return -1;
+    size_t n = (size_t)(colon - c->listen);
+    if (n >= hostlen) return -1;
+    memcpy(host, c->listen, n);
+    host[n] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535) return -1;
+    *port = (int)p;
+    return 0;
+}

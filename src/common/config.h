@@ -1,0 +1,48 @@
+/*
+ * config.h - the effective configuration: embedded defaults, then the JSON config file, then
+ * VIDGATE_* environment variables, then command-line flags (later wins). One table (config.c)
+ * describes every option once: its name in the file, its variable, its flag and its help text.
+ *
+ * Secrets are never put in the file or printed: the admin key comes from VIDGATE_ADMIN_KEY, and
+ * --print-config shows every option but those.
+ *
+ * The struct is filled once at start-up and read-only afterwards (any thread may read it).
+ */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char listen[256];     /* HOST:PORT */
+    char data_dir[1024];  /* database, files, keys */
+    char config_file[1024];
+    char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
+    char currency[8];
+    char log_level[16];
+    int threads;          /* HTTP event loops; 0 = one per core */
+    int render_workers;   /* local engine renders at once; 0 = one per core */
+    int64_t retention_s;  /* how long results are kept */
+    bool allow_http_fetch;    /* accept http:// media URLs (tests, closed networks) */
+    bool allow_private_fetch; /* accept loopback/private destinations (tests) */
+    int max_connections;
+    int64_t request_timeout_ms;
+    json_t *models; /* "models" array of the file, or NULL = built-in table; owned */
+    char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */
+} vg_config;
+
+/**
+ * Builds the configuration from argv (flags may name --config FILE) and the environment.
+ * Returns 0; 1 when --help or --print-config was handled (output written; exit 0);
+ * -1 with a message in err on a bad option, value or file.
+ */
+int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen);
+/** The effective configuration as JSON, without secrets (new reference). */
+json_t *vg_config_to_json(const vg_config *c);
+void vg_config_free(vg_config *c);
+/** Splits listen into host and port. 0 or -1. */
+int vg_config_listen_addr(const vg_config *c, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * ctx.h - one request on its way through vidgate: the h2o request, the caller, the path
+ * parameters, and the helpers that read input and write replies.
+ *
+ * Every reply goes through vg_reply_json() or vg_reply_err(), so every response carries
+ * X-Request-Id and every error the one envelope {"error":{"message","type","code","param"}}.
+ * Validation helpers reply for the handler and return -1, so handlers read as a straight line:
+ *     if (vg_ctx_json_body(c, &body)) return 0;
+ *
+ * Memory: anything a helper returns as const char * lives in the request's pool (freed when the
+ * request ends). json_t values handed to vg_reply_json() are consumed.
+ */
+#ifndef VG_HTTP_CTX_H
+#define VG_HTTP_CTX_H
+#include "common/limits.h"
+#include "core/error.h"
+#include "store/store.h"
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct vg_ctx vg_ctx;
+typedef int (*vg_handler)(vg_ctx *c);
+
+typedef enum { VG_AUTH_NONE, VG_AUTH_KEY, VG_AUTH_ADMIN } vg_auth;
+
+/** One row of a route table: "/v1/videos/{id}/content" — each {…} captures one path segment. */
+typedef struct {
+    const char *method;
+    const char *pattern;
+    vg_auth auth;
+    vg_handler fn;
+} vg_route;
+
+struct vg_ctx {
+    h2o_req_t *req;
+    void *app;       /* the application (api/app.h) */
+    vg_store *store; /* this thread's store connection */
+    const vg_route *route;
+    vg_key key; /* the authenticated caller (route auth != NONE) */
+    char request_id[VG_MAX_REQUEST_ID_BYTES + 1];
+    int nparams;
+    char params[3][128]; /* captured path segments, in order */
+};
+
+/** Adds a response header (name and value copied into the request pool). */
+void vg_ctx_header(vg_ctx *c, const char *name, const char *value);
+/** The value of a request header, NUL-terminated in the pool, or NULL. */
+const char *vg_ctx_req_header(vg_ctx *c, const char *name);
+/** Query parameter `name`, URL-decoded into the pool; NULL when absent. */
+const char *vg_ctx_query(vg_ctx *c, const char *name);
+
+/**
+ * Parses the request body as a JSON object (size ≤ max_bytes, depth ≤ VG_MAX_JSON_DEPTH, UTF-8).
+ * On success returns 0 and a new reference in *out (caller decrefs). Otherwise replies 400
+ * invalid_json / 413 request_too_large / 415 unsupported_media_type and returns -1.
+ */
+int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out);
+
+/** Replies with a JSON body (consumes j). Returns 0. */
+int vg_reply_json(vg_ctx *c, int status, json_t *j);
+/** Replies with the error envelope of e (and Retry-After when set). Returns 0. */
+int vg_reply_err(vg_ctx *c, const vg_err *e);
+/** Builds and sends an error in one call. Returns 0. */
+int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+/** Replies 500 internal_error without details (the reason is logged by the caller). */
+int vg_reply_internal(vg_ctx *c);
+
+/** Depth of JSON nesting in text (strings skipped); stops counting past limit. Exposed for tests. */
+int vg_json_depth(const char *text, size_t len, int limit);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * server.c - see server.h.
+ *
+ * Design: every loop thread is self-contained (h2o context, listener, store connection), so the
+ * request path takes no lock. Loops wake at least every 100 ms to notice shutdown.
+ */
+#include "http/server.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+    h2o_handler_t super;
+    const vg_server_opts *opts;
+} app_handler;
+
+typedef struct {
+    const vg_server_opts *opts;
+    h2o_globalconf_t *conf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    h2o_socket_t *listener;
+    vg_store *store;
+    volatile sig_atomic_t *stop;
+    int fd;
+    pthread_t thread;
+} loop_thread;
+
+static _Thread_local loop_thread *current;
+static atomic_int open_connections;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    app_handler *h = (app_handler *)self;
+    return vg_router_handle(&h->opts->router, req, h->opts->app, current->store);
+}
+
+static void on_conn_close(void *data)
+{
+    (void)data;
+    atomic_fetch_sub(&open_connections, 1);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    loop_thread *t = listener->data;
+    if (err) return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (!sock) return;
+    if (atomic_fetch_add(&open_connections, 1) >= t->opts->max_connections) {
+        atomic_fetch_sub(&open_connections, 1);
+        h2o_socket_close(sock);
+        return;
+    }
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = NULL;
+    h2o_accept(&t->accept, sock);
+}
+
+static int open_listener(const char *host, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(host, portstr, &hints, &ai);
+    if (rc) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void *loop_main(void *arg)
+{
+    loop_thread *t = arg;
+    current = t;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), t->conf);
+    t->accept.ctx = &t->ctx;
+    t->accept.hosts = t->conf->hosts;
+    t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
+    h2o_socket_read_start(t->listener, on_accept);
+    while (!*t->stop) h2o_evloop_run(t->ctx.loop, 100);
+    h2o_socket_read_stop(t->listener);
+    h2o_socket_close(t->listener);
+    /* Give in-flight responses a moment to drain. */
+    for (int i = 0; i < 5; i++) h2o_evloop_run(t->ctx.loop, 20);
+    h2o_context_dispose(&t->ctx);
+    return NULL;
+}
+
+int vg_server_run(const vg_server_opts *o, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    h2o_globalconf_t conf;
+    h2o_config_init(&conf);
+    conf.server_name = h2o_iovec_init(H2O_STRLIT("vidgate"));
+    conf.max_request_entity_size = o->max_body_bytes;
+    conf.http1.req_timeout = o->request_timeout_ms;
+    conf.http2.idle_timeout = o->request_timeout_ms;
+    h2o_hostconf_t *host = h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")),
+                                                    65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    app_handler *h = (app_handler *)h2o_create_handler(path, sizeof *h);
+    h->super.on_req = on_req;
+    h->opts = o;
+
+    int n = o->threads > 0 ? o->threads : 1, started = 0, rc = 0;
+    loop_thread *threads = vg_calloc((size_t)n, sizeof *threads);
+    for (int i = 0; i < n; i++) {
+        loop_thread *t = &threads[i];
+        t->opts = o;
+        t->conf = &conf;
+        t->stop = stop;
+        t->fd = open_listener(o->host, o->port, err, errlen);
+        t->store = t->fd >= 0 ? o->open_store(o->app) : NULL;
+        if (t->fd >= 0 && !t->store) snprintf(err, errlen, "cannot open the store");
+        if (t->fd < 0 || !t->store || pthread_create(&t->thread, NULL, loop_main, t)) {
+            if (t->fd >= 0) close(t->fd);
+            vg_store_close(t->store);
+            rc = -1;
+            *stop = 1;
+            break;
+        }
+        started++;
+    }
+    if (rc == 0) vg_info("listening on http://%s:%d (%d event loops)", o->host, o->port, n);
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i].thread, NULL);
+        vg_store_close(threads[i].store);
+    }
+    free(threads);
+    h2o_config_dispose(&conf);
+    return rc;
+}
