@@ -1,0 +1,32 @@
+/*
+ * handlers.h - the route tables of each API surface, and the few helpers surfaces share
+ * (the OpenAI routes reuse the native task logic). Each surface lives in its own file:
+ * tasks.c (native, spec §3), content.c (§5), keys.c (admin keys and /v1/me, §7), health.c (§10).
+ */
+#ifndef VG_API_HANDLERS_H
+#define VG_API_HANDLERS_H
+#include "http/ctx.h"
+
+#include <stddef.h>
+
+extern const vg_route vg_routes_tasks[];
+extern const size_t vg_routes_tasks_n;
+extern const vg_route vg_routes_content[];
+extern const size_t vg_routes_content_n;
+extern const vg_route vg_routes_keys[];
+extern const size_t vg_routes_keys_n;
+extern const vg_route vg_routes_health[];
+extern const size_t vg_routes_health_n;
+
+/** All routes, concatenated once at start-up (malloc'd; lives for the process). */
+const vg_route *vg_api_routes(size_t *n);
+
+/* Shared task helpers (tasks.c). Each replies itself and returns -1 on failure. */
+int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t);
+int vg_api_insert_task(vg_ctx *c, vg_task *t);
+int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t);
+int vg_api_cancel_or_delete(vg_ctx *c, vg_task *t);
+int vg_api_delete_content(vg_ctx *c, const vg_task *t);
+int vg_api_query_limit(vg_ctx *c, int *limit);
+
+#endif

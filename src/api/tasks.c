@@ -1,0 +1,330 @@
+/*
+ * tasks.c - the native task API (spec §3): submit, get, list, cancel/delete.
+ *
+ * Submit is the one write on the hot path: validate (core/spec) → check the key may use the model
+ * → check media URLs without fetching them (fetching happens on a worker, never on the event loop)
+ * → price the hold from the declared size → one store transaction inserts task + hold → wake the
+ * dispatcher → 200. Nothing reaches a worker before the row is committed.
+ */
+#include "api/handlers.h"
+
+#include "api/app.h"
+#include "api/task_json.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/fsutil.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "core/dataurl.h"
+#include "core/spec.h"
+#include "dispatch/dispatcher.h"
+#include "engine/engine.h"
+#include "net/fetch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reference videos add their own seconds to the upstream's token count; their length is not known
+ * before they are fetched, so the hold assumes the longest allowed (15 s): never too small. */
+#define REF_VIDEO_HOLD_SECONDS 15
+
+/* The field a media item came from, for error messages. */
+static void media_param(const json_t *body, int i, char *out, size_t n)
+{
+    json_t *meta = json_object_get(body, "metadata");
+    if (json_is_array(json_object_get(meta, "content")))
+        snprintf(out, n, "metadata.content[%d]", i);
+    else if (json_object_get(body, "input_reference") && !json_object_get(body, "images"))
+        snprintf(out, n, "input_reference");
+    else
+        snprintf(out, n, "images[%d]", i);
+}
+
+/* An embedded image must decode now (a 400 beats a failed task). Fills *w,*h. */
+static int check_data_image(const char *url, const char *param, int *w, int *h, vg_err *err)
+{
+    char mime[64], why[256] = "";
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int rc = vg_dataurl_decode(url, mime, &bytes, &len);
+    if (rc == 0) rc = vg_image_probe(bytes, len, w, h, why, sizeof why);
+    free(bytes);
+    if (rc)
+        return vg_err_set(err, 400, "invalid_image", param, "%s is not a decodable image%s%s",
+                          param, why[0] ? ": " : "", why);
+    return 0;
+}
+
+/* URL policy at submit; resolves an adaptive ratio from an embedded first frame. */
+static int check_media(const vg_app *app, const json_t *body, vg_task_spec *s, vg_err *err)
+{
+    vg_fetch_opts fo = {.allow_http = app->cfg->allow_http_fetch,
+                        .allow_private = app->cfg->allow_private_fetch};
+    for (int i = 0; i < s->n_media; i++) {
+        const vg_media *m = &s->media[i];
+        char param[64], why[256] = "";
+        media_param(body, i, param, sizeof param);
+        if (strncmp(m->url, "asset://", 8) == 0)
+            return vg_err_set(err, 400, "asset_not_found", param, "asset not found");
+        if (strncmp(m->url, "data:", 5) == 0) {
+            if (m->type != VG_MEDIA_IMAGE) continue;
+            int w = 0, h = 0;
+            if (check_data_image(m->url, param, &w, &h, err)) return -1;
+            if (m->role == VG_ROLE_FIRST_FRAME && s->ratio == VG_RATIO_ADAPTIVE)
+                s->ratio = vg_ratio_closest(w, h);
+            continue;
+        }
+        if (vg_fetch_check_url(m->url, &fo, why, sizeof why) != VG_OK)
+            return vg_err_set(err, 400, "invalid_parameter", param, "%s: %s", param, why);
+    }
+    /* Adaptive without an image follows 16:9 (spec §2). */
+    if (s->ratio == VG_RATIO_ADAPTIVE && !vg_task_spec_has_role(s, VG_ROLE_FIRST_FRAME) &&
+        !vg_task_spec_has_role(s, VG_ROLE_REFERENCE_IMAGE))
+        s->ratio = VG_RATIO_16_9;
+    return 0;
+}
+
+static bool model_allowed(const vg_key *k, const char *model)
+{
+    if (!k->allowed_models) return true;
+    json_t *arr = json_loads(k->allowed_models, 0, NULL);
+    bool ok = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) ok = ok || (json_is_string(v) && !strcmp(json_string_value(v), model));
+    json_decref(arr);
+    return ok;
+}
+
+/* The hold: the declared size's tokens at the declared tier; the largest area of the tier while
+ * the ratio is still adaptive. */
+static int64_t estimate_hold(const vg_task_spec *s, int *w, int *h)
+{
+    const vg_model *m = vg_model_find(s->model);
+    bool ref_video = vg_task_spec_has_role(s, VG_ROLE_REFERENCE_VIDEO);
+    int seconds = s->seconds + (ref_video ? REF_VIDEO_HOLD_SECONDS : 0);
+    int64_t tokens;
+    *w = *h = 0;
+    if (s->ratio == VG_RATIO_ADAPTIVE) {
+        tokens = vg_max_area(s->resolution) * (24 * seconds + 1) / 1024;
+    } else {
+        vg_output_size(s->resolution, s->ratio, w, h);
+        tokens = vg_tokens(*w, *h, seconds);
+    }
+    return vg_price_micro(m, s->resolution, ref_video, tokens);
+}
+
+static void fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
+{
+    memset(t, 0, sizeof *t);
+    vg_id_new("task_", t->id);
+    snprintf(t->key_id, sizeof t->key_id, "%s", c->key.id);
+    snprintf(t->model, sizeof t->model, "%s", s->model);
+    t->status = VG_TASK_QUEUED;
+    t->created_at = t->updated_at = vg_now_s();
+    t->seconds = s->seconds;
+    t->resolution = s->resolution;
+    t->ratio = s->ratio;
+    t->seed = s->seed;
+    t->hold_micro = estimate_hold(s, &t->width, &t->height);
+    t->cost_micro = -1;
+    t->test_mode = c->key.test_mode;
+    if (t->test_mode) t->hold_micro = 0;
+}
+
+static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
+{
+    if (rc == VG_NOFUNDS) {
+        char need[32];
+        snprintf(need, sizeof need, "%lld.%06lld", (long long)(t->hold_micro / 1000000),
+                 (long long)(t->hold_micro % 1000000));
+        return vg_reply_error(c, 402, "insufficient_quota", "",
+                              "the available balance cannot cover this task (%s %s needed)",
+                              need, ((const vg_app *)c->app)->cfg->currency);
+    }
+    if (rc == VG_LIMITED) {
+        vg_err e = {0};
+        vg_err_set(&e, 429, "too_many_active_tasks", "",
+                   "this key has reached its maximum number of active tasks");
+        e.retry_after_s = 5;
+        return vg_reply_err(c, &e);
+    }
+    vg_error("submit: store refused task %s (%d)", t->id, rc);
+    return vg_reply_internal(c);
+}
+
+/* Parses and validates a submit body into a task ready to insert; replies on error. */
+int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t)
+{
+    vg_app *app = c->app;
+    vg_task_spec s;
+    memset(&s, 0, sizeof s);
+    vg_err err = {0};
+    vg_spec_opts opts = {.allow_http = app->cfg->allow_http_fetch, .default_model = default_model};
+    int rc = -1;
+    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(app, body, &s, &err)) {
+        vg_reply_err(c, &err);
+        goto out;
+    }
+    if (!model_allowed(&c->key, s.model)) {
+        vg_reply_error(c, 403, "model_not_allowed", "model", "this key may not use model %s",
+                       s.model);
+        goto out;
+    }
+    if (s.seed < 0) {
+        uint32_t r;
+        vg_random_bytes(&r, sizeof r);
+        s.seed = r;
+    }
+    fill_task(c, &s, t);
+    json_t *params = vg_task_spec_to_json(&s);
+    t->params = json_dumps(params, JSON_COMPACT);
+    json_decref(params);
+    rc = 0;
+out:
+    vg_task_spec_free(&s);
+    return rc;
+}
+
+/* Inserts a prepared task; replies with the refusal on failure. */
+int vg_api_insert_task(vg_ctx *c, vg_task *t)
+{
+    vg_app *app = c->app;
+    int max_active = c->key.max_active_tasks;
+    int rc = c->store->ops->task_create(c->store, t, max_active);
+    if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
+    vg_dispatch_notify(app->dispatch);
+    return 0;
+}
+
+static int submit(vg_ctx *c)
+{
+    json_t *body = NULL;
+    if (vg_ctx_json_body(c, VG_MAX_JSON_BODY_BYTES, &body)) return 0;
+    vg_task t;
+    if (vg_api_prepare_task(c, body, NULL, &t) == 0) {
+        if (vg_api_insert_task(c, &t) == 0) vg_reply_json(c, 200, vg_task_json_submitted(&t));
+        vg_task_free(&t);
+    }
+    json_decref(body);
+    return 0;
+}
+
+int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
+{
+    int rc = c->store->ops->task_get(c->store, id, c->key.id, t);
+    if (rc == VG_OK) return 0;
+    if (rc == VG_NOTFOUND)
+        vg_reply_error(c, 404, "task_not_found", "task_id", "no task %s", id);
+    else
+        vg_reply_internal(c);
+    return -1;
+}
+
+static int get_task(vg_ctx *c)
+{
+    vg_task t;
+    if (vg_api_load_task(c, c->params[0], &t)) return 0;
+    vg_reply_json(c, 200, vg_task_json(c->app, &t));
+    vg_task_free(&t);
+    return 0;
+}
+
+/* Parses ?limit= (1..100, default 20); replies 400 on a bad value. */
+int vg_api_query_limit(vg_ctx *c, int *limit)
+{
+    const char *v = vg_ctx_query(c, "limit");
+    *limit = 20;
+    if (!v) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > VG_MAX_LIST_LIMIT)
+        return vg_reply_error(c, 400, "invalid_parameter", "limit",
+                              "limit must be an integer from 1 to %d", VG_MAX_LIST_LIMIT),
+               -1;
+    *limit = (int)n;
+    return 0;
+}
+
+static int list_tasks(vg_ctx *c)
+{
+    vg_task_filter f = {.key_id = c->key.id, .status = -1, .after = vg_ctx_query(c, "after")};
+    if (vg_api_query_limit(c, &f.limit)) return 0;
+    const char *st = vg_ctx_query(c, "status");
+    if (st) {
+        f.status = vg_task_status_parse(st);
+        if (f.status < 0)
+            return vg_reply_error(c, 400, "invalid_parameter", "status",
+                                  "status must be queued, running, completed, failed or cancelled");
+    }
+    vg_task *ts = NULL;
+    size_t n = 0;
+    bool more = false;
+    if (c->store->ops->task_list(c->store, &f, &ts, &n, &more)) return vg_reply_internal(c);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(data, vg_task_json(c->app, &ts[i]));
+        vg_task_free(&ts[i]);
+    }
+    free(ts);
+    json_t *first = json_array_size(data) ? json_object_get(json_array_get(data, 0), "id") : NULL;
+    json_t *last = json_array_size(data) ? json_object_get(json_array_get(data, n - 1), "id")
+                                         : NULL;
+    return vg_reply_json(c, 200,
+                         json_pack("{s:s, s:o, s:O?, s:O?, s:b}", "object", "list", "data", data,
+                                   "first_id", first, "last_id", last, "has_more", more));
+}
+
+/* Removes a finished task's files: marked in the store first, so a crash between the two leaves
+ * only unreachable files (the content routes already answer 410). */
+int vg_api_delete_content(vg_ctx *c, const vg_task *t)
+{
+    vg_app *app = c->app;
+    if (c->store->ops->task_mark_deleted(c->store, t->id, c->key.id, vg_now_s()) != VG_OK)
+        return -1;
+    char dir[1400];
+    snprintf(dir, sizeof dir, "%s/%s", app->files_dir, t->id);
+    if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
+    return 0;
+}
+
+/* Cancels a queued task or deletes a finished task's files. Replies 409 for a running task.
+ * Returns 0 and reloads *t on success; replies and returns -1 otherwise. */
+int vg_api_cancel_or_delete(vg_ctx *c, vg_task *t)
+{
+    int rc = VG_OK;
+    if (t->status == VG_TASK_QUEUED || t->status == VG_TASK_DISPATCHING)
+        rc = c->store->ops->task_cancel(c->store, t->id, c->key.id, vg_now_s());
+    else if (vg_task_status_final(t->status))
+        rc = t->content_deleted ? VG_OK : vg_api_delete_content(c, t);
+    else
+        rc = VG_CONFLICT;
+    if (rc == VG_CONFLICT)
+        return vg_reply_error(c, 409, "task_not_cancellable", "task_id",
+                              "task %s is already running and cannot be cancelled", t->id),
+               -1;
+    if (rc != VG_OK) return vg_reply_internal(c), -1;
+    char id[48];
+    snprintf(id, sizeof id, "%s", t->id);
+    vg_task_free(t);
+    return vg_api_load_task(c, id, t);
+}
+
+static int delete_task(vg_ctx *c)
+{
+    vg_task t;
+    if (vg_api_load_task(c, c->params[0], &t)) return 0;
+    if (vg_api_cancel_or_delete(c, &t) == 0) vg_reply_json(c, 200, vg_task_json(c->app, &t));
+    vg_task_free(&t);
+    return 0;
+}
+
+const vg_route vg_routes_tasks[] = {
+    {"POST", "/v1/video/generations", VG_AUTH_KEY, submit},
+    {"GET", "/v1/video/generations", VG_AUTH_KEY, list_tasks},
+    {"GET", "/v1/video/generations/{id}", VG_AUTH_KEY, get_task},
+    {"DELETE", "/v1/video/generations/{id}", VG_AUTH_KEY, delete_task},
+};
+const size_t vg_routes_tasks_n = sizeof vg_routes_tasks / sizeof vg_routes_tasks[0];

@@ -1,0 +1,240 @@
+/*
+ * dispatcher.c - the worker pool of dispatcher.h (read its design note first).
+ *
+ * Per task, on one worker: claim (queued → running, lease) → parse the stored spec → provider run
+ * into DATA/tmp/<id>.<attempt> → rename into DATA/files/<id> → one transaction: completed + usage +
+ * capture + release. Every failure path ends in exactly one store call (fail, requeue or complete),
+ * and each of those is conditional on the task still being `running`, so nothing is applied twice.
+ */
+#include "dispatch/dispatcher.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "providers/provider.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IDLE_POLL_MS 1000
+
+struct vg_dispatch {
+    const vg_app *app;
+    vg_store *(*open_store)(void *app);
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned pending; /* notifications not yet consumed, so a wake-up is never lost */
+    atomic_bool stopping;
+    int n_workers;
+    pthread_t *threads;
+};
+
+typedef struct {
+    vg_dispatch *d;
+    vg_store *store;
+    const vg_task *task;
+    int last_percent;
+    int64_t last_write_ms;
+} job_ctx;
+
+/* Progress from the provider: persisted at most every 250 ms (each write is a transaction), and
+ * each write extends the lease. A non-zero return interrupts the render. */
+static int on_progress(void *ud, int percent)
+{
+    job_ctx *j = ud;
+    if (atomic_load(&j->d->stopping)) return 1;
+    int64_t now = vg_now_ms();
+    if (percent <= j->last_percent || (now - j->last_write_ms < 250 && percent < 100)) return 0;
+    j->last_percent = percent;
+    j->last_write_ms = now;
+    int shown = percent > 99 ? 99 : percent; /* 100 only once the result is committed */
+    j->store->ops->task_progress(j->store, j->task->id, shown, now + VG_TASK_LEASE_MS);
+    return 0;
+}
+
+static void fail_task(vg_store *s, const vg_task *t, const char *code, const char *msg)
+{
+    int rc = s->ops->task_fail(s, t->id, code, msg, vg_now_s());
+    if (rc == VG_OK)
+        vg_info("task %s failed: %s: %s", t->id, code, msg);
+    else if (rc != VG_CONFLICT)
+        vg_error("task %s: cannot record failure (%d)", t->id, rc);
+}
+
+/* Moves the rendered directory to its final place. Any leftover of an earlier attempt that
+ * crashed after its move but before its commit is replaced. */
+static int publish(const vg_app *app, const char *tmp_dir, const char *task_id)
+{
+    char final[1400];
+    snprintf(final, sizeof final, "%s/%s", app->files_dir, task_id);
+    vg_rm_rf(final);
+    if (rename(tmp_dir, final)) return -1;
+    return vg_fsync_dir(app->files_dir);
+}
+
+static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tmp_dir,
+                   vg_run_result *res)
+{
+    res->r.expires_at = vg_now_s() + d->app->cfg->retention_s;
+    if (publish(d->app, tmp_dir, t->id)) {
+        vg_error("task %s: cannot move results into place: %s", t->id, strerror(errno));
+        fail_task(s, t, "internal_error", "could not store the result");
+        return;
+    }
+    int rc = s->ops->task_complete(s, t->id, &res->r, vg_now_s());
+    if (rc == VG_OK) {
+        vg_info("task %s completed: %dx%d, %lld tokens", t->id, res->r.width, res->r.height,
+                (long long)res->r.tokens);
+    } else {
+        vg_error("task %s: cannot record completion (%d)", t->id, rc);
+    }
+}
+
+static void requeue(vg_store *s, const vg_task *t)
+{
+    if (s->ops->task_requeue(s, t->id, vg_now_s()) == VG_OK)
+        vg_info("task %s re-queued (interrupted)", t->id);
+}
+
+static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t)
+{
+    if (t->attempts > VG_MAX_TASK_ATTEMPTS) {
+        fail_task(s, t, "render_failed", "the task was interrupted too many times");
+        return;
+    }
+    vg_task_spec spec;
+    memset(&spec, 0, sizeof spec);
+    json_t *params = json_loads(t->params ? t->params : "", 0, NULL);
+    int ok = params && vg_task_spec_from_json(params, &spec) == 0;
+    json_decref(params);
+    if (!ok) {
+        vg_task_spec_free(&spec);
+        fail_task(s, t, "internal_error", "stored task parameters are unreadable");
+        return;
+    }
+    char tmp_dir[1400];
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/%s.%d", d->app->tmp_dir, t->id, t->attempts);
+    vg_rm_rf(tmp_dir);
+    if (vg_mkdir_p(tmp_dir, 0700)) {
+        vg_task_spec_free(&spec);
+        fail_task(s, t, "internal_error", "cannot create a working directory");
+        return;
+    }
+    job_ctx j = {.d = d, .store = s, .task = t, .last_percent = 0};
+    vg_run_env env = {.app = d->app, .out_dir = tmp_dir, .progress = on_progress, .ud = &j};
+    vg_run_result res;
+    memset(&res, 0, sizeof res);
+    int rc = vg_provider_local.run(&vg_provider_local, t, &spec, &env, &res);
+    vg_task_spec_free(&spec);
+    if (rc == VG_OK)
+        finish(d, s, t, tmp_dir, &res);
+    else if (rc == VG_AGAIN)
+        requeue(s, t);
+    else
+        fail_task(s, t, res.error_code ? res.error_code : "render_failed",
+                  res.error[0] ? res.error : "the render failed");
+    vg_rm_rf(tmp_dir);
+}
+
+static void wait_for_work(vg_dispatch *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->pending == 0 && !atomic_load(&d->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += IDLE_POLL_MS / 1000;
+        pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+    }
+    if (d->pending) d->pending--;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    vg_dispatch *d = arg;
+    vg_store *s = d->open_store((void *)d->app);
+    if (!s) {
+        vg_error("dispatcher: a worker cannot open the store");
+        return NULL;
+    }
+    while (!atomic_load(&d->stopping)) {
+        vg_task t;
+        int rc = s->ops->task_claim(s, vg_now_ms(), VG_TASK_LEASE_MS, &t);
+        if (rc == VG_OK) {
+            run_task(d, s, &t);
+            vg_task_free(&t);
+            continue;
+        }
+        if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("dispatcher: claim failed (%d)", rc);
+        wait_for_work(d);
+    }
+    vg_store_close(s);
+    return NULL;
+}
+
+/* Tasks a previous process left running go back to the queue (single-node store: none of them
+ * can still be running anywhere). */
+static int recover(vg_store *s)
+{
+    char(*ids)[48] = NULL;
+    size_t n = 0;
+    if (s->ops->task_orphans(s, INT64_MAX, &ids, &n)) return -1;
+    for (size_t i = 0; i < n; i++) s->ops->task_requeue(s, ids[i], vg_now_s());
+    if (n) vg_info("dispatcher: re-queued %zu interrupted task(s)", n);
+    free(ids);
+    return 0;
+}
+
+vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
+                               char *err, size_t errlen)
+{
+    vg_store *s = open_store((void *)app);
+    if (!s || recover(s)) {
+        snprintf(err, errlen, "dispatcher: cannot recover interrupted tasks");
+        vg_store_close(s);
+        return NULL;
+    }
+    vg_store_close(s);
+    vg_dispatch *d = vg_calloc(1, sizeof *d);
+    d->app = app;
+    d->open_store = open_store;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    d->threads = vg_calloc((size_t)workers, sizeof *d->threads);
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create(&d->threads[i], NULL, worker_main, d)) break;
+        d->n_workers++;
+    }
+    vg_info("dispatcher: %d render worker(s)", d->n_workers);
+    return d;
+}
+
+void vg_dispatch_notify(vg_dispatch *d)
+{
+    if (!d) return;
+    pthread_mutex_lock(&d->lock);
+    if (d->pending < (unsigned)d->n_workers) d->pending++;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void vg_dispatch_stop(vg_dispatch *d)
+{
+    if (!d) return;
+    atomic_store(&d->stopping, true);
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    for (int i = 0; i < d->n_workers; i++) pthread_join(d->threads[i], NULL);
+    free(d->threads);
+    pthread_cond_destroy(&d->wake);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}

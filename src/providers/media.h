@@ -1,0 +1,18 @@
+/*
+ * media.h - loads the bytes behind a media URL of a task: data: URLs are decoded, http(s) URLs
+ * fetched with the SSRF rules (net/fetch.h) under the operator's policy, asset:// references
+ * resolved from the asset store (not yet: they fail with asset_not_found).
+ *
+ * On success *out is malloc'd (caller frees). On failure returns VG_INVALID or VG_ERR with a static
+ * error code ("image_fetch_failed", "invalid_image", "asset_not_found") and a message.
+ */
+#ifndef VG_MEDIA_H
+#define VG_MEDIA_H
+#include "common/config.h"
+
+#include <stddef.h>
+
+int vg_media_load(const vg_config *cfg, const char *url, unsigned char **out, size_t *out_len,
+                  const char **code, char *err, size_t errlen);
+
+#endif

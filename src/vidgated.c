@@ -1,0 +1,211 @@
+/*
+ * vidgated.c - the server's entry point: configuration, data directory, secrets, the admin key,
+ * then the dispatcher and the HTTP loops until SIGINT/SIGTERM.
+ *
+ * Start-up order matters: the store is migrated and interrupted tasks are re-queued before the
+ * first request is accepted, so a client never sees a task that nobody will run.
+ */
+#include "api/app.h"
+#include "api/handlers.h"
+#include "api/keys.h"
+#include "common/alloc.h"
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "core/models.h"
+#include "dispatch/dispatcher.h"
+#include "http/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static vg_store *open_store(void *app)
+{
+    const vg_app *a = app;
+    vg_store *s = NULL;
+    char err[256];
+    if (vg_store_open_sqlite(a->cfg->data_dir, &s, err, sizeof err)) {
+        vg_error("%s", err);
+        return NULL;
+    }
+    return s;
+}
+
+static int prepare_dirs(vg_app *app, const vg_config *cfg)
+{
+    snprintf(app->files_dir, sizeof app->files_dir, "%s/files", cfg->data_dir);
+    snprintf(app->tmp_dir, sizeof app->tmp_dir, "%s/tmp", cfg->data_dir);
+    if (vg_mkdir_p(cfg->data_dir, 0700) || vg_mkdir_p(app->files_dir, 0700)) {
+        vg_error("cannot create %s: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    vg_rm_rf(app->tmp_dir); /* renders in progress are redone from scratch */
+    return vg_mkdir_p(app->tmp_dir, 0700);
+}
+
+/* The presigning secret: created once, kept in DATA/secret (0600). */
+static int load_secret(vg_app *app, const vg_config *cfg)
+{
+    char path[1100], *text = NULL;
+    snprintf(path, sizeof path, "%s/secret", cfg->data_dir);
+    if (vg_read_file(path, 256, &text, NULL) == 0 && strlen(text) >= 64) {
+        snprintf(app->secret, sizeof app->secret, "%.64s", text);
+        free(text);
+        return 0;
+    }
+    free(text);
+    unsigned char raw[32];
+    vg_random_bytes(raw, sizeof raw);
+    for (int i = 0; i < 32; i++) snprintf(app->secret + 2 * i, 3, "%02x", raw[i]);
+    if (vg_write_file(path, app->secret, 64, 0600)) {
+        vg_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int create_admin(vg_store *s, const char *secret, char out[128])
+{
+    vg_key k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.name, sizeof k.name, "admin");
+    k.is_admin = true;
+    return vg_keys_create(s, &k, 0, secret, out);
+}
+
+/* VIDGATE_ADMIN_KEY names the admin key; otherwise one is made on first start, written to
+ * DATA/admin.key (0600) and printed once. */
+static int ensure_admin(vg_store *s, const vg_config *cfg)
+{
+    char secret[128], hash[VG_SHA256_HEX_LEN + 1];
+    if (cfg->admin_key[0]) {
+        vg_sha256_hex(cfg->admin_key, strlen(cfg->admin_key), hash);
+        vg_key k;
+        if (s->ops->key_by_hash(s, hash, &k) == VG_OK) {
+            int admin = k.is_admin;
+            vg_key_free(&k);
+            if (!admin) vg_error("VIDGATE_ADMIN_KEY is an existing non-admin key");
+            return admin ? 0 : -1;
+        }
+        return create_admin(s, cfg->admin_key, secret) == VG_OK ? 0 : -1;
+    }
+    int64_t n = 0;
+    if (s->ops->key_count(s, &n)) return -1;
+    if (n > 0) return 0;
+    if (create_admin(s, NULL, secret) != VG_OK) return -1;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/admin.key", cfg->data_dir);
+    char line[160];
+    int len = snprintf(line, sizeof line, "%s\n", secret);
+    if (vg_write_file(path, line, (size_t)len, 0600)) return -1;
+    printf("vidgated: created the admin key (also saved in %s):\n  %s\n", path, secret);
+    fflush(stdout);
+    return 0;
+}
+
+static int setup_models(const vg_config *cfg)
+{
+    char err[256];
+    if (!cfg->models) return 0;
+    if (vg_models_load_json(cfg->models, err, sizeof err)) {
+        vg_error("config: models: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_log_level(const char *name)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i])) vg_log_set_level((vg_log_level)i);
+}
+
+static int serve(vg_app *app, const vg_config *cfg)
+{
+    char host[256], err[256];
+    int port;
+    if (vg_config_listen_addr(cfg, host, sizeof host, &port)) {
+        vg_error("invalid listen address %s", cfg->listen);
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = cfg->render_workers > 0 ? cfg->render_workers : (int)(cores > 0 ? cores : 1);
+    app->dispatch = vg_dispatch_start(app, workers, open_store, err, sizeof err);
+    if (!app->dispatch) {
+        vg_error("%s", err);
+        return 1;
+    }
+    size_t n_routes = 0;
+    const vg_route *routes = vg_api_routes(&n_routes);
+    vg_server_opts so = {.host = host,
+                         .port = port,
+                         .threads = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1),
+                         .max_body_bytes = VG_MAX_MULTIPART_BODY_BYTES,
+                         .max_connections = cfg->max_connections,
+                         .request_timeout_ms = (uint64_t)cfg->request_timeout_ms,
+                         .router = {routes, n_routes},
+                         .app = app,
+                         .open_store = open_store};
+    int rc = vg_server_run(&so, &stop_flag, err, sizeof err);
+    if (rc) vg_error("%s", err);
+    vg_info("shutting down");
+    vg_dispatch_stop(app->dispatch);
+    free((void *)routes);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    vg_config cfg;
+    char err[512];
+    int rc = vg_config_load(&cfg, argc, argv, err, sizeof err);
+    if (rc) {
+        if (rc < 0) fprintf(stderr, "vidgated: %s\n", err);
+        vg_config_free(&cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    set_log_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    vg_app app;
+    memset(&app, 0, sizeof app);
+    app.cfg = &cfg;
+    snprintf(app.public_url, sizeof app.public_url, "%s", cfg.public_url);
+    if (!app.public_url[0]) snprintf(app.public_url, sizeof app.public_url, "http://%s", cfg.listen);
+    size_t ul = strlen(app.public_url);
+    if (ul && app.public_url[ul - 1] == '/') app.public_url[ul - 1] = '\0';
+
+    rc = 1;
+    vg_store *s = NULL;
+    if (setup_models(&cfg) || prepare_dirs(&app, &cfg) || load_secret(&app, &cfg)) goto out;
+    if (!(s = open_store(&app))) goto out;
+    if (ensure_admin(s, &cfg)) {
+        vg_error("cannot set up the admin key");
+        goto out;
+    }
+    vg_store_close(s);
+    s = NULL;
+    rc = serve(&app, &cfg);
+out:
+    vg_store_close(s);
+    vg_config_free(&cfg);
+    return rc;
+}
