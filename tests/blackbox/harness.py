@@ -1,0 +1,198 @@
+"""Black-box harness: starts the real build/vidgated on a free loopback port with a temporary data
+directory, talks to it over HTTP, and fails a test when the server log shows a sanitizer report or
+an unexpected ERROR line. Python 3 standard library only.
+
+    srv = Server()                      # started and ready
+    key_id, key = srv.new_key("alice", "100.00")
+    status, headers, body = srv.api("POST", "/v1/video/generations", {...}, key=key)
+    task = srv.wait_task(body["id"], key)
+    srv.kill9(); srv.start()            # crash and restart on the same data
+    srv.stop()                          # raises if the log shows a problem
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("VG_BUILD", os.path.join(ROOT, "build")))
+VIDGATED = os.path.join(BUILD, "vidgated")
+VIDGATE = os.path.join(BUILD, "vidgate")
+PROBE = os.path.join(BUILD, "tests", "vg-probe")
+
+BAD_LOG_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe(path, *args):
+    """Runs the vg-probe tool (libavformat) and returns its JSON answer."""
+    cmd = [PROBE, args[0] if args else "info", path] + list(args[1:])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+
+class Server:
+    def __init__(self, env=None, args=None, data_dir=None, start=True):
+        self.port = free_port()
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.data = data_dir or tempfile.mkdtemp(prefix="vg-bb-")
+        self.owns_data = data_dir is None
+        self.admin_key = "sk-admin-" + secrets.token_hex(16)
+        self.env = dict(os.environ)
+        self.env.update({
+            "VIDGATE_ADMIN_KEY": self.admin_key,
+            "VIDGATE_RENDER_WORKERS": "2",
+            "VIDGATE_THREADS": "2",
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        })
+        self.env.update(env or {})
+        self.args = args or []
+        self.allowed_errors = []  # substrings of ERROR lines a test expects
+        self.proc = None
+        self.logs = []
+        if start:
+            self.start()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, timeout=20):
+        log_path = os.path.join(self.data, "server-%d.log" % len(self.logs))
+        self.logs.append(log_path)
+        self.log_file = open(log_path, "wb")
+        cmd = [VIDGATED, "--listen", "127.0.0.1:%d" % self.port, "--data", self.data] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("vidgated exited at start:\n" + self.log_text())
+            try:
+                with urllib.request.urlopen(self.base_url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise AssertionError("vidgated did not become ready:\n" + self.log_text())
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log_file.close()
+
+    def stop(self, check=True):
+        """SIGTERM, wait, then check the logs. Returns the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("vidgated did not stop on SIGTERM")
+            self.log_file.close()
+        code = self.proc.returncode if self.proc else 0
+        if check:
+            self.check_log()
+            if code not in (0, -signal.SIGKILL):
+                raise AssertionError("vidgated exited with %s:\n%s" % (code, self.log_text()))
+        return code
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if self.owns_data:
+                shutil.rmtree(self.data, ignore_errors=True)
+
+    def log_text(self):
+        out = []
+        for p in self.logs:
+            try:
+                with open(p, "rb") as f:
+                    out.append(f.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        return "".join(out)
+
+    def check_log(self):
+        text = self.log_text()
+        for marker in BAD_LOG_MARKERS:
+            if marker in text:
+                raise AssertionError("sanitizer report in the server log:\n" + text[-6000:])
+        for line in text.splitlines():
+            if " ERROR " in line and not any(a in line for a in self.allowed_errors):
+                raise AssertionError("unexpected error in the server log: " + line)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def request(self, method, path, body=None, key=None, headers=None, raw_body=None, timeout=30):
+        hdrs = dict(headers or {})
+        data = raw_body
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if key:
+            hdrs["Authorization"] = "Bearer " + key
+        url = path if path.startswith("http") else self.base_url + path
+        req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, dict((k.lower(), v) for k, v in r.headers.items()), r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict((k.lower(), v) for k, v in e.headers.items()), e.read())
+
+    def api(self, method, path, body=None, key=None, headers=None, raw_body=None):
+        """Returns (status, headers, parsed JSON or raw bytes)."""
+        r = self.request(method, path, body, key, headers, raw_body)
+        parsed = r.body
+        if r.headers.get("content-type", "").startswith("application/json"):
+            parsed = json.loads(r.body.decode())
+        return r.status, r.headers, parsed
+
+    def new_key(self, name="user", balance="100.00", **extra):
+        body = {"name": name, "balance": balance}
+        body.update(extra)
+        status, _, j = self.api("POST", "/admin/keys", body, key=self.admin_key)
+        if status != 201:
+            raise AssertionError("key creation failed: %s %s" % (status, j))
+        return j["id"], j["key"]
+
+    def submit(self, key, **fields):
+        body = {"model": "doubao-seedance-2-0-fast", "prompt": "a test scene", "seconds": "4",
+                "metadata": {"resolution": "480p", "ratio": "16:9"}}
+        body.update(fields)
+        return self.api("POST", "/v1/video/generations", body, key=key)
+
+    def wait_task(self, task_id, key, timeout=120, until=("completed", "failed", "cancelled")):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, _, t = self.api("GET", "/v1/video/generations/" + task_id, key=key)
+            if status != 200:
+                raise AssertionError("GET task: %s %s" % (status, t))
+            if t["status"] in until:
+                return t
+            time.sleep(0.1)
+        raise AssertionError("task %s not final after %ss" % (task_id, timeout))
+
+    def download(self, url, path, key=None):
+        r = self.request("GET", url, key=key, timeout=60)
+        if r.status != 200:
+            raise AssertionError("download %s: %s %s" % (url, r.status, r.body[:300]))
+        with open(path, "wb") as f:
+            f.write(r.body)
+        return r
