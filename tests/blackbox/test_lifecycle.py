@@ -1,0 +1,81 @@
+"""Task lifecycle across cancels, crashes and restarts: a queued task can be cancelled (its hold is
+released), a running one cannot; kill -9 during a render, or right after submits, loses nothing and
+charges exactly once; SIGTERM puts running work back in the queue."""
+import unittest
+from decimal import Decimal
+
+from harness import Server
+
+PRO = "doubao-seedance-2-0"
+LONG = {"model": PRO, "seconds": "10", "metadata": {"resolution": "1080p", "ratio": "16:9"}}
+
+
+def money(s):
+    return Decimal(s)
+
+
+class LifecycleTest(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server(env={"VIDGATE_RENDER_WORKERS": "1"})
+        self.key_id, self.key = self.srv.new_key("life", "100.00")
+
+    def tearDown(self):
+        self.srv.close()
+
+    def me(self):
+        return self.srv.api("GET", "/v1/me", key=self.key)[2]
+
+    def wait_running(self, tid):
+        return self.srv.wait_task(tid, self.key, until=("running", "completed", "failed"))
+
+    def assert_settled(self, tasks, start_balance=Decimal("100")):
+        me = self.me()
+        self.assertEqual(money(me["held"]), 0, me)
+        spent = sum(money(t["cost"]) for t in tasks if t["status"] == "completed")
+        self.assertEqual(money(me["balance"]), start_balance - spent, (me, tasks))
+
+    def test_cancel_queued_not_running(self):
+        a = self.srv.submit(self.key, prompt="long one", **LONG)[2]["id"]
+        self.assertEqual(self.wait_running(a)["status"], "running")
+        st, _, b = self.srv.submit(self.key, prompt="waiting")
+        held_before = money(self.me()["held"])
+        st, _, c = self.srv.api("DELETE", "/v1/video/generations/" + b["id"], key=self.key)
+        self.assertEqual((st, c["status"], c["error"]["code"]), (200, "cancelled", "cancelled"))
+        self.assertLess(money(self.me()["held"]), held_before)
+        st, _, e = self.srv.api("DELETE", "/v1/video/generations/" + a, key=self.key)
+        self.assertEqual((st, e["error"]["code"]), (409, "task_not_cancellable"))
+        st, _, e = self.srv.api("DELETE", "/v1/video/generations/" + b["id"], key=self.key)
+        self.assertEqual(st, 200)  # deleting a cancelled task's (absent) files is harmless
+        st, _, e = self.srv.api("GET", "/v1/videos/%s/content" % b["id"], key=self.key)
+        self.assertEqual((st, e["error"]["code"]), (409, "video_not_ready"))
+
+    def test_kill9_during_render_then_restart(self):
+        tid = self.srv.submit(self.key, prompt="crash me", **LONG)[2]["id"]
+        deadline_t = self.srv.wait_task(tid, self.key, until=("running",))
+        self.assertEqual(deadline_t["status"], "running")
+        self.srv.kill9()
+        self.srv.start()
+        t = self.srv.wait_task(tid, self.key, timeout=300)
+        self.assertEqual(t["status"], "completed", t)
+        self.assert_settled([t])
+
+    def test_kill9_right_after_submits(self):
+        ids = [self.srv.submit(self.key, prompt="burst %d" % i)[2]["id"] for i in range(6)]
+        self.srv.kill9()
+        self.srv.start()
+        tasks = [self.srv.wait_task(i, self.key, timeout=300) for i in ids]
+        self.assertEqual([t["status"] for t in tasks], ["completed"] * 6)
+        self.assert_settled(tasks)
+
+    def test_sigterm_requeues_running_work(self):
+        tid = self.srv.submit(self.key, prompt="interrupted", **LONG)[2]["id"]
+        self.wait_running(tid)
+        self.assertEqual(self.srv.stop(), 0)
+        self.srv.start()
+        t = self.srv.wait_task(tid, self.key, timeout=300)
+        self.assertEqual(t["status"], "completed", t)
+        self.assert_settled([t])
+
+
+if __name__ == "__main__":
+    unittest.main()
