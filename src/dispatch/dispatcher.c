@@ -24,6 +24,7 @@
 #include <time.h>
 
 #define IDLE_POLL_MS 1000
+#define SWEEP_BATCH 100
 
 struct vg_dispatch {
     const vg_app *app;
@@ -34,6 +35,8 @@ struct vg_dispatch {
     atomic_bool stopping;
     int n_workers;
     pthread_t *threads;
+    atomic_llong next_sweep_ms; /* whichever idle worker passes this time sweeps */
+    int64_t sweep_every_ms;     /* a quarter of the retention, within 1..30 s */
 };
 
 typedef struct {
@@ -156,6 +159,27 @@ static void wait_for_work(vg_dispatch *d)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Retention: results past their expiry leave the disk. Marked first, removed second, so a crash
+ * in between leaves only files nobody can reach. */
+static void sweep_expired(vg_dispatch *d, vg_store *s)
+{
+    long long due = atomic_load(&d->next_sweep_ms), now = vg_now_ms();
+    if (now < due || !atomic_compare_exchange_strong(&d->next_sweep_ms, &due, now + d->sweep_every_ms))
+        return;
+    char(*ids)[48] = NULL;
+    size_t n = 0;
+    if (s->ops->task_expired(s, vg_now_s(), SWEEP_BATCH, &ids, &n)) return;
+    for (size_t i = 0; i < n; i++) {
+        if (s->ops->task_mark_deleted(s, ids[i], NULL, vg_now_s()) != VG_OK) continue;
+        char dir[1400];
+        snprintf(dir, sizeof dir, "%s/%s", d->app->files_dir, ids[i]);
+        vg_rm_rf(dir);
+    }
+    if (n) vg_info("retention: removed the results of %zu expired task(s)", n);
+    if (n == SWEEP_BATCH) atomic_store(&d->next_sweep_ms, 0); /* more to do: sweep again soon */
+    free(ids);
+}
+
 static void *worker_main(void *arg)
 {
     vg_dispatch *d = arg;
@@ -173,6 +197,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("dispatcher: claim failed (%d)", rc);
+        sweep_expired(d, s);
         wait_for_work(d);
     }
     vg_store_close(s);
@@ -205,6 +230,9 @@ vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_
     vg_dispatch *d = vg_calloc(1, sizeof *d);
     d->app = app;
     d->open_store = open_store;
+    d->sweep_every_ms = app->cfg->retention_s * 250;
+    if (d->sweep_every_ms < 1000) d->sweep_every_ms = 1000;
+    if (d->sweep_every_ms > 30000) d->sweep_every_ms = 30000;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     d->threads = vg_calloc((size_t)workers, sizeof *d->threads);

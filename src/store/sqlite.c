@@ -47,6 +47,7 @@ enum {
     Q_TASK_DELETED,
     Q_TASK_MONEY,
     Q_TASK_ORPHANS,
+    Q_TASK_EXPIRED,
     Q_COUNT
 };
 
@@ -103,10 +104,12 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_TASK_REQUEUE] = "UPDATE tasks SET status = 'queued', version = version + 1, "
                        "updated_at = ?1, lease_until = 0 WHERE id = ?2 AND status = 'running'",
     [Q_TASK_DELETED] = "UPDATE tasks SET content_deleted = 1, updated_at = ?1 "
-                       "WHERE id = ?2 AND key_id = ?3 AND status IN "
+                       "WHERE id = ?2 AND (?3 IS NULL OR key_id = ?3) AND status IN "
                        "('completed','failed','cancelled')",
     [Q_TASK_MONEY] = "SELECT key_id, hold_micro FROM tasks WHERE id = ?",
     [Q_TASK_ORPHANS] = "SELECT id FROM tasks WHERE status = 'running' AND lease_until < ?",
+    [Q_TASK_EXPIRED] = "SELECT id FROM tasks WHERE status = 'completed' AND content_deleted = 0 "
+                       "AND expires_at > 0 AND expires_at <= ? LIMIT ?",
 };
 
 typedef struct {
@@ -599,12 +602,9 @@ static int sq_task_mark_deleted(vg_store *base, const char *id, const char *key_
     return simple_update((vg_sqlite *)base, Q_TASK_DELETED, now, id, key_id);
 }
 
-static int sq_task_orphans(vg_store *base, int64_t now_ms, char (**ids)[48], size_t *n)
+/* Collects the first column of a prepared, bound statement as a list of ids. */
+static int collect_ids(sqlite3_stmt *st, char (**ids)[48], size_t *n)
 {
-    vg_sqlite *s = (vg_sqlite *)base;
-    sqlite3_stmt *st = stmt(s, Q_TASK_ORPHANS);
-    if (!st) return VG_ERR;
-    sqlite3_bind_int64(st, 1, now_ms);
     size_t cap = 16, len = 0;
     char(*arr)[48] = vg_malloc(cap * sizeof *arr);
     int rc;
@@ -616,6 +616,23 @@ static int sq_task_orphans(vg_store *base, int64_t now_ms, char (**ids)[48], siz
     *ids = arr;
     *n = len;
     return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_task_orphans(vg_store *base, int64_t now_ms, char (**ids)[48], size_t *n)
+{
+    sqlite3_stmt *st = stmt((vg_sqlite *)base, Q_TASK_ORPHANS);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    return collect_ids(st, ids, n);
+}
+
+static int sq_task_expired(vg_store *base, int64_t now, int limit, char (**ids)[48], size_t *n)
+{
+    sqlite3_stmt *st = stmt((vg_sqlite *)base, Q_TASK_EXPIRED);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    return collect_ids(st, ids, n);
 }
 
 static int sq_ping(vg_store *base)
@@ -653,6 +670,7 @@ static const vg_store_ops sqlite_ops = {
     .task_requeue = sq_task_requeue,
     .task_mark_deleted = sq_task_mark_deleted,
     .task_orphans = sq_task_orphans,
+    .task_expired = sq_task_expired,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */

@@ -94,8 +94,11 @@ typedef struct {
     int (*task_cancel)(vg_store *s, const char *id, const char *key_id, int64_t now);
     /* running (claimed by a process that is gone) → queued again, or failed after too many tries. */
     int (*task_requeue)(vg_store *s, const char *id, int64_t now);
-    /* Marks a finished task's content deleted (files are removed by the caller after this). */
+    /* Marks a finished task's content deleted (files are removed by the caller after this).
+     * key_id NULL = any owner (retention sweeps). */
     int (*task_mark_deleted)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    /* Up to `limit` completed tasks whose content expired before now and is still kept. */
+    int (*task_expired)(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
     /* Ids of tasks in `running` whose lease expired before now_ms (or all running ones when
      * now_ms is INT64_MAX: start-up of a single-node store). *ids malloc'd array of VG_ID strings. */
     int (*task_orphans)(vg_store *s, int64_t now_ms, char (**ids)[48], size_t *n);

@@ -214,6 +214,13 @@ class RetentionTest(unittest.TestCase):
             self.assertEqual((st, e["error"]["code"]), (403, "url_expired"))
             st, _, e = srv.api("GET", "/v1/videos/%s/content" % t["id"], key=k)
             self.assertEqual((st, e["error"]["code"]), (410, "video_expired"))
+            # the retention sweep removes the files themselves
+            deadline = time.time() + 10
+            while os.path.exists(os.path.join(srv.data, "files", t["id"])) and time.time() < deadline:
+                time.sleep(0.2)
+            self.assertFalse(os.path.exists(os.path.join(srv.data, "files", t["id"])))
+            st, _, e = srv.api("GET", "/v1/videos/%s/content" % t["id"], key=k)
+            self.assertEqual(st, 410)
         finally:
             srv.close()
 

@@ -1,0 +1,150 @@
+/* test_http.c - route matching, JSON depth counting, presigned URLs, and the common helpers they
+ * rest on (ids, base64, constant-time compare, config precedence). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "http/presign.h"
+#include "http/router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_route_match(void **state)
+{
+    (void)state;
+    vg_ctx c;
+    memset(&c, 0, sizeof c);
+    const char *p = "/v1/videos/task_ABC/content";
+    assert_true(vg_route_match("/v1/videos/{id}/content", p, strlen(p), &c));
+    assert_int_equal(c.nparams, 1);
+    assert_string_equal(c.params[0], "task_ABC");
+    assert_false(vg_route_match("/v1/videos/{id}", p, strlen(p), &c));
+    assert_false(vg_route_match("/v1/videos/{id}/content", "/v1/videos//content", 19, &c));
+    const char *f = "/files/task_X/video";
+    assert_true(vg_route_match("/files/{id}/{variant}", f, strlen(f), &c));
+    assert_string_equal(c.params[1], "video");
+    assert_true(vg_route_match("/healthz", "/healthz", 8, &c));
+    assert_false(vg_route_match("/healthz", "/healthz/", 9, &c));
+    char longseg[300];
+    memset(longseg, 'a', sizeof longseg);
+    memcpy(longseg, "/files/", 7);
+    assert_false(vg_route_match("/files/{id}", longseg, sizeof longseg, &c));
+}
+
+static void test_json_depth(void **state)
+{
+    (void)state;
+    const char *a = "{\"a\":[1,{\"b\":2}]}";
+    assert_int_equal(vg_json_depth(a, strlen(a), 32), 3);
+    const char *s = "{\"a\":\"[[[[{{{{\"}";
+    assert_int_equal(vg_json_depth(s, strlen(s), 32), 1);
+    const char *e = "{\"a\":\"\\\"[[[\"}";
+    assert_int_equal(vg_json_depth(e, strlen(e), 32), 1);
+    char deep[100];
+    memset(deep, '[', 50);
+    memset(deep + 50, ']', 50);
+    assert_true(vg_json_depth(deep, 100, 32) > 32);
+}
+
+static void test_presign(void **state)
+{
+    (void)state;
+    char url[512];
+    vg_presign_url("s3cret", "http://h:1", "files", "task_A", "video", 2000, url, sizeof url);
+    assert_non_null(strstr(url, "http://h:1/files/task_A/video?expires=2000&sig="));
+    const char *sig = strstr(url, "sig=") + 4;
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", "2000", sig, 1999), 0);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", "2000", sig, 2000), -2);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", "2001", sig, 1), -1);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_B", "video", "2000", sig, 1), -1);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "thumbnail", "2000", sig, 1),
+                     -1);
+    assert_int_equal(vg_presign_check("other", "files", "task_A", "video", "2000", sig, 1), -1);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", NULL, sig, 1), -1);
+    assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", "2000", "ab", 1), -1);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    char a[VG_ID_MAX], b[VG_ID_MAX];
+    vg_id_new("task_", a);
+    vg_id_new("task_", b);
+    assert_int_equal(strlen(a), 31);
+    assert_true(vg_id_valid(a, "task_"));
+    assert_false(vg_id_valid(a, "key_"));
+    assert_string_not_equal(a, b);
+    assert_true(strncmp(a, b, 5 + 9) <= 0); /* the leading time digits do not go backwards */
+    char k[VG_KEY_SECRET_LEN + 1];
+    vg_key_secret_new(k);
+    assert_int_equal(strlen(k), 43);
+    assert_memory_equal(k, "sk-", 3);
+}
+
+static void test_crypto(void **state)
+{
+    (void)state;
+    char hex[65];
+    vg_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    size_t n;
+    unsigned char *d = vg_base64_decode("aGVsbG8=", 8, &n);
+    assert_non_null(d);
+    assert_int_equal(n, 5);
+    assert_memory_equal(d, "hello", 5);
+    free(d);
+    assert_null(vg_base64_decode("aGV$bG8=", 8, &n));
+    assert_null(vg_base64_decode("aGVsbG8=x", 9, &n));
+    char *e = vg_base64_encode("hello", 5);
+    assert_string_equal(e, "aGVsbG8=");
+    free(e);
+    assert_true(vg_ct_streq("abc", "abc"));
+    assert_false(vg_ct_streq("abc", "abd"));
+    assert_false(vg_ct_streq("abc", "abcd"));
+}
+
+static void test_config_precedence(void **state)
+{
+    (void)state;
+    const char *path = "/tmp/vg-test-config.json";
+    FILE *f = fopen(path, "w");
+    fputs("{\"listen\":\"127.0.0.1:1\",\"threads\":3,\"retention_s\":60}", f);
+    fclose(f);
+    setenv("VIDGATE_THREADS", "5", 1);
+    char *argv[] = {"vidgated", "--config", (char *)path, "--retention-s", "90", NULL};
+    vg_config c;
+    char err[256];
+    assert_int_equal(vg_config_load(&c, 5, argv, err, sizeof err), 0);
+    assert_string_equal(c.listen, "127.0.0.1:1"); /* file over default */
+    assert_int_equal(c.threads, 5);               /* environment over file */
+    assert_int_equal(c.retention_s, 90);          /* flag over all */
+    char host[64];
+    int port;
+    assert_int_equal(vg_config_listen_addr(&c, host, sizeof host, &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 1);
+    vg_config_free(&c);
+    char *bad[] = {"vidgated", "--threads", "many", NULL};
+    assert_int_equal(vg_config_load(&c, 3, bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "threads"));
+    vg_config_free(&c);
+    unsetenv("VIDGATE_THREADS");
+    remove(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_match), cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_presign),     cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_crypto),      cmocka_unit_test(test_config_precedence),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
