@@ -54,7 +54,6 @@ static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
     vg_app_task_file(app, t->id, v->file, path, sizeof path);
     if (access(path, R_OK) != 0)
         return vg_reply_error(c, 410, "video_expired", "", "the content of %s is gone", t->id);
-    vg_ctx_header(c, "accept-ranges", "bytes");
     if (h2o_file_send(c->req, 200, "OK", path, h2o_iovec_init(v->mime, strlen(v->mime)), 0))
         return vg_reply_internal(c);
     return 0;

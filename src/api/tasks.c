@@ -30,12 +30,24 @@
  * before they are fetched, so the hold assumes the longest allowed (15 s): never too small. */
 #define REF_VIDEO_HOLD_SECONDS 15
 
-/* The field a media item came from, for error messages. */
-static void media_param(const json_t *body, int i, char *out, size_t n)
+static const char *const media_field[] = {"image_url", "video_url", "audio_url"};
+
+/* The field a media item came from, for error messages. Text items of metadata.content carry
+ * no media, so the i-th media item is the i-th non-text item there. */
+static void media_param(const json_t *body, const vg_media *m, int i, char *out, size_t n)
 {
-    json_t *meta = json_object_get(body, "metadata");
-    if (json_is_array(json_object_get(meta, "content")))
-        snprintf(out, n, "metadata.content[%d]", i);
+    json_t *items = json_object_get(json_object_get(body, "metadata"), "content");
+    if (json_is_array(items)) {
+        size_t k, seen = 0;
+        json_t *it;
+        json_array_foreach(items, k, it)
+        {
+            const char *type = json_string_value(json_object_get(it, "type"));
+            if (type && !strcmp(type, "text")) continue;
+            if ((int)seen++ == i) break;
+        }
+        snprintf(out, n, "metadata.content[%zu].%s.url", k, media_field[m->type]);
+    }
     else if (json_object_get(body, "input_reference") && !json_object_get(body, "images"))
         snprintf(out, n, "input_reference");
     else
@@ -64,8 +76,9 @@ static int check_media(const vg_app *app, const json_t *body, vg_task_spec *s, v
                         .allow_private = app->cfg->allow_private_fetch};
     for (int i = 0; i < s->n_media; i++) {
         const vg_media *m = &s->media[i];
-        char param[64], why[256] = "";
-        media_param(body, i, param, sizeof param);
+        char param[96], why[256] = "";
+        const char *bad_code = m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter";
+        media_param(body, m, i, param, sizeof param);
         if (strncmp(m->url, "asset://", 8) == 0)
             return vg_err_set(err, 400, "asset_not_found", param, "asset not found");
         if (strncmp(m->url, "data:", 5) == 0) {
@@ -77,7 +90,7 @@ static int check_media(const vg_app *app, const json_t *body, vg_task_spec *s, v
             continue;
         }
         if (vg_fetch_check_url(m->url, &fo, why, sizeof why) != VG_OK)
-            return vg_err_set(err, 400, "invalid_parameter", param, "%s: %s", param, why);
+            return vg_err_set(err, 400, bad_code, param, "%s: %s", param, why);
     }
     /* Adaptive without an image follows 16:9 (spec §2). */
     if (s->ratio == VG_RATIO_ADAPTIVE && !vg_task_spec_has_role(s, VG_ROLE_FIRST_FRAME) &&

@@ -1,10 +1,10 @@
 /*
- * models.h - the model table (spec §2, §7): which models exist, which resolutions and durations they
- * take, the output size for each resolution and ratio, the token formula and the price table.
+ * models.h - the model table (spec §2, §7): which models exist, which resolutions and durations
+ * they take, the output size for each resolution and ratio, the token formula and the price table.
  *
- * The table ships with the spec's defaults; vg_models_load_json() replaces prices or models from the
- * configuration at start-up (before any thread reads it). After start-up it is read-only, so any
- * thread may read it without locks.
+ * The table ships with the spec's defaults; vg_models_load_json() replaces prices or models from
+ * the configuration at start-up (before any thread reads it). After start-up it is read-only, so
+ * any thread may read it without locks.
  */
 #ifndef VG_MODELS_H
 #define VG_MODELS_H
@@ -41,7 +41,8 @@ const vg_model *vg_model_find(const char *name);
 int vg_model_count(void);
 const vg_model *vg_model_at(int i);
 
-/** Parse/format resolutions ("480p") and ratios ("16:9", "adaptive"). Parse returns -1 if unknown. */
+/** Parse/format resolutions ("480p") and ratios ("16:9", "adaptive"). Parse returns -1 if unknown.
+ */
 int vg_resolution_parse(const char *s);
 const char *vg_resolution_name(vg_resolution r);
 int vg_ratio_parse(const char *s);
@@ -49,11 +50,13 @@ const char *vg_ratio_name(vg_ratio r);
 
 /** Output size for a resolution and a concrete ratio (not ADAPTIVE), from the spec's table. */
 void vg_output_size(vg_resolution r, vg_ratio q, int *w, int *h);
-/** Maps an exact "WxH" string of the table to resolution + ratio; -1 when it is not in the table. */
+/** Maps an exact "WxH" string of the table to resolution + ratio; -1 when it is not in the table.
+ */
 int vg_size_from_pixels(const char *wxh, vg_resolution *r, vg_ratio *q);
 /** The concrete ratio whose shape is closest to w:h (for ADAPTIVE with a first frame). */
 vg_ratio vg_ratio_closest(int w, int h);
-/** The largest output area of a resolution over all ratios (for holds when the ratio is adaptive). */
+/** The largest output area of a resolution over all ratios (for holds when the ratio is adaptive).
+ */
 int64_t vg_max_area(vg_resolution r);
 
 /** tokens = W·H·(24·S+1)/1024, rounded down (spec §2). */
@@ -63,7 +66,8 @@ int64_t vg_price_micro(const vg_model *m, vg_resolution r, bool has_ref_video, i
 
 /**
  * Replaces the table from a JSON array of {"name","resolutions":[…],"min_seconds","max_seconds",
- * "prices":{"480p":"7.0",…},"prices_video_input":{…}} objects. Returns 0, or -1 with a reason in err.
+ * "prices":{"480p":"7.0",…},"prices_video_input":{…}} objects. Returns 0, or -1 with a reason in
+ * err.
  */
 int vg_models_load_json(const json_t *models, char *err, size_t errlen);
 /** The table as JSON (for GET /v1/models and --print-config); new reference. */

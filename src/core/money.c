@@ -33,8 +33,10 @@ static size_t read_digits(const char **p, int64_t *acc, int max_digits, bool *ov
     int significant = 0;
     for (; **p >= '0' && **p <= '9'; (*p)++, n++) {
         if (*acc == 0 && **p == '0') continue; /* leading zeros do not count */
-        if (++significant > max_digits) *overflow = true;
-        else *acc = *acc * 10 + (**p - '0');
+        if (++significant > max_digits)
+            *overflow = true;
+        else
+            *acc = *acc * 10 + (**p - '0');
     }
     return n;
 }
@@ -44,11 +46,14 @@ static int read_fraction(const char **p, int64_t *frac)
 {
     int n = 0;
     for (; **p >= '0' && **p <= '9'; (*p)++, n++) {
-        if (n < FRAC_DIGITS) *frac = *frac * 10 + (**p - '0');
-        else if (**p != '0') return -1; /* a seventh significant digit: not an exact amount */
+        if (n < FRAC_DIGITS)
+            *frac = *frac * 10 + (**p - '0');
+        else if (**p != '0')
+            return -1; /* a seventh significant digit: not an exact amount */
     }
     if (n == 0) return -1;
-    for (; n < FRAC_DIGITS; n++) *frac *= 10;
+    for (; n < FRAC_DIGITS; n++)
+        *frac *= 10;
     return 0;
 }
 

@@ -4,6 +4,12 @@
  *
  * Pure: no I/O, no allocation that outlives the call except the spec's own fields (which the caller
  * releases with vg_task_spec_free(), also after a failure). Thread-safe.
+ *
+ * Leniency, on purpose: unknown top-level keys and unknown keys inside "metadata" are ignored
+ * (never forwarded), and a JSON null counts as an absent field. Known fields of the wrong type are
+ * refused with 400 invalid_parameter naming the field. data: URLs are decoded to check them (not
+ * kept decoded); asset:// URLs are checked for syntax only - whether the asset exists and is Active
+ * is the caller's job (400 asset_not_found / asset_not_ready).
  */
 #ifndef VG_SPEC_H
 #define VG_SPEC_H
@@ -14,7 +20,7 @@
 #include <stdbool.h>
 
 typedef struct {
-    bool allow_http;         /* operator allows http:// media URLs (tests, closed networks) */
+    bool allow_http;           /* operator allows http:// media URLs (tests, closed networks) */
     const char *default_model; /* used when "model" is absent (OpenAI route); NULL = required */
 } vg_spec_opts;
 

@@ -1,7 +1,7 @@
 /*
  * task.h - the task: the validated request (vg_task_spec) and the stored row (vg_task), with the
- * state machine (spec: queued → dispatching → running → finalizing → completed; queued|dispatching →
- * cancelled; any non-final → failed).
+ * state machine (spec: queued → dispatching → running → finalizing → completed; queued|dispatching
+ * → cancelled; any non-final → failed).
  *
  * Ownership: every char * in these structs is heap memory owned by the struct; release it with
  * vg_task_spec_free() / vg_task_free(). Fixed-size fields need no release.

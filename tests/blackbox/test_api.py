@@ -77,17 +77,22 @@ RULES = [
      "images"),
     ("ten images", body(images=["https://example.com/%d.png" % i for i in range(10)]), 400,
      "invalid_parameter", "images"),
-    ("image ftp url", body(images=["ftp://example.com/a.png"]), 400, "invalid_parameter",
+    ("image ftp url", body(images=["ftp://example.com/a.png"]), 400, "invalid_image",
      "images[0]"),
     ("image data url not base64", body(images=["data:image/png;base64,@@@"]), 400, "invalid_image",
      "images[0]"),
     ("image data url not an image", body(images=["data:image/png;base64," +
                                                  base64.b64encode(b"not an image").decode()]),
      400, "invalid_image", "images[0]"),
-    ("image http url refused", body(images=["http://example.com/a.png"]), 400, "invalid_parameter",
+    ("image http url refused", body(images=["http://example.com/a.png"]), 400, "invalid_image",
      "images[0]"),
     ("image loopback literal refused", body(images=["https://127.0.0.1/a.png"]), 400,
-     "invalid_parameter", "images[0]"),
+     "invalid_image", "images[0]"),
+    ("image private literal in content", body(metadata=content(
+        {"type": "text", "text": "hi"}, img("https://10.0.0.1/a.png", "first_frame"))),
+     400, "invalid_image", "metadata.content[1].image_url.url"),
+    ("last frame without first", body(metadata=content(img(DATA_URL, "last_frame"))), 400,
+     "invalid_parameter", None),
     ("content not an array", body(metadata=meta(content={"a": 1})), 400, "invalid_parameter",
      "metadata.content"),
     ("content unknown type", body(metadata=content({"type": "gif_url", "gif_url": {"url": "x"}})),
@@ -104,7 +109,7 @@ RULES = [
                                            "audio_url": {"url": "https://example.com/a.mp3"}})),
      400, "invalid_parameter", "metadata.content"),
     ("asset unknown", body(metadata=content(img("asset://asset_xxx", "first_frame"))), 400,
-     "asset_not_found", "metadata.content[0]"),
+     "asset_not_found", "metadata.content[0].image_url.url"),
     ("callback_url not https", body(callback_url="ftp://example.com/hook"), 400,
      "invalid_parameter", "callback_url"),
 ]
@@ -246,8 +251,9 @@ class ApiTest(unittest.TestCase):
     def test_request_id_echo(self):
         st, h, _ = self.srv.api("GET", "/healthz", headers={"X-Request-Id": "abc-123"})
         self.assertEqual(h["x-request-id"], "abc-123")
-        st, h, _ = self.srv.api("GET", "/healthz", headers={"X-Request-Id": "bad id\x7f"})
-        self.assertTrue(h["x-request-id"].startswith("req_"))
+        for bad in ("bad id with spaces", "x" * 200):
+            st, h, _ = self.srv.api("GET", "/healthz", headers={"X-Request-Id": bad})
+            self.assertTrue(h["x-request-id"].startswith("req_"), h)
 
     def test_insufficient_quota(self):
         _, poor = self.srv.new_key("poor", "0.01")

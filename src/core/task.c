@@ -1,0 +1,204 @@
+/*
+ * task.c - task statuses, the state machine, and the task spec's storage form; see task.h.
+ *
+ * The state machine is one table: g_next[from] is the set of statuses a task may move to. The
+ * dispatcher and the store consult it before every conditional update, so an impossible change
+ * (completed → running, cancelled → anything) is refused in one place.
+ *
+ * Storage form of a spec (what vg_task_spec_to_json() writes into tasks.params):
+ *   {"model","prompt","seconds","resolution":"720p","ratio":"adaptive","seed",
+ *    "generate_audio","return_last_frame","watermark","camera_fixed","callback_url"?,
+ *    "media":[{"type":"image","role":"first_frame","url":"…"}]}
+ */
+#include "core/task.h"
+
+#include "common/alloc.h"
+#include "common/limits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIT(s) (1u << (s))
+
+static const struct {
+    const char *name;   /* stored */
+    const char *public; /* shown to clients */
+    bool final;
+    unsigned next; /* BIT() of each allowed successor */
+} g_status[VG_TASK_STATUS_COUNT] = {
+    [VG_TASK_QUEUED] = {"queued", "queued", false,
+                        BIT(VG_TASK_DISPATCHING) | BIT(VG_TASK_CANCELLED) | BIT(VG_TASK_FAILED)},
+    /* Back to queued when the provider said "try later" before accepting the task. */
+    [VG_TASK_DISPATCHING] = {"dispatching", "queued", false,
+                             BIT(VG_TASK_RUNNING) | BIT(VG_TASK_QUEUED) | BIT(VG_TASK_CANCELLED) |
+                                 BIT(VG_TASK_FAILED)},
+    /* Back to queued when a local render was lost in a crash and must start over. */
+    [VG_TASK_RUNNING] = {"running", "running", false,
+                         BIT(VG_TASK_FINALIZING) | BIT(VG_TASK_QUEUED) | BIT(VG_TASK_FAILED)},
+    [VG_TASK_FINALIZING] = {"finalizing", "running", false,
+                            BIT(VG_TASK_COMPLETED) | BIT(VG_TASK_FAILED)},
+    [VG_TASK_COMPLETED] = {"completed", "completed", true, 0},
+    [VG_TASK_FAILED] = {"failed", "failed", true, 0},
+    [VG_TASK_CANCELLED] = {"cancelled", "cancelled", true, 0},
+};
+
+static const char *const g_media_types[] = {
+    [VG_MEDIA_IMAGE] = "image", [VG_MEDIA_VIDEO] = "video", [VG_MEDIA_AUDIO] = "audio"};
+static const char *const g_media_roles[] = {
+    [VG_ROLE_FIRST_FRAME] = "first_frame",         [VG_ROLE_LAST_FRAME] = "last_frame",
+    [VG_ROLE_REFERENCE_IMAGE] = "reference_image", [VG_ROLE_REFERENCE_VIDEO] = "reference_video",
+    [VG_ROLE_REFERENCE_AUDIO] = "reference_audio",
+};
+#define N_TYPES (int)(sizeof g_media_types / sizeof g_media_types[0])
+#define N_ROLES (int)(sizeof g_media_roles / sizeof g_media_roles[0])
+
+const char *vg_task_status_name(vg_task_status s)
+{
+    return (unsigned)s < VG_TASK_STATUS_COUNT ? g_status[s].name : "unknown";
+}
+
+const char *vg_task_status_public(vg_task_status s)
+{
+    return (unsigned)s < VG_TASK_STATUS_COUNT ? g_status[s].public : "unknown";
+}
+
+int vg_task_status_parse(const char *s)
+{
+    for (int i = 0; s && i < VG_TASK_STATUS_COUNT; i++)
+        if (strcmp(g_status[i].name, s) == 0) return i;
+    return -1;
+}
+
+bool vg_task_status_final(vg_task_status s)
+{
+    return (unsigned)s < VG_TASK_STATUS_COUNT && g_status[s].final;
+}
+
+bool vg_task_transition_ok(vg_task_status from, vg_task_status to)
+{
+    if ((unsigned)from >= VG_TASK_STATUS_COUNT || (unsigned)to >= VG_TASK_STATUS_COUNT)
+        return false;
+    return (g_status[from].next & BIT(to)) != 0;
+}
+
+void vg_task_spec_free(vg_task_spec *s)
+{
+    if (!s) return;
+    free(s->prompt);
+    free(s->callback_url);
+    for (int i = 0; i < s->n_media && i < VG_MAX_MEDIA_ITEMS; i++)
+        free(s->media[i].url);
+    s->prompt = s->callback_url = NULL;
+    s->n_media = 0;
+}
+
+void vg_task_free(vg_task *t)
+{
+    if (!t) return;
+    free(t->params);
+    t->params = NULL;
+}
+
+bool vg_task_spec_has_role(const vg_task_spec *s, vg_media_role role)
+{
+    for (int i = 0; s && i < s->n_media; i++)
+        if (s->media[i].role == role) return true;
+    return false;
+}
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+static json_t *media_json(const vg_task_spec *s)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < s->n_media; i++) {
+        const vg_media *m = &s->media[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "type", g_media_types[m->type],
+                                             "role", g_media_roles[m->role], "url", m->url));
+    }
+    return arr;
+}
+
+json_t *vg_task_spec_to_json(const vg_task_spec *s)
+{
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:o}", "model",
+                          s->model, "prompt", s->prompt ? s->prompt : "", "seconds", s->seconds,
+                          "resolution", vg_resolution_name(s->resolution), "ratio",
+                          vg_ratio_name(s->ratio), "seed", (json_int_t)s->seed, "generate_audio",
+                          s->generate_audio, "return_last_frame", s->return_last_frame, "watermark",
+                          s->watermark, "camera_fixed", s->camera_fixed, "media", media_json(s));
+    if (j && s->callback_url) json_object_set_new(j, "callback_url", json_string(s->callback_url));
+    return j;
+}
+
+static int media_from_json(const json_t *arr, vg_task_spec *out)
+{
+    if (!arr) return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > VG_MAX_MEDIA_ITEMS) return -1;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it)
+    {
+        int type = lookup(g_media_types, N_TYPES, json_string_value(json_object_get(it, "type")));
+        int role = lookup(g_media_roles, N_ROLES, json_string_value(json_object_get(it, "role")));
+        const char *url = json_string_value(json_object_get(it, "url"));
+        if (type < 0 || role < 0 || !url) return -1;
+        out->media[out->n_media++] = (vg_media){
+            .type = (vg_media_type)type, .role = (vg_media_role)role, .url = vg_strdup(url)};
+    }
+    return 0;
+}
+
+/* An optional boolean: absent keeps *dst; present must be true or false. */
+static int opt_bool(const json_t *j, const char *key, bool *dst)
+{
+    const json_t *v = json_object_get(j, key);
+    if (!v) return 0;
+    if (!json_is_boolean(v)) return -1;
+    *dst = json_is_true(v);
+    return 0;
+}
+
+static int scalars_from_json(const json_t *j, vg_task_spec *out)
+{
+    const char *model = json_string_value(json_object_get(j, "model"));
+    const char *prompt = json_string_value(json_object_get(j, "prompt"));
+    const json_t *secs = json_object_get(j, "seconds"), *seed = json_object_get(j, "seed");
+    int res = vg_resolution_parse(json_string_value(json_object_get(j, "resolution")));
+    int ratio = vg_ratio_parse(json_string_value(json_object_get(j, "ratio")));
+    if (!model || strlen(model) >= sizeof out->model || !prompt || !json_is_integer(secs) ||
+        res < 0 || ratio < 0 || (seed && !json_is_integer(seed)))
+        return -1;
+    snprintf(out->model, sizeof out->model, "%s", model);
+    out->prompt = vg_strdup(prompt);
+    out->seconds = (int)json_integer_value(secs);
+    out->resolution = (vg_resolution)res;
+    out->ratio = (vg_ratio)ratio;
+    if (seed) out->seed = json_integer_value(seed);
+    const json_t *cb = json_object_get(j, "callback_url");
+    if (cb && !json_is_null(cb) && !json_is_string(cb)) return -1;
+    if (json_is_string(cb)) out->callback_url = vg_strdup(json_string_value(cb));
+    return 0;
+}
+
+int vg_task_spec_from_json(const json_t *j, vg_task_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->seed = -1;
+    if (!json_is_object(j) || scalars_from_json(j, out) < 0 ||
+        opt_bool(j, "generate_audio", &out->generate_audio) < 0 ||
+        opt_bool(j, "return_last_frame", &out->return_last_frame) < 0 ||
+        opt_bool(j, "watermark", &out->watermark) < 0 ||
+        opt_bool(j, "camera_fixed", &out->camera_fixed) < 0 ||
+        media_from_json(json_object_get(j, "media"), out) < 0) {
+        vg_task_spec_free(out);
+        return -1;
+    }
+    return 0;
+}

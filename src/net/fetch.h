@@ -1,0 +1,84 @@
+/*
+ * fetch.h - downloads user-supplied URLs (first-frame images, asset URLs, upstream results) without
+ * letting a user point the server at itself or at the network behind it (SSRF).
+ *
+ * Policy, enforced in two places:
+ *   1. vg_fetch_check_url(), at submit time and again before every fetch: the scheme is https
+ *      (or http when allowed), a host is present, there is no userinfo, the URL fits
+ *      VG_MAX_URL_BYTES, and a host written as a literal IP (any form libcurl accepts: dotted,
+ *      decimal, hex, octal, short forms, IPv6, IPv4-mapped IPv6) is a public address.
+ *   2. While fetching, every socket libcurl wants to open is vetted first, against the address it
+ *      is about to connect to. That covers DNS names that resolve to private addresses, DNS
+ *      rebinding, and every redirect hop. Redirects are also limited to the same schemes and to
+ *      VG_FETCH_MAX_REDIRECTS hops.
+ * Sizes are bounded by max_bytes (checked against Content-Length up front and while reading) and
+ * time by timeout_ms. No proxy from the environment, no cookies, no credentials, no decompression.
+ *
+ * Ownership: vg_fetch_mem() hands back a malloc'd buffer the caller frees. Error messages go into
+ * the caller's buffer (may be NULL); they name the reason (policy, HTTP status, timeout, ...) but
+ * never echo the URL, resolved addresses or libcurl's detail text.
+ *
+ * Thread-safety: every function may be called from any thread at the same time; each fetch uses
+ * its own libcurl easy handle. libcurl's global state is set up once through
+ * vg_fetch_global_init(), which the fetch functions call themselves.
+ */
+#ifndef VG_FETCH_H
+#define VG_FETCH_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define VG_FETCH_CTYPE_BYTES 128
+
+typedef struct {
+    bool allow_http;     /* accept http:// as well as https:// */
+    bool allow_private;  /* accept any non-public destination: loopback, private, link-local, ... */
+    bool allow_loopback; /* accept loopback only (127/8, ::1, ::ffff:127/104): a same-host setup */
+    size_t max_bytes;    /* 0 = VG_FETCH_MAX_BYTES; larger values are lowered to it */
+    long timeout_ms;     /* whole transfer; 0 = VG_FETCH_TIMEOUT_MS; larger values are lowered */
+} vg_fetch_opts;
+
+/** Sets up libcurl's global state once per process. Idempotent and thread-safe. */
+void vg_fetch_global_init(void);
+
+/**
+ * Cheap syntactic policy check, no network: scheme allowed, host present, no userinfo
+ * ("user:pass@", "user@" or "@"), no spaces or control characters, length <= VG_MAX_URL_BYTES,
+ * and a literal-IP host must be allowed by the address policy (public unless allow_private /
+ * allow_loopback). o may be NULL (defaults). Returns VG_OK, or VG_INVALID with the reason in err.
+ */
+int vg_fetch_check_url(const char *url, const vg_fetch_opts *o, char *err, size_t errlen);
+
+/**
+ * 1 when sa is a public unicast destination, 0 otherwise (including NULL and families other
+ * than AF_INET/AF_INET6). sa must point at a whole sockaddr_in or sockaddr_in6. IPv4 refuses 0/8,
+ * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24, 192.88.99/24, 192.168/16,
+ * 198.18/15, 198.51.100/24, 203.0.113/24, 224/4, 240/4 (with 255.255.255.255). IPv6 accepts only
+ * global unicast 2000::/3 (so ::, ::1, 100::/64, fc00::/7, fe80::/10, fec0::/10, ff00::/8 are
+ * refused) minus 2001::/23, 2001:db8::/32 and 3fff::/20; ::ffff:0:0/96, 64:ff9b::/96 and 2002::/16
+ * are judged by their embedded IPv4 address.
+ */
+int vg_fetch_addr_public(const struct sockaddr *sa);
+
+/**
+ * Fetches url into memory. On VG_OK, *out is a malloc'd buffer the caller frees (NUL-terminated
+ * for convenience; the terminator is not counted in *out_len), and ctype, when not NULL, holds the
+ * media type in lower case without parameters ("" when the server sent none). On failure *out is
+ * NULL and the status is: VG_INVALID refused by policy (scheme, userinfo, destination address,
+ * redirect to another scheme); VG_TOOLARGE the body exceeds max_bytes (nothing more is read);
+ * VG_ERR an HTTP status outside 2xx (the message has it), too many redirects, a timeout or another
+ * network error.
+ */
+int vg_fetch_mem(const char *url, const vg_fetch_opts *o, unsigned char **out, size_t *out_len,
+                 char ctype[VG_FETCH_CTYPE_BYTES], char *err, size_t errlen);
+
+/**
+ * Same policy and statuses, but streams the body to path, never holding it in memory. The file
+ * is created (or truncated) with mode 0600 and O_NOFOLLOW, and flushed with fsync() before VG_OK.
+ * On any failure after it was opened, path is removed; a URL refused by vg_fetch_check_url() never
+ * creates it. *out_len receives the byte count (0 on failure).
+ */
+int vg_fetch_file(const char *url, const vg_fetch_opts *o, const char *path, size_t *out_len,
+                  char ctype[VG_FETCH_CTYPE_BYTES], char *err, size_t errlen);
+
+#endif
