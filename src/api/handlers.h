@@ -15,11 +15,25 @@ extern const vg_route vg_routes_content[];
 extern const size_t vg_routes_content_n;
 extern const vg_route vg_routes_keys[];
 extern const size_t vg_routes_keys_n;
+extern const vg_route vg_routes_admin[];
+extern const size_t vg_routes_admin_n;
 extern const vg_route vg_routes_health[];
 extern const size_t vg_routes_health_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);
+
+/** Builds the 200 reply of a submit from the new task (new reference). */
+typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
+
+/**
+ * The whole submit (tasks.c), shared by the native and OpenAI routes: Idempotency-Key handling
+ * (same key + same route and body within 24 h → the recorded reply; different body → 422),
+ * validation, pricing, the one-transaction insert of task + hold + idempotency record, the wake-up
+ * of the dispatcher, and the reply built by `reply`. Always replies; returns 0.
+ */
+int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route,
+                       const char *default_model, vg_reply_fn reply);
 
 /* Shared task helpers (tasks.c). Each replies itself and returns -1 on failure. */
 int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t);

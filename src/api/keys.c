@@ -88,9 +88,10 @@ static int parse_nonneg_int(vg_ctx *c, json_t *body, const char *field, int max,
     return 0;
 }
 
-static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
+static int parse_name(vg_ctx *c, json_t *body, vg_key *k, bool required)
 {
-    json_t *name = json_object_get(body, "name"), *v;
+    json_t *name = json_object_get(body, "name");
+    if (!name && !required) return 0;
     if (!json_is_string(name) || !json_string_length(name) ||
         json_string_length(name) > VG_MAX_KEY_NAME_BYTES)
         return vg_reply_error(c, 400, name ? "invalid_parameter" : "missing_parameter", "name",
@@ -98,6 +99,34 @@ static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
                               VG_MAX_KEY_NAME_BYTES),
                -1;
     snprintf(k->name, sizeof k->name, "%s", json_string_value(name));
+    return 0;
+}
+
+/* The fields an admin may set at creation and change later. */
+static int parse_key_options(vg_ctx *c, json_t *body, vg_key *k)
+{
+    json_t *v = json_object_get(body, "expires_at");
+    if (json_is_null(v)) k->expires_at = 0; /* null clears the expiry */
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) <= vg_now_s())
+            return vg_reply_error(c, 400, "invalid_parameter", "expires_at",
+                                  "expires_at must be a future unix time"),
+                   -1;
+        k->expires_at = json_integer_value(v);
+    }
+    if (parse_nonneg_int(c, body, "max_active_tasks", 1000000, &k->max_active_tasks) ||
+        parse_nonneg_int(c, body, "rate_limit_per_min", 1000000, &k->rate_limit_per_min))
+        return -1;
+    if (!json_object_get(body, "allowed_models")) return 0;
+    free(k->allowed_models);
+    k->allowed_models = NULL;
+    return parse_models(c, json_object_get(body, "allowed_models"), k);
+}
+
+static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
+{
+    json_t *v;
+    if (parse_name(c, body, k, true)) return -1;
     if ((v = json_object_get(body, "balance")) &&
         (vg_money_from_json(v, credit) || *credit < 0))
         return vg_reply_error(c, 400, "invalid_parameter", "balance",
@@ -111,17 +140,7 @@ static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
                    -1;
         k->test_mode = !strcmp(m, "test");
     }
-    if ((v = json_object_get(body, "expires_at")) && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) <= vg_now_s())
-            return vg_reply_error(c, 400, "invalid_parameter", "expires_at",
-                                  "expires_at must be a future unix time"),
-                   -1;
-        k->expires_at = json_integer_value(v);
-    }
-    if (parse_nonneg_int(c, body, "max_active_tasks", 1000000, &k->max_active_tasks) ||
-        parse_nonneg_int(c, body, "rate_limit_per_min", 1000000, &k->rate_limit_per_min))
-        return -1;
-    return parse_models(c, json_object_get(body, "allowed_models"), k);
+    return parse_key_options(c, body, k);
 }
 
 static int create_key(vg_ctx *c)
@@ -190,6 +209,94 @@ static int revoke_key(vg_ctx *c)
     return get_key(c); /* 404 when unknown; revoking twice is harmless */
 }
 
+static int update_key(vg_ctx *c)
+{
+    json_t *body = NULL;
+    if (vg_ctx_json_body(c, VG_MAX_JSON_BODY_BYTES, &body)) return 0;
+    vg_key k;
+    if (load_key(c, &k) == 0) {
+        if (parse_name(c, body, &k, false) == 0 && parse_key_options(c, body, &k) == 0) {
+            if (c->store->ops->key_update(c->store, &k, vg_now_s()) == VG_OK)
+                get_key(c);
+            else
+                vg_reply_internal(c);
+        }
+        vg_key_free(&k);
+    }
+    json_decref(body);
+    return 0;
+}
+
+/* POST /admin/keys/{id}/credit and /debit: {"amount": "10.00", "note": "…"}. */
+static int adjust(vg_ctx *c, int sign)
+{
+    json_t *body = NULL;
+    if (vg_ctx_json_body(c, VG_MAX_JSON_BODY_BYTES, &body)) return 0;
+    int64_t amount = 0;
+    json_t *note = json_object_get(body, "note");
+    if (vg_money_from_json(json_object_get(body, "amount"), &amount) || amount <= 0)
+        vg_reply_error(c, 400, "invalid_parameter", "amount",
+                       "amount must be a positive amount such as \"10.00\"");
+    else if (note && (!json_is_string(note) || json_string_length(note) > 255))
+        vg_reply_error(c, 400, "invalid_parameter", "note", "note must be a string of 255 bytes at most");
+    else {
+        int rc = c->store->ops->key_adjust(c->store, c->params[0], sign * amount,
+                                           note ? json_string_value(note) : "", vg_now_s());
+        if (rc == VG_OK)
+            get_key(c);
+        else if (rc == VG_NOTFOUND)
+            vg_reply_error(c, 404, "key_not_found", "id", "no key %s", c->params[0]);
+        else if (rc == VG_NOFUNDS)
+            vg_reply_error(c, 409, "insufficient_balance", "amount",
+                           "the debit is larger than the available balance");
+        else
+            vg_reply_internal(c);
+    }
+    json_decref(body);
+    return 0;
+}
+
+static int credit_key(vg_ctx *c)
+{
+    return adjust(c, 1);
+}
+
+static int debit_key(vg_ctx *c)
+{
+    return adjust(c, -1);
+}
+
+static json_t *ledger_json(const vg_ledger_entry *e)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:s, s:I}", "id", (json_int_t)e->id, "object",
+                     "ledger_entry", "kind", e->kind, "amount", money(e->amount_micro), "task_id",
+                     e->task_id[0] ? json_string(e->task_id) : json_null(), "note", e->note,
+                     "created_at", (json_int_t)e->created_at);
+}
+
+/* GET /admin/keys/{id}/ledger?limit=&before= (newest first). */
+static int key_ledger(vg_ctx *c)
+{
+    vg_key k;
+    if (load_key(c, &k)) return 0;
+    vg_key_free(&k);
+    int limit;
+    if (vg_api_query_limit(c, &limit)) return 0;
+    const char *b = vg_ctx_query(c, "before");
+    int64_t before = b ? strtoll(b, NULL, 10) : 0;
+    vg_ledger_entry *rows = NULL;
+    size_t n = 0;
+    bool more = false;
+    if (c->store->ops->ledger_list(c->store, c->params[0], before, limit, &rows, &n, &more))
+        return vg_reply_internal(c);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(data, ledger_json(&rows[i]));
+    json_t *next = more && n ? json_integer(rows[n - 1].id) : json_null();
+    free(rows);
+    return vg_reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:o}", "object", "list", "data", data,
+                                           "has_more", more, "next_before", next));
+}
+
 static int me(vg_ctx *c)
 {
     return vg_reply_json(c, 200, vg_key_json(&c->key, false));
@@ -201,5 +308,9 @@ const vg_route vg_routes_keys[] = {
     {"GET", "/admin/keys", VG_AUTH_ADMIN, list_keys},
     {"GET", "/admin/keys/{id}", VG_AUTH_ADMIN, get_key},
     {"DELETE", "/admin/keys/{id}", VG_AUTH_ADMIN, revoke_key},
+    {"PATCH", "/admin/keys/{id}", VG_AUTH_ADMIN, update_key},
+    {"POST", "/admin/keys/{id}/credit", VG_AUTH_ADMIN, credit_key},
+    {"POST", "/admin/keys/{id}/debit", VG_AUTH_ADMIN, debit_key},
+    {"GET", "/admin/keys/{id}/ledger", VG_AUTH_ADMIN, key_ledger},
 };
 const size_t vg_routes_keys_n = sizeof vg_routes_keys / sizeof vg_routes_keys[0];

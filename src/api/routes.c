@@ -17,6 +17,7 @@ const vg_route *vg_api_routes(size_t *n)
         {vg_routes_tasks, &vg_routes_tasks_n},
         {vg_routes_content, &vg_routes_content_n},
         {vg_routes_keys, &vg_routes_keys_n},
+        {vg_routes_admin, &vg_routes_admin_n},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof surfaces / sizeof surfaces[0]; i++) total += *surfaces[i].n;

@@ -206,21 +206,96 @@ int vg_api_insert_task(vg_ctx *c, vg_task *t)
 {
     vg_app *app = c->app;
     int max_active = c->key.max_active_tasks;
-    int rc = c->store->ops->task_create(c->store, t, max_active);
+    int rc = c->store->ops->task_create(c->store, t, max_active, NULL);
     if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
     vg_dispatch_notify(app->dispatch);
     return 0;
+}
+
+#define IDEM_WINDOW_S (24 * 3600)
+
+/* Replays the recorded reply of an Idempotency-Key, or refuses a different body with 422.
+ * Returns 1 when it replied, 0 when the key is unused. */
+static int idem_replay(vg_ctx *c, const char *idem_key, const char *hash)
+{
+    char stored[65];
+    char *response = NULL;
+    int rc = c->store->ops->idem_get(c->store, c->key.id, idem_key, vg_now_s() - IDEM_WINDOW_S,
+                                     stored, &response);
+    if (rc == VG_NOTFOUND) return 0;
+    if (rc != VG_OK) return vg_reply_internal(c), 1;
+    if (!vg_ct_streq(stored, hash)) {
+        vg_reply_error(c, 422, "idempotency_key_reused", "Idempotency-Key",
+                       "this Idempotency-Key was used with a different request body");
+    } else {
+        json_t *j = json_loads(response, 0, NULL);
+        vg_ctx_header(c, "idempotent-replayed", "true");
+        if (j)
+            vg_reply_json(c, 200, j);
+        else
+            vg_reply_internal(c);
+    }
+    free(response);
+    return 1;
+}
+
+/* Hash of what makes two submits "the same": the route and the body with keys sorted. */
+static void body_hash(const char *route, const json_t *body, char out[65])
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    char *both = vg_asprintf("%s\n%s", route, text ? text : "");
+    vg_sha256_hex(both, strlen(both), out);
+    free(both);
+    free(text);
+}
+
+int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route,
+                       const char *default_model, vg_reply_fn reply)
+{
+    const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
+    char hash[65] = "";
+    if (idem_key) {
+        size_t n = strlen(idem_key);
+        if (n == 0 || n > VG_MAX_IDEMPOTENCY_KEY_BYTES)
+            return vg_reply_error(c, 400, "invalid_parameter", "Idempotency-Key",
+                                  "Idempotency-Key must be 1 to %d bytes",
+                                  VG_MAX_IDEMPOTENCY_KEY_BYTES);
+        body_hash(route, body, hash);
+        if (idem_replay(c, idem_key, hash)) return 0;
+    }
+    vg_task t;
+    if (vg_api_prepare_task(c, body, default_model, &t)) return 0;
+    json_t *out = reply(c, &t);
+    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
+    int rc = c->store->ops->task_create(c->store, &t, c->key.max_active_tasks,
+                                        idem_key ? &idem : NULL);
+    if (rc == VG_OK) {
+        vg_dispatch_notify(((vg_app *)c->app)->dispatch);
+        vg_reply_json(c, 200, out);
+        out = NULL;
+    } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
+        /* a concurrent twin committed first: its reply was replayed */
+    } else {
+        reply_store_refusal(c, rc, &t);
+    }
+    json_decref(out);
+    free(text);
+    vg_task_free(&t);
+    return 0;
+}
+
+static json_t *submitted_reply(vg_ctx *c, const vg_task *t)
+{
+    (void)c;
+    return vg_task_json_submitted(t);
 }
 
 static int submit(vg_ctx *c)
 {
     json_t *body = NULL;
     if (vg_ctx_json_body(c, VG_MAX_JSON_BODY_BYTES, &body)) return 0;
-    vg_task t;
-    if (vg_api_prepare_task(c, body, NULL, &t) == 0) {
-        if (vg_api_insert_task(c, &t) == 0) vg_reply_json(c, 200, vg_task_json_submitted(&t));
-        vg_task_free(&t);
-    }
+    vg_api_submit_task(c, body, "native", NULL, submitted_reply);
     json_decref(body);
     return 0;
 }

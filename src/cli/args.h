@@ -19,7 +19,7 @@ typedef enum {
     VG_CLI_OPT_LIST   /* takes one value; may be repeated, every value kept */
 } vg_cli_opt_kind;
 
-/** One option of a command. Tables end with an entry whose name is NULL. */
+/** One option of a command. Tables end with {0} (an entry whose name is NULL). */
 typedef struct {
     const char *name; /* long name without the dashes */
     char short_name;  /* 0 when the option has no short form */

@@ -12,10 +12,8 @@
 #include "cli/http.h"
 #include "common/alloc.h"
 
-#define JSON_OPT {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"}
-#define END_OPT  {NULL, 0, 0, NULL, NULL}
-
-static const vg_cli_opt json_only_opts[] = {JSON_OPT, END_OPT};
+static const vg_cli_opt json_only_opts[] = {
+    {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"}, {0}};
 
 /* A GET whose answer is printed as JSON or by show(). */
 static vg_cli_status get_and_show(vg_cli_ctx *ctx, const vg_cli_args *args, const char *path,
@@ -25,8 +23,10 @@ static vg_cli_status get_and_show(vg_cli_ctx *ctx, const vg_cli_args *args, cons
     json_t *obj;
     vg_cli_status st = vg_cli_http_json(ctx, &req, &obj);
     if (st != VG_CLI_OK) return st;
-    if (vg_cli_args_has(args, "json")) vg_cli_print_json(obj);
-    else show(stdout, obj);
+    if (vg_cli_args_has(args, "json"))
+        vg_cli_print_json(obj);
+    else
+        show(stdout, obj);
     json_decref(obj);
     return VG_CLI_OK;
 }
@@ -54,8 +54,8 @@ const vg_cli_command vg_cli_cmd_me = {
 static const vg_cli_opt create_opts[] = {
     {"name", 0, VG_CLI_OPT_VALUE, "N", "a label for the key (required)"},
     {"balance", 0, VG_CLI_OPT_VALUE, "AMOUNT", "starting balance, e.g. 100.00 (server default)"},
-    JSON_OPT,
-    END_OPT,
+    {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"},
+    {0},
 };
 
 static void show_created(const json_t *key)
@@ -85,8 +85,10 @@ static vg_cli_status run_keys_create(vg_cli_ctx *ctx, const vg_cli_args *args)
     st = vg_cli_http_json(ctx, &req, &key);
     json_decref(body);
     if (st != VG_CLI_OK) return st;
-    if (vg_cli_args_has(args, "json")) vg_cli_print_json(key);
-    else show_created(key);
+    if (vg_cli_args_has(args, "json"))
+        vg_cli_print_json(key);
+    else
+        show_created(key);
     json_decref(key);
     return VG_CLI_OK;
 }
@@ -132,8 +134,10 @@ static vg_cli_status run_keys_revoke(vg_cli_ctx *ctx, const vg_cli_args *args)
     free(path);
     if (st != VG_CLI_OK) return st;
     /* The reply may be the key object or empty (204); either way the id is the user's. */
-    if (vg_cli_args_has(args, "json")) vg_cli_print_json(reply);
-    else printf("%s revoked\n", id);
+    if (vg_cli_args_has(args, "json"))
+        vg_cli_print_json(reply);
+    else
+        printf("%s revoked\n", id);
     json_decref(reply);
     return VG_CLI_OK;
 }

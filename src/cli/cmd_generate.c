@@ -38,7 +38,7 @@ static const vg_cli_opt opts[] = {
     {"timeout", 0, VG_CLI_OPT_VALUE, "S", "stop waiting after S seconds (exit 5)"},
     {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the final task as JSON instead of text"},
     {"idempotency-key", 0, VG_CLI_OPT_VALUE, "K", "resubmitting with the same K creates no copy"},
-    {NULL, 0, 0, NULL, NULL},
+    {0},
 };
 
 static json_t *image_item(const char *url, const char *role)
@@ -72,8 +72,7 @@ static vg_cli_status add_media(vg_cli_ctx *ctx, const vg_cli_args *args, json_t 
     if (last) {
         json_t *content = json_array();
         json_object_set_new(metadata, "content", content);
-        if (nimages)
-            st = add_image(ctx, content, vg_cli_args_nth(args, "image", 0), "first_frame");
+        if (nimages) st = add_image(ctx, content, vg_cli_args_nth(args, "image", 0), "first_frame");
         if (st == VG_CLI_OK) st = add_image(ctx, content, last, "last_frame");
     } else if (nimages) {
         json_t *images = json_array();
@@ -131,8 +130,8 @@ static vg_cli_status build_body(vg_cli_ctx *ctx, const vg_cli_args *args, json_t
     vg_cli_status st = vg_cli_args_require(ctx, args, "prompt", &prompt);
     if (st != VG_CLI_OK) return st;
     const char *model = vg_cli_args_get(args, "model");
-    json_t *body = json_pack("{s:s, s:s}", "model", model ? model : DEFAULT_MODEL, "prompt",
-                             prompt);
+    json_t *body =
+        json_pack("{s:s, s:s}", "model", model ? model : DEFAULT_MODEL, "prompt", prompt);
     if (!body) return vg_cli_fail(ctx, VG_CLI_USAGE, "--prompt and --model must be UTF-8 text");
     json_t *metadata = json_object();
     add_metadata_strings(args, metadata);
@@ -171,8 +170,8 @@ static vg_cli_status download_video(vg_cli_ctx *ctx, const vg_cli_args *args, co
                                     char **saved)
 {
     char *path = vg_cli_id_path("/v1/videos/", id, "/content");
-    vg_cli_download dl = {.dest = vg_cli_args_get(args, "output"), .stem = id,
-                          .default_ext = ".mp4"};
+    vg_cli_download dl = {
+        .dest = vg_cli_args_get(args, "output"), .stem = id, .default_ext = ".mp4"};
     vg_cli_status st = vg_cli_http_download(ctx, path, &dl, saved);
     free(path);
     if (st == VG_CLI_INTERRUPTED)
@@ -193,8 +192,10 @@ static vg_cli_status wait_and_fetch(vg_cli_ctx *ctx, const vg_cli_args *args, co
     st = vg_cli_wait_task(ctx, id, &wopts, &final);
     if (st == VG_CLI_OK) st = download_video(ctx, args, id, &saved);
     /* A failed task is still an answer: --json shows it, the recorded error explains it. */
-    if (json && final && (st == VG_CLI_OK || st == VG_CLI_TASK_FAILED)) vg_cli_print_json(final);
-    else if (st == VG_CLI_OK) printf("%s\n", saved);
+    if (json && final && (st == VG_CLI_OK || st == VG_CLI_TASK_FAILED))
+        vg_cli_print_json(final);
+    else if (st == VG_CLI_OK)
+        printf("%s\n", saved);
     free(saved);
     json_decref(final);
     return st;
@@ -207,8 +208,10 @@ static vg_cli_status run(vg_cli_ctx *ctx, const vg_cli_args *args)
     int json = vg_cli_args_has(args, "json");
     vg_cli_status st = submit(ctx, args, &task, &id);
     if (st == VG_CLI_OK && vg_cli_args_has(args, "no-wait")) {
-        if (json) vg_cli_print_json(task);
-        else printf("%s\n", id);
+        if (json)
+            vg_cli_print_json(task);
+        else
+            printf("%s\n", id);
     } else if (st == VG_CLI_OK) {
         /* Armed across wait and download, so Ctrl-C between them is caught too. */
         vg_cli_interrupt_arm();

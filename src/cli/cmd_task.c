@@ -13,8 +13,9 @@
 #include "common/alloc.h"
 #include "common/limits.h"
 
-#define JSON_OPT {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"}
-#define END_OPT  {NULL, 0, 0, NULL, NULL}
+/* status and cancel take only --json. */
+static const vg_cli_opt json_only_opts[] = {
+    {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"}, {0}};
 
 /* GET or DELETE one task, then print it as JSON or through show(). */
 static vg_cli_status task_request(vg_cli_ctx *ctx, const vg_cli_args *args, const char *method,
@@ -26,8 +27,10 @@ static vg_cli_status task_request(vg_cli_ctx *ctx, const vg_cli_args *args, cons
     vg_cli_status st = vg_cli_http_json(ctx, &req, &task);
     free(path);
     if (st != VG_CLI_OK) return st;
-    if (vg_cli_args_has(args, "json")) vg_cli_print_json(task);
-    else show(task);
+    if (vg_cli_args_has(args, "json"))
+        vg_cli_print_json(task);
+    else
+        show(task);
     json_decref(task);
     return VG_CLI_OK;
 }
@@ -38,8 +41,6 @@ static void show_summary(const json_t *task)
 {
     vg_cli_print_task(stdout, task);
 }
-
-static const vg_cli_opt status_opts[] = {JSON_OPT, END_OPT};
 
 static vg_cli_status run_status(vg_cli_ctx *ctx, const vg_cli_args *args)
 {
@@ -52,7 +53,7 @@ const vg_cli_command vg_cli_cmd_status = {
     .summary = "show a task",
     .min_pos = 1,
     .max_pos = 1,
-    .opts = status_opts,
+    .opts = json_only_opts,
     .auth = VG_CLI_AUTH_USER,
     .run = run_status,
 };
@@ -61,8 +62,8 @@ const vg_cli_command vg_cli_cmd_status = {
 
 static const vg_cli_opt wait_opts[] = {
     {"timeout", 0, VG_CLI_OPT_VALUE, "S", "give up after S seconds (exit 5)"},
-    JSON_OPT,
-    END_OPT,
+    {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"},
+    {0},
 };
 
 static vg_cli_status run_wait(vg_cli_ctx *ctx, const vg_cli_args *args)
@@ -75,8 +76,10 @@ static vg_cli_status run_wait(vg_cli_ctx *ctx, const vg_cli_args *args)
     json_t *task;
     st = vg_cli_wait_task(ctx, args->pos[0], &wopts, &task);
     if (task && (st == VG_CLI_OK || st == VG_CLI_TASK_FAILED)) {
-        if (vg_cli_args_has(args, "json")) vg_cli_print_json(task);
-        else vg_cli_print_task(stdout, task);
+        if (vg_cli_args_has(args, "json"))
+            vg_cli_print_json(task);
+        else
+            vg_cli_print_task(stdout, task);
     }
     json_decref(task);
     return st;
@@ -107,7 +110,7 @@ static const struct {
 static const vg_cli_opt download_opts[] = {
     {"output", 'o', VG_CLI_OPT_VALUE, "FILE", "where to save it (default <id>.mp4 and similar)"},
     {"variant", 0, VG_CLI_OPT_VALUE, "V", "video (default), thumbnail or last_frame"},
-    END_OPT,
+    {0},
 };
 
 static vg_cli_status find_variant(vg_cli_ctx *ctx, const char *name, size_t *out)
@@ -130,7 +133,8 @@ static vg_cli_status run_download(vg_cli_ctx *ctx, const vg_cli_args *args)
     char *suffix = vg_asprintf("/content?variant=%s", variants[v].variant);
     char *path = vg_cli_id_path("/v1/videos/", id, suffix);
     char *stem = vg_asprintf("%s%s", id, variants[v].suffix);
-    vg_cli_download dl = {.dest = vg_cli_args_get(args, "output"), .stem = stem,
+    vg_cli_download dl = {.dest = vg_cli_args_get(args, "output"),
+                          .stem = stem,
                           .default_ext = variants[v].default_ext};
     char *saved = NULL;
     vg_cli_interrupt_arm();
@@ -161,8 +165,8 @@ static const vg_cli_opt list_opts[] = {
     {"status", 0, VG_CLI_OPT_VALUE, "S", "only tasks in this status"},
     {"limit", 0, VG_CLI_OPT_VALUE, "N", "at most N tasks (server default; max 100)"},
     {"after", 0, VG_CLI_OPT_VALUE, "ID", "the page after this task id (from a previous list)"},
-    JSON_OPT,
-    END_OPT,
+    {"json", 0, VG_CLI_OPT_FLAG, NULL, "print the server's JSON instead of text"},
+    {0},
 };
 
 /* "?status=..&limit=..&after=.." from whichever options were given. */
@@ -229,8 +233,6 @@ static void show_status_line(const json_t *task)
            vg_cli_json_text(task, "status", status, sizeof status));
 }
 
-static const vg_cli_opt cancel_opts[] = {JSON_OPT, END_OPT};
-
 static vg_cli_status run_cancel(vg_cli_ctx *ctx, const vg_cli_args *args)
 {
     return task_request(ctx, args, "DELETE", show_status_line);
@@ -242,7 +244,7 @@ const vg_cli_command vg_cli_cmd_cancel = {
     .summary = "cancel a queued task (a finished one: delete its files)",
     .min_pos = 1,
     .max_pos = 1,
-    .opts = cancel_opts,
+    .opts = json_only_opts,
     .auth = VG_CLI_AUTH_USER,
     .run = run_cancel,
 };

@@ -20,9 +20,9 @@ typedef enum {
 } vg_cli_auth;
 
 typedef struct {
-    const char *name;     /* words as typed: "generate", "admin keys create" */
-    const char *synopsis; /* after the name in usage lines: "ID [options]" */
-    const char *summary;  /* one line for `vidgate --help` */
+    const char *name;        /* words as typed: "generate", "admin keys create" */
+    const char *synopsis;    /* after the name in usage lines: "ID [options]" */
+    const char *summary;     /* one line for `vidgate --help` */
     size_t min_pos, max_pos; /* positional arguments after the name */
     const vg_cli_opt *opts;  /* the command's own options ({NULL}-terminated) */
     vg_cli_auth auth;

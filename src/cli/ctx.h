@@ -14,12 +14,12 @@
 /** Process exit statuses, documented in `vidgate --help`. */
 typedef enum {
     VG_CLI_OK = 0,
-    VG_CLI_TASK_FAILED = 1, /* the task failed or was cancelled */
-    VG_CLI_USAGE = 2,       /* bad command line, unreadable input file */
-    VG_CLI_API = 3,         /* the server answered with an HTTP error */
-    VG_CLI_NETWORK = 4,     /* no answer: cannot connect, connection lost, request timed out */
-    VG_CLI_TIMEOUT = 5,     /* --timeout passed before the task finished */
-    VG_CLI_LOCAL_IO = 6,    /* cannot write the output file */
+    VG_CLI_TASK_FAILED = 1,  /* the task failed or was cancelled */
+    VG_CLI_USAGE = 2,        /* bad command line, unreadable input file */
+    VG_CLI_API = 3,          /* the server answered with an HTTP error */
+    VG_CLI_NETWORK = 4,      /* no answer: cannot connect, connection lost, request timed out */
+    VG_CLI_TIMEOUT = 5,      /* --timeout passed before the task finished */
+    VG_CLI_LOCAL_IO = 6,     /* cannot write the output file */
     VG_CLI_INTERRUPTED = 130 /* Ctrl-C, as shells report SIGINT */
 } vg_cli_status;
 
@@ -28,9 +28,9 @@ typedef enum {
  */
 #define VG_CLI_MAX_RESPONSE_BYTES (8u << 20) /* a JSON reply or an error body */
 #define VG_CLI_CONNECT_TIMEOUT_MS 10000
-#define VG_CLI_REQUEST_TIMEOUT_MS 120000     /* JSON requests; downloads use the stall limit */
-#define VG_CLI_STALL_TIMEOUT_S    60         /* a download that moves no byte for this long fails */
-#define VG_CLI_MAX_RETRY_AFTER_S  60         /* cap on a server's Retry-After while polling */
+#define VG_CLI_REQUEST_TIMEOUT_MS 120000 /* JSON requests; downloads use the stall limit */
+#define VG_CLI_STALL_TIMEOUT_S    60     /* a download that moves no byte for this long fails */
+#define VG_CLI_MAX_RETRY_AFTER_S  60     /* cap on a server's Retry-After while polling */
 #define VG_CLI_POLL_INTERVAL_MS   1000
 
 struct vg_cli_http; /* http.c's connection state */

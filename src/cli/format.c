@@ -62,15 +62,18 @@ static void shape_text(const json_t *task, char *out, size_t out_size)
 {
     static const struct {
         const char *key, *prefix, *suffix;
-    } parts[] = {{"seconds", "", " s"},   {"resolution", "", ""}, {"ratio", "", ""},
-                 {"size", "", ""},        {"seed", "seed ", ""}};
+    } parts[] = {{"seconds", "", " s"},
+                 {"resolution", "", ""},
+                 {"ratio", "", ""},
+                 {"size", "", ""},
+                 {"seed", "seed ", ""}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof parts / sizeof parts[0] && n < out_size; i++) {
         char v[64];
         if (!*vg_cli_json_text(task, parts[i].key, v, sizeof v)) continue;
-        n += (size_t)snprintf(out + n, out_size - n, "%s%s%s%s", n ? ", " : "", parts[i].prefix,
-                              v, parts[i].suffix);
+        n += (size_t)snprintf(out + n, out_size - n, "%s%s%s%s", n ? ", " : "", parts[i].prefix, v,
+                              parts[i].suffix);
     }
 }
 
@@ -130,8 +133,10 @@ static const char *cell(const json_t *row, const column *c, char *out, size_t ou
     switch (c->kind) {
     case CELL_PERCENT: {
         char v[32];
-        if (*vg_cli_json_text(row, c->key, v, sizeof v)) snprintf(out, out_size, "%s%%", v);
-        else out[0] = '\0';
+        if (*vg_cli_json_text(row, c->key, v, sizeof v))
+            snprintf(out, out_size, "%s%%", v);
+        else
+            out[0] = '\0';
         return out;
     }
     case CELL_TIME:
@@ -149,8 +154,10 @@ static void print_row(FILE *out, const column *cols, size_t ncols, const json_t 
     for (size_t i = 0; i < ncols; i++) {
         char buf[256];
         const char *v = row ? cell(row, &cols[i], buf, sizeof buf) : cols[i].header;
-        if (cols[i].width) fprintf(out, "%-*s  ", cols[i].width, v);
-        else fprintf(out, "%s\n", v);
+        if (cols[i].width)
+            fprintf(out, "%-*s  ", cols[i].width, v);
+        else
+            fprintf(out, "%s\n", v);
     }
 }
 
@@ -219,7 +226,8 @@ static void print_fields_under(FILE *out, const json_t *obj, const char *prefix,
         /* Timestamps are unix seconds on the wire; people read dates. */
         else if (json_is_integer(v) && klen > 3 && strcmp(key + klen - 3, "_at") == 0)
             vg_cli_format_time(json_integer_value(v), text, sizeof text);
-        else value_text(v, text, sizeof text);
+        else
+            value_text(v, text, sizeof text);
         fprintf(out, "%-25s %s\n", label, text);
     }
 }

@@ -41,6 +41,7 @@ static CURL *handle(vg_cli_ctx *ctx)
         ctx->http = vg_calloc(1, sizeof *ctx->http);
         ctx->http->curl = curl_easy_init();
         if (!ctx->http->curl) {
+            /* Only fails when memory is exhausted: the alloc.h policy applies. */
             fprintf(stderr, "vidgate: cannot initialise libcurl\n");
             abort();
         }
@@ -136,8 +137,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 /* Copies a header value without the trailing CR LF and surrounding blanks. */
 static void header_value(const char *v, size_t n, char *out, size_t out_size)
 {
-    while (n && (*v == ' ' || *v == '\t')) v++, n--;
-    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
     if (n >= out_size) n = out_size - 1;
     memcpy(out, v, n);
     out[n] = '\0';
@@ -203,6 +206,8 @@ static struct curl_slist *base_setup(vg_cli_ctx *ctx, CURL *c, transfer *t, cons
 static vg_cli_status perform(vg_cli_ctx *ctx, CURL *c, transfer *t, const char *errbuf)
 {
     CURLcode rc = curl_easy_perform(c);
+    /* errbuf is on the caller's stack: the handle must not keep it past this transfer. */
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     if (rc == CURLE_OK) return VG_CLI_OK;
     if (t->status != VG_CLI_OK) return t->status;
     if (rc == CURLE_ABORTED_BY_CALLBACK) return VG_CLI_INTERRUPTED;
@@ -269,9 +274,8 @@ vg_cli_status vg_cli_http_check(vg_cli_ctx *ctx, const vg_cli_response *resp)
         const char *code = envelope_str(err, "code");
         const char *param = envelope_str(err, "param");
         vg_cli_printable(message, text, sizeof text);
-        vg_cli_fail(ctx, VG_CLI_API, "%s (HTTP %ld%s%s%s%s)", text, resp->status,
-                    code ? ", " : "", code ? code : "", param ? ", param " : "",
-                    param ? param : "");
+        vg_cli_fail(ctx, VG_CLI_API, "%s (HTTP %ld%s%s%s%s)", text, resp->status, code ? ", " : "",
+                    code ? code : "", param ? ", param " : "", param ? param : "");
     } else {
         /* Not our envelope (a proxy in between?): show the start of the body. */
         vg_cli_printable(resp->body, text, 160);
@@ -291,8 +295,8 @@ vg_cli_status vg_cli_http_json(vg_cli_ctx *ctx, const vg_cli_request *req, json_
     if (st == VG_CLI_OK) {
         *out = resp.len ? json_loadb(resp.body, resp.len, 0, NULL) : json_null();
         if (!*out)
-            st = vg_cli_fail(ctx, VG_CLI_API, "the server sent invalid JSON for %s %s",
-                             req->method, req->path);
+            st = vg_cli_fail(ctx, VG_CLI_API, "the server sent invalid JSON for %s %s", req->method,
+                             req->path);
     }
     vg_cli_response_free(&resp);
     return st;
@@ -303,8 +307,8 @@ static const char *ext_for(const char *content_type)
 {
     static const struct {
         const char *type, *ext;
-    } map[] = {{"video/mp4", ".mp4"},   {"image/webp", ".webp"}, {"image/jpeg", ".jpg"},
-               {"image/png", ".png"},   {"image/gif", ".gif"},   {"video/quicktime", ".mov"}};
+    } map[] = {{"video/mp4", ".mp4"}, {"image/webp", ".webp"}, {"image/jpeg", ".jpg"},
+               {"image/png", ".png"}, {"image/gif", ".gif"},   {"video/quicktime", ".mov"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strncasecmp(content_type, map[i].type, strlen(map[i].type)) == 0) return map[i].ext;
     return NULL;
@@ -317,8 +321,8 @@ static vg_cli_status finish_file(vg_cli_ctx *ctx, transfer *t, const vg_cli_down
     /* An empty 2xx body never reached the write callback; it is still a (empty) file. */
     if (st == VG_CLI_OK && !t->fp && file_append(t, "", 0) != 0) st = t->status;
     if (t->fp && fclose(t->fp) != 0 && st == VG_CLI_OK)
-        st = vg_cli_fail(ctx, VG_CLI_LOCAL_IO, "cannot write %s: %s", t->part_path,
-                         strerror(errno));
+        st =
+            vg_cli_fail(ctx, VG_CLI_LOCAL_IO, "cannot write %s: %s", t->part_path, strerror(errno));
     t->fp = NULL;
     if (st == VG_CLI_OK) {
         const char *ext = ext_for(t->content_type);

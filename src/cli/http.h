@@ -17,15 +17,15 @@
 #include "cli/ctx.h"
 
 typedef struct {
-    const char *method; /* "GET", "POST", "DELETE" */
-    const char *path;   /* "/v1/...", query included and already escaped (vg_cli_escape) */
-    const json_t *body; /* sent as application/json; NULL for none */
+    const char *method;          /* "GET", "POST", "DELETE" */
+    const char *path;            /* "/v1/...", query included and already escaped (vg_cli_escape) */
+    const json_t *body;          /* sent as application/json; NULL for none */
     const char *idempotency_key; /* NULL for none */
 } vg_cli_request;
 
 typedef struct {
-    long status;        /* HTTP status of the final answer */
-    char *body;         /* NUL-terminated, malloc'd; free with vg_cli_response_free() */
+    long status; /* HTTP status of the final answer */
+    char *body;  /* NUL-terminated, malloc'd; free with vg_cli_response_free() */
     size_t len;
     long retry_after_s; /* Retry-After in seconds, -1 when absent or not a number */
 } vg_cli_response;
@@ -47,8 +47,8 @@ void vg_cli_response_free(vg_cli_response *resp);
 
 /** Where a download goes. */
 typedef struct {
-    const char *dest; /* the output file; NULL to name it stem + an extension */
-    const char *stem; /* used when dest is NULL, e.g. "task_…" or "task_….thumbnail" */
+    const char *dest;        /* the output file; NULL to name it stem + an extension */
+    const char *stem;        /* used when dest is NULL, e.g. "task_…" or "task_….thumbnail" */
     const char *default_ext; /* when dest is NULL and the Content-Type is not a known type */
 } vg_cli_download;
 

@@ -18,10 +18,9 @@
 #define DEFAULT_BASE_URL "http://127.0.0.1:8080"
 
 static const vg_cli_command *const commands[] = {
-    &vg_cli_cmd_generate,    &vg_cli_cmd_status,      &vg_cli_cmd_wait,
-    &vg_cli_cmd_download,    &vg_cli_cmd_list,        &vg_cli_cmd_cancel,
-    &vg_cli_cmd_me,          &vg_cli_cmd_keys_create, &vg_cli_cmd_keys_list,
-    &vg_cli_cmd_keys_revoke,
+    &vg_cli_cmd_generate,  &vg_cli_cmd_status,      &vg_cli_cmd_wait, &vg_cli_cmd_download,
+    &vg_cli_cmd_list,      &vg_cli_cmd_cancel,      &vg_cli_cmd_me,   &vg_cli_cmd_keys_create,
+    &vg_cli_cmd_keys_list, &vg_cli_cmd_keys_revoke,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -32,7 +31,7 @@ static const vg_cli_opt global_opts[] = {
      "API key (default $VIDGATE_API_KEY; admin commands $VIDGATE_ADMIN_KEY)"},
     {"quiet", 'q', VG_CLI_OPT_FLAG, NULL, "no progress display"},
     {"help", 'h', VG_CLI_OPT_FLAG, NULL, "show help (vidgate COMMAND --help for a command)"},
-    {NULL, 0, 0, NULL, NULL},
+    {0},
 };
 
 static const char exit_help[] =
@@ -54,9 +53,10 @@ static void print_usage(FILE *out)
         fprintf(out, "  %-20s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\nglobal options:\n");
     vg_cli_args_print_help(out, global_opts);
-    fprintf(out, "\nenvironment: VIDGATE_BASE_URL, VIDGATE_API_KEY, VIDGATE_ADMIN_KEY\n"
-                 "(prefer the environment to --key: command lines are visible to other users)\n\n"
-                 "%s",
+    fprintf(out,
+            "\nenvironment: VIDGATE_BASE_URL, VIDGATE_API_KEY, VIDGATE_ADMIN_KEY\n"
+            "(prefer the environment to --key: command lines are visible to other users)\n\n"
+            "%s",
             exit_help);
 }
 
@@ -137,7 +137,8 @@ static vg_cli_status resolve_base_url(vg_cli_ctx *ctx, const vg_cli_args *args)
         return vg_cli_fail(ctx, VG_CLI_USAGE, "the base URL must start with http:// or https://");
     ctx->base_url = vg_strdup(url);
     size_t n = strlen(ctx->base_url);
-    while (n > 0 && ctx->base_url[n - 1] == '/') ctx->base_url[--n] = '\0';
+    while (n > 0 && ctx->base_url[n - 1] == '/')
+        ctx->base_url[--n] = '\0';
     return VG_CLI_OK;
 }
 
@@ -171,8 +172,7 @@ static vg_cli_status prepare(vg_cli_ctx *ctx, const vg_cli_command *cmd, int arg
 }
 
 /* Runs cmd with argv minus its command words (rest = arguments around them). */
-static vg_cli_status run_command(vg_cli_ctx *ctx, const vg_cli_command *cmd, int argc,
-                                 char **argv)
+static vg_cli_status run_command(vg_cli_ctx *ctx, const vg_cli_command *cmd, int argc, char **argv)
 {
     vg_cli_args args = {0};
     int help_shown = 0;
@@ -192,12 +192,18 @@ static vg_cli_status no_command(vg_cli_ctx *ctx, int argc, char **argv, int cmd_
         print_usage(wants_help ? stdout : stderr);
         return wants_help ? VG_CLI_OK : VG_CLI_USAGE;
     }
-    int nwords = 0;
-    while (cmd_at + nwords < argc && argv[cmd_at + nwords][0] != '-') nwords++;
-    if (print_group(wants_help ? stdout : stderr, nwords, argv + cmd_at))
-        return wants_help ? VG_CLI_OK : VG_CLI_USAGE;
+    int typed = 0;
+    while (cmd_at + typed < argc && argv[cmd_at + typed][0] != '-')
+        typed++;
+    /* "admin keys frobnicate": list what "admin keys" offers, then say what was wrong. */
+    FILE *out = wants_help ? stdout : stderr;
+    for (int n = typed; n > 0; n--) {
+        if (!print_group(out, n, argv + cmd_at)) continue;
+        if (n == typed) return wants_help ? VG_CLI_OK : VG_CLI_USAGE;
+        break;
+    }
     return vg_cli_fail(ctx, VG_CLI_USAGE, "unknown command '%s' (see vidgate --help)",
-                       argv[cmd_at]);
+                       argv[cmd_at + (typed > 0 ? typed - 1 : 0)]);
 }
 
 static vg_cli_status dispatch(vg_cli_ctx *ctx, int argc, char **argv)

@@ -17,8 +17,10 @@ static const struct {
     size_t len;
     const char *magic;
 } signatures[] = {
-    {"image/jpeg", 3, "\xff\xd8\xff"}, {"image/png", 8, "\x89PNG\r\n\x1a\n"},
-    {"image/gif", 6, "GIF87a"},        {"image/gif", 6, "GIF89a"},
+    {"image/jpeg", 3, "\xff\xd8\xff"},
+    {"image/png", 8, "\x89PNG\r\n\x1a\n"},
+    {"image/gif", 6, "GIF87a"},
+    {"image/gif", 6, "GIF89a"},
     {"image/bmp", 2, "BM"},
 };
 
@@ -41,8 +43,8 @@ static int is_reference(const char *arg)
 }
 
 /* Reads at most cap bytes; a longer file is an error rather than a silent truncation. */
-static vg_cli_status read_capped(vg_cli_ctx *ctx, const char *path, size_t cap,
-                                 unsigned char **out, size_t *out_len)
+static vg_cli_status read_capped(vg_cli_ctx *ctx, const char *path, size_t cap, unsigned char **out,
+                                 size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return vg_cli_fail(ctx, VG_CLI_USAGE, "cannot read %s: %s", path, strerror(errno));

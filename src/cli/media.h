@@ -1,10 +1,11 @@
 /*
  * media.h - turns an --image / --last-frame argument into the URL the API takes (spec §3).
  *
- * http(s)://, data: and asset:// references pass through untouched: the server validates and fetches
- * them. Anything else is a local file, sent inline as a base64 data: URL whose media type comes from
- * the file's magic bytes (JPEG, PNG, WebP, GIF, BMP), never from its name. A file is read whole, so
- * it is capped at VG_MAX_JSON_BODY_BYTES: a bigger one could not fit in the request anyway.
+ * http(s)://, data: and asset:// references pass through untouched: the server validates and
+ * fetches them. Anything else is a local file, sent inline as a base64 data: URL whose media type
+ * comes from the file's magic bytes (JPEG, PNG, WebP, GIF, BMP), never from its name. A file is
+ * read whole, so it is capped at VG_MAX_JSON_BODY_BYTES: a bigger one could not fit in the request
+ * anyway.
  */
 #ifndef VG_CLI_MEDIA_H
 #define VG_CLI_MEDIA_H

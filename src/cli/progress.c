@@ -32,7 +32,8 @@ static void draw_bar(vg_cli_progress *p, const char *status, long progress, int6
 {
     char bar[BAR_CELLS + 1], elapsed[16];
     int filled = (int)(progress * BAR_CELLS / 100);
-    for (int i = 0; i < BAR_CELLS; i++) bar[i] = i < filled ? '#' : '.';
+    for (int i = 0; i < BAR_CELLS; i++)
+        bar[i] = i < filled ? '#' : '.';
     bar[BAR_CELLS] = '\0';
     /* \r and "erase to end of line" redraw in place even when the new line is shorter. */
     fprintf(p->out, "\r\033[K[%s] %3ld%%  %s  %s", bar, progress, status,
@@ -41,12 +42,10 @@ static void draw_bar(vg_cli_progress *p, const char *status, long progress, int6
     p->drawn = 1;
 }
 
-static void print_change(vg_cli_progress *p, const char *status, long progress,
-                         int64_t elapsed_ms)
+static void print_change(vg_cli_progress *p, const char *status, long progress, int64_t elapsed_ms)
 {
     if (progress == p->last_progress && strcmp(status, p->last_status) == 0) return;
-    fprintf(p->out, "%s %s %ld%% %llds\n", p->id, status, progress,
-            (long long)(elapsed_ms / 1000));
+    fprintf(p->out, "%s %s %ld%% %llds\n", p->id, status, progress, (long long)(elapsed_ms / 1000));
     fflush(p->out);
 }
 
@@ -58,8 +57,10 @@ void vg_cli_progress_update(vg_cli_progress *p, const char *status, long progres
     if (progress < 0) progress = 0;
     if (progress > 100) progress = 100;
     if (!p->quiet) {
-        if (p->tty) draw_bar(p, safe_status, progress, elapsed_ms);
-        else print_change(p, safe_status, progress, elapsed_ms);
+        if (p->tty)
+            draw_bar(p, safe_status, progress, elapsed_ms);
+        else
+            print_change(p, safe_status, progress, elapsed_ms);
     }
     snprintf(p->last_status, sizeof p->last_status, "%s", safe_status);
     p->last_progress = progress;

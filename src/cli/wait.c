@@ -8,7 +8,6 @@
 #include "cli/http.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
-#include "common/alloc.h"
 #include "common/clock.h"
 
 int vg_cli_status_is_final(const char *status)
@@ -55,7 +54,7 @@ static vg_cli_status final_status(vg_cli_ctx *ctx, const char *id, const json_t 
     char code[128], msg[512];
     vg_cli_json_text(err, "code", code, sizeof code);
     vg_cli_json_text(err, "message", msg, sizeof msg);
-    return vg_cli_fail(ctx, VG_CLI_TASK_FAILED, "task %s %s: %s%s%s", id, status,
+    return vg_cli_fail(ctx, VG_CLI_TASK_FAILED, "task %s %s (%s%s%s)", id, status,
                        *code ? code : "no error code", *msg ? ": " : "", msg);
 }
 

@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/ratelimit.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,14 @@ static int authenticate(vg_ctx *c)
     if (!ok)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
                -1;
+    int retry = 0;
+    if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, vg_mono_ms(), &retry)) {
+        vg_err e = {0};
+        vg_err_set(&e, 429, "rate_limit_exceeded", "",
+                   "this key is limited to %d requests per minute", c->key.rate_limit_per_min);
+        e.retry_after_s = retry;
+        return vg_reply_err(c, &e), -1;
+    }
     return 0;
 }
 

@@ -59,6 +59,18 @@ static const vg_migration migrations[] = {
      "  created_at INTEGER NOT NULL);"
      "CREATE UNIQUE INDEX ledger_once_per_task ON ledger(task_id, kind) WHERE task_id IS NOT NULL;"
      "CREATE INDEX ledger_by_key ON ledger(key_id, id);"},
+    {2, "idempotency keys",
+     /* Written in the same transaction as the task it created, so a retried submit either finds
+      * the record (and replays the reply) or creates the task: never both, never twice. */
+     "CREATE TABLE idempotency ("
+     "  key_id TEXT NOT NULL REFERENCES keys(id),"
+     "  idem_key TEXT NOT NULL,"
+     "  body_hash TEXT NOT NULL,"
+     "  task_id TEXT NOT NULL,"
+     "  response TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (key_id, idem_key));"
+     "CREATE INDEX tasks_by_completion ON tasks(status, completed_at);"},
 };
 
 const vg_migration *vg_migrations(int *n)

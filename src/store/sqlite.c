@@ -48,6 +48,11 @@ enum {
     Q_TASK_MONEY,
     Q_TASK_ORPHANS,
     Q_TASK_EXPIRED,
+    Q_IDEM_PURGE,
+    Q_IDEM_INSERT,
+    Q_IDEM_GET,
+    Q_KEY_UPDATE,
+    Q_LEDGER_LIST,
     Q_COUNT
 };
 
@@ -108,6 +113,15 @@ static const char *const sql_text[Q_COUNT] = {
                        "('completed','failed','cancelled')",
     [Q_TASK_MONEY] = "SELECT key_id, hold_micro FROM tasks WHERE id = ?",
     [Q_TASK_ORPHANS] = "SELECT id FROM tasks WHERE status = 'running' AND lease_until < ?",
+    [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE key_id = ? AND idem_key = ? AND created_at < ?",
+    [Q_IDEM_INSERT] = "INSERT INTO idempotency (key_id, idem_key, body_hash, task_id, response, "
+                      "created_at) VALUES (?,?,?,?,?,?)",
+    [Q_IDEM_GET] = "SELECT body_hash, response FROM idempotency WHERE key_id = ? AND idem_key = ? "
+                   "AND created_at >= ?",
+    [Q_KEY_UPDATE] = "UPDATE keys SET name = ?, allowed_models = ?, max_active_tasks = ?, "
+                     "rate_limit_per_min = ?, expires_at = ? WHERE id = ?",
+    [Q_LEDGER_LIST] = "SELECT id, key_id, coalesce(task_id, ''), kind, amount_micro, note, created_at "
+                      "FROM ledger WHERE key_id = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
     [Q_TASK_EXPIRED] = "SELECT id FROM tasks WHERE status = 'completed' AND content_deleted = 0 "
                        "AND expires_at > 0 AND expires_at <= ? LIMIT ?",
 };
@@ -174,6 +188,8 @@ static char *col_dup(sqlite3_stmt *st, int i)
     const unsigned char *v = sqlite3_column_text(st, i);
     return v ? vg_strdup((const char *)v) : NULL;
 }
+
+static int one_int64(vg_sqlite *s, int which, const char *arg, int64_t *a, int64_t *b);
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
@@ -321,6 +337,194 @@ static int sq_key_count(vg_store *base, int64_t *n)
     return rc == SQLITE_ROW ? VG_OK : VG_ERR;
 }
 
+static int sq_key_update(vg_store *base, const vg_key *k, int64_t now)
+{
+    (void)now;
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_KEY_UPDATE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, k->name);
+    bind_text(st, 2, k->allowed_models);
+    sqlite3_bind_int(st, 3, k->max_active_tasks);
+    sqlite3_bind_int(st, 4, k->rate_limit_per_min);
+    sqlite3_bind_int64(st, 5, k->expires_at);
+    bind_text(st, 6, k->id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
+}
+
+static int sq_key_adjust(vg_store *base, const char *key_id, int64_t delta, const char *note,
+                         int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    int64_t balance = 0, held = 0;
+    int rc = one_int64(s, Q_KEY_MONEY, key_id, &balance, &held);
+    if (rc) return rollback(s, rc);
+    if (delta < 0 && balance - held < -delta) return rollback(s, VG_NOFUNDS);
+    if (ledger_add(s, key_id, NULL, delta >= 0 ? "credit" : "debit", delta >= 0 ? delta : -delta,
+                   note, now) ||
+        key_add(s, Q_KEY_ADD_BALANCE, key_id, delta))
+        return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+static int sq_ledger_list(vg_store *base, const char *key_id, int64_t before_id, int limit,
+                          vg_ledger_entry **out, size_t *n, bool *more)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_LEDGER_LIST);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, key_id);
+    sqlite3_bind_int64(st, 2, before_id);
+    sqlite3_bind_int64(st, 3, before_id);
+    sqlite3_bind_int(st, 4, limit + 1);
+    vg_ledger_entry *arr = vg_calloc((size_t)limit + 1, sizeof *arr);
+    size_t len = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        vg_ledger_entry *e = &arr[len++];
+        e->id = sqlite3_column_int64(st, 0);
+        col_copy(st, 1, e->key_id, sizeof e->key_id);
+        col_copy(st, 2, e->task_id, sizeof e->task_id);
+        col_copy(st, 3, e->kind, sizeof e->kind);
+        e->amount_micro = sqlite3_column_int64(st, 4);
+        col_copy(st, 5, e->note, sizeof e->note);
+        e->created_at = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    *more = len > (size_t)limit;
+    if (*more) len--;
+    *out = arr;
+    *n = len;
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_usage(vg_store *base, const char *group_by, int64_t from, int64_t to,
+                    vg_usage_row **out, size_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    const char *col = strcmp(group_by, "key") == 0 ? "key_id" : "model";
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT %s, count(*), sum(tokens), sum(cost_micro) FROM tasks WHERE status = "
+             "'completed' AND completed_at >= ? AND completed_at < ? GROUP BY %s ORDER BY %s",
+             col, col, col);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    size_t cap = 8, len = 0;
+    vg_usage_row *arr = vg_malloc(cap * sizeof *arr);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) arr = vg_realloc(arr, (cap *= 2) * sizeof *arr);
+        vg_usage_row *r = &arr[len++];
+        col_copy(st, 0, r->group, sizeof r->group);
+        r->tasks = sqlite3_column_int64(st, 1);
+        r->tokens = sqlite3_column_int64(st, 2);
+        r->cost_micro = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    *out = arr;
+    *n = len;
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+/* ---- audit ------------------------------------------------------------------------------- */
+
+/* Each check is a query whose every row is a difference, described by its text columns. */
+static const struct {
+    const char *what;
+    const char *sql;
+} audits[] = {
+    {"key balance differs from its ledger",
+     "SELECT k.id, k.balance_micro, coalesce(sum(CASE l.kind WHEN 'credit' THEN l.amount_micro "
+     "WHEN 'debit' THEN -l.amount_micro WHEN 'capture' THEN -l.amount_micro ELSE 0 END), 0) AS b "
+     "FROM keys k LEFT JOIN ledger l ON l.key_id = k.id GROUP BY k.id HAVING b != k.balance_micro"},
+    {"key held amount differs from its ledger",
+     "SELECT k.id, k.held_micro, coalesce(sum(CASE l.kind WHEN 'hold' THEN l.amount_micro "
+     "WHEN 'release' THEN -l.amount_micro ELSE 0 END), 0) AS h "
+     "FROM keys k LEFT JOIN ledger l ON l.key_id = k.id GROUP BY k.id HAVING h != k.held_micro"},
+    {"task without exactly one hold of its amount",
+     "SELECT t.id, t.hold_micro, count(l.id) FROM tasks t LEFT JOIN ledger l ON l.task_id = t.id "
+     "AND l.kind = 'hold' GROUP BY t.id HAVING count(l.id) != 1 OR "
+     "coalesce(sum(l.amount_micro), -1) != t.hold_micro"},
+    {"final task whose hold is not released exactly once",
+     "SELECT t.id, t.status, count(l.id) FROM tasks t LEFT JOIN ledger l ON l.task_id = t.id AND "
+     "l.kind = 'release' WHERE t.status IN ('completed','failed','cancelled') GROUP BY t.id "
+     "HAVING count(l.id) != 1 OR sum(l.amount_micro) != t.hold_micro"},
+    {"active task with a release or capture",
+     "SELECT t.id, t.status, l.kind FROM tasks t JOIN ledger l ON l.task_id = t.id AND l.kind IN "
+     "('release','capture') WHERE t.status NOT IN ('completed','failed','cancelled')"},
+    {"completed task whose capture is not its cost",
+     "SELECT t.id, t.cost_micro, count(l.id) FROM tasks t LEFT JOIN ledger l ON l.task_id = t.id "
+     "AND l.kind = 'capture' WHERE t.status = 'completed' GROUP BY t.id HAVING count(l.id) != 1 "
+     "OR sum(l.amount_micro) != t.cost_micro"},
+    {"failed or cancelled task that was charged",
+     "SELECT t.id, t.status, l.amount_micro FROM tasks t JOIN ledger l ON l.task_id = t.id AND "
+     "l.kind = 'capture' WHERE t.status IN ('failed','cancelled')"},
+    {"ledger row of an unknown task",
+     "SELECT l.id, l.task_id, l.kind FROM ledger l LEFT JOIN tasks t ON t.id = l.task_id "
+     "WHERE l.task_id IS NOT NULL AND t.id IS NULL"},
+    {"negative ledger amount", "SELECT id, kind, amount_micro FROM ledger WHERE amount_micro < 0"},
+};
+
+static int64_t scalar(vg_sqlite *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int run_audit(vg_sqlite *s, size_t i, void (*report)(void *, const char *), void *ud,
+                     int64_t *problems)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, audits[i].sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char line[512];
+        int n = snprintf(line, sizeof line, "%s:", audits[i].what);
+        for (int c = 0; c < sqlite3_column_count(st) && n < (int)sizeof line; c++) {
+            const unsigned char *v = sqlite3_column_text(st, c);
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s", v ? (const char *)v : "null");
+        }
+        report(ud, line);
+        (*problems)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? VG_OK : VG_ERR;
+}
+
+static int sq_audit(vg_store *base, void (*report)(void *ud, const char *problem), void *ud,
+                    vg_audit *out)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    memset(out, 0, sizeof *out);
+    /* One read transaction: every check sees the same snapshot even while the server runs. */
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return VG_ERR;
+    int rc = VG_OK;
+    for (size_t i = 0; i < sizeof audits / sizeof audits[0] && rc == VG_OK; i++)
+        rc = run_audit(s, i, report, ud, &out->problems);
+    out->keys = scalar(s, "SELECT count(*) FROM keys");
+    out->tasks = scalar(s, "SELECT count(*) FROM tasks");
+    out->ledger_rows = scalar(s, "SELECT count(*) FROM ledger");
+    out->captured_micro =
+        scalar(s, "SELECT coalesce(sum(amount_micro), 0) FROM ledger WHERE kind = 'capture'");
+    out->completed_cost_micro =
+        scalar(s, "SELECT coalesce(sum(cost_micro), 0) FROM tasks WHERE status = 'completed'");
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == VG_OK && out->captured_micro != out->completed_cost_micro) {
+        report(ud, "sum of captures differs from the sum of completed tasks' costs");
+        out->problems++;
+    }
+    return rc;
+}
+
 /* ---- tasks ------------------------------------------------------------------------------- */
 
 static void row_to_task(sqlite3_stmt *st, vg_task *t)
@@ -388,11 +592,53 @@ static int admit(vg_sqlite *s, const vg_task *t, int max_active)
     return VG_OK;
 }
 
-static int sq_task_create(vg_store *base, const vg_task *t, int max_active)
+#define IDEM_TTL_S (24 * 3600)
+
+/* Claims the idempotency key for this task inside the open transaction. A record older than the
+ * 24 h window no longer counts and is replaced. */
+static int idem_claim(vg_sqlite *s, const vg_task *t, const vg_idem *idem)
+{
+    sqlite3_stmt *st = stmt(s, Q_IDEM_PURGE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, t->key_id);
+    bind_text(st, 2, idem->key);
+    sqlite3_bind_int64(st, 3, t->created_at - IDEM_TTL_S);
+    if (exec_q(s, st) < 0 || !(st = stmt(s, Q_IDEM_INSERT))) return VG_ERR;
+    bind_text(st, 1, t->key_id);
+    bind_text(st, 2, idem->key);
+    bind_text(st, 3, idem->body_hash);
+    bind_text(st, 4, t->id);
+    bind_text(st, 5, idem->response);
+    sqlite3_bind_int64(st, 6, t->created_at);
+    int rc = exec_q(s, st);
+    return rc == -2 ? VG_DUPLICATE : rc == 1 ? VG_OK : VG_ERR;
+}
+
+static int sq_idem_get(vg_store *base, const char *key_id, const char *idem_key, int64_t since,
+                       char hash[65], char **response)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_IDEM_GET);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, key_id);
+    bind_text(st, 2, idem_key);
+    sqlite3_bind_int64(st, 3, since);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        col_copy(st, 0, hash, 65);
+        *response = col_dup(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : rc == SQLITE_DONE ? VG_NOTFOUND : VG_ERR;
+}
+
+static int sq_task_create(vg_store *base, const vg_task *t, int max_active, const vg_idem *idem)
 {
     vg_sqlite *s = (vg_sqlite *)base;
     if (begin(s)) return VG_ERR;
-    int rc = admit(s, t, max_active);
+    int rc = idem ? idem_claim(s, t, idem) : VG_OK;
+    if (rc) return rollback(s, rc);
+    rc = admit(s, t, max_active);
     if (rc) return rollback(s, rc);
     sqlite3_stmt *st = stmt(s, Q_TASK_INSERT);
     if (!st) return rollback(s, VG_ERR);
@@ -671,6 +917,12 @@ static const vg_store_ops sqlite_ops = {
     .task_mark_deleted = sq_task_mark_deleted,
     .task_orphans = sq_task_orphans,
     .task_expired = sq_task_expired,
+    .idem_get = sq_idem_get,
+    .key_update = sq_key_update,
+    .key_adjust = sq_key_adjust,
+    .ledger_list = sq_ledger_list,
+    .usage = sq_usage,
+    .audit = sq_audit,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */

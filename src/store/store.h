@@ -61,6 +61,37 @@ typedef struct {
     int64_t expires_at;  /* when the stored content will be removed */
 } vg_task_result;
 
+/* One money movement (spec §7). kind: credit, debit, hold, capture, release. */
+typedef struct {
+    int64_t id;
+    char key_id[48];
+    char task_id[48]; /* "" when the entry has no task */
+    char kind[16];
+    int64_t amount_micro; /* always >= 0; kind gives the direction */
+    char note[256];
+    int64_t created_at;
+} vg_ledger_entry;
+
+/* An Idempotency-Key to record with a new task, and the reply to replay for it. */
+typedef struct {
+    const char *key;       /* the header's value */
+    const char *body_hash; /* hex SHA-256 of route + canonical body */
+    const char *response;  /* the 200 reply body to replay */
+} vg_idem;
+
+/* Usage totals of completed tasks, grouped by model or key. */
+typedef struct {
+    char group[64];
+    int64_t tasks, tokens, cost_micro;
+} vg_usage_row;
+
+/* What an audit found (vidgated check). */
+typedef struct {
+    int64_t keys, tasks, ledger_rows, problems;
+    int64_t captured_micro;        /* sum of capture rows */
+    int64_t completed_cost_micro;  /* sum of cost of completed tasks */
+} vg_audit;
+
 typedef struct vg_store vg_store;
 
 typedef struct {
@@ -74,10 +105,32 @@ typedef struct {
     int (*key_list)(vg_store *s, vg_key **out, size_t *n);
     int (*key_revoke)(vg_store *s, const char *id, int64_t now);
     int (*key_count)(vg_store *s, int64_t *n);
+    /* Updates name, allowed_models, limits and expiry of k->id. */
+    int (*key_update)(vg_store *s, const vg_key *k, int64_t now);
+    /* Credits (delta > 0) or debits (delta < 0) the balance with a ledger row. A debit larger
+     * than the available amount (balance − held) → VG_NOFUNDS. */
+    int (*key_adjust)(vg_store *s, const char *key_id, int64_t delta, const char *note,
+                      int64_t now);
+    /* Ledger rows of a key, newest first, with id < before_id (0 = from the newest). */
+    int (*ledger_list)(vg_store *s, const char *key_id, int64_t before_id, int limit,
+                       vg_ledger_entry **out, size_t *n, bool *more);
+    /* Completed tasks with completed_at in [from, to), grouped by "model" or "key". */
+    int (*usage)(vg_store *s, const char *group_by, int64_t from, int64_t to, vg_usage_row **out,
+                 size_t *n);
+    /* Recomputes every balance and hold from the ledger and every task's money state from its
+     * status; calls report() once per difference. */
+    int (*audit)(vg_store *s, void (*report)(void *ud, const char *problem), void *ud,
+                 vg_audit *out);
 
-    /* Inserts the task (status queued) and its hold in one transaction. VG_NOFUNDS when
-     * balance − held < t->hold_micro; VG_LIMITED when the key's active-task cap is reached. */
-    int (*task_create)(vg_store *s, const vg_task *t, int max_active);
+    /* Inserts the task (status queued), its hold and (when idem != NULL) its idempotency record
+     * in one transaction. VG_NOFUNDS when balance − held < t->hold_micro; VG_LIMITED when the
+     * key's active-task cap is reached; VG_DUPLICATE when the idempotency key was taken meanwhile
+     * (look it up with idem_get). */
+    int (*task_create)(vg_store *s, const vg_task *t, int max_active, const vg_idem *idem);
+    /* The record of an idempotency key used by key_id since `since`: body hash into hash and
+     * the reply into *response (malloc'd). VG_NOTFOUND when none. */
+    int (*idem_get)(vg_store *s, const char *key_id, const char *idem_key, int64_t since,
+                    char hash[65], char **response);
     /* key_id NULL = any owner. VG_NOTFOUND also for another key's task. */
     int (*task_get)(vg_store *s, const char *id, const char *key_id, vg_task *out);
     int (*task_list)(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n, bool *more);

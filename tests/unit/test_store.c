@@ -111,8 +111,8 @@ static void test_hold_and_funds(void **state)
     vg_task a, b;
     make_task(f, &a, 6000000);
     make_task(f, &b, 6000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 0), VG_NOFUNDS);
+    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &b, 0, NULL), VG_NOFUNDS);
     int64_t bal, held;
     money(f, &bal, &held);
     assert_int_equal(bal, 10000000);
@@ -129,8 +129,8 @@ static void test_active_cap(void **state)
     vg_task a, b;
     make_task(f, &a, 1);
     make_task(f, &b, 1);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 1), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 1), VG_LIMITED);
+    assert_int_equal(f->s->ops->task_create(f->s, &a, 1, NULL), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &b, 1, NULL), VG_LIMITED);
 }
 
 static void test_claim_complete_settles_once(void **state)
@@ -138,7 +138,7 @@ static void test_claim_complete_settles_once(void **state)
     fixture *f = *state;
     vg_task a, c;
     make_task(f, &a, 3000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
     assert_int_equal(f->s->ops->task_claim(f->s, 5000, 60000, &c), VG_OK);
     assert_string_equal(c.id, a.id);
     assert_int_equal(c.status, VG_TASK_RUNNING);
@@ -176,8 +176,8 @@ static void test_cancel_and_fail_release(void **state)
     vg_task a, b, c;
     make_task(f, &a, 1000000);
     make_task(f, &b, 2000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 0), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &b, 0, NULL), VG_OK);
     assert_int_equal(f->s->ops->task_cancel(f->s, a.id, "key_other", 10), VG_CONFLICT);
     assert_int_equal(f->s->ops->task_cancel(f->s, a.id, f->key.id, 10), VG_OK);
     assert_int_equal(f->s->ops->task_cancel(f->s, a.id, f->key.id, 10), VG_CONFLICT);
@@ -199,7 +199,7 @@ static void test_orphans_requeue(void **state)
     fixture *f = *state;
     vg_task a, c;
     make_task(f, &a, 1);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0), VG_OK);
+    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
     assert_int_equal(f->s->ops->task_claim(f->s, 5000, 1000, &c), VG_OK);
     vg_task_free(&c);
     char(*ids)[48];
@@ -225,7 +225,7 @@ static void test_list_paging(void **state)
         vg_task t;
         make_task(f, &t, 0);
         snprintf(ids[i], 48, "%s", t.id);
-        assert_int_equal(f->s->ops->task_create(f->s, &t, 0), VG_OK);
+        assert_int_equal(f->s->ops->task_create(f->s, &t, 0, NULL), VG_OK);
         usleep(2000); /* ids are ordered by millisecond */
     }
     vg_task_filter flt = {.key_id = f->key.id, .status = -1, .limit = 2};

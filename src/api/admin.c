@@ -1,0 +1,100 @@
+/*
+ * admin.c - operator views across keys (spec §7): every task with filters, and usage totals by
+ * model or by key over a time range. Admin key only.
+ */
+#include "api/app.h"
+#include "api/handlers.h"
+#include "api/task_json.h"
+#include "common/clock.h"
+#include "core/money.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* GET /admin/tasks?key_id=&status=&limit=&after= */
+static int list_all_tasks(vg_ctx *c)
+{
+    vg_task_filter f = {.key_id = vg_ctx_query(c, "key_id"),
+                        .status = -1,
+                        .after = vg_ctx_query(c, "after")};
+    if (vg_api_query_limit(c, &f.limit)) return 0;
+    const char *st = vg_ctx_query(c, "status");
+    if (st && (f.status = vg_task_status_parse(st)) < 0)
+        return vg_reply_error(c, 400, "invalid_parameter", "status", "unknown status %s", st);
+    vg_task *ts = NULL;
+    size_t n = 0;
+    bool more = false;
+    if (c->store->ops->task_list(c->store, &f, &ts, &n, &more)) return vg_reply_internal(c);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = vg_task_json(c->app, &ts[i]);
+        json_object_set_new(j, "key_id", json_string(ts[i].key_id));
+        json_object_set_new(j, "hold", json_integer(ts[i].hold_micro));
+        json_array_append_new(data, j);
+        vg_task_free(&ts[i]);
+    }
+    free(ts);
+    return vg_reply_json(c, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data,
+                                           "has_more", more));
+}
+
+static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
+{
+    const char *v = vg_ctx_query(c, name);
+    *out = dflt;
+    if (!v) return 0;
+    char *end;
+    long long t = strtoll(v, &end, 10);
+    if (!*v || *end || t < 0)
+        return vg_reply_error(c, 400, "invalid_parameter", name, "%s must be a unix time", name),
+               -1;
+    *out = t;
+    return 0;
+}
+
+static json_t *usage_entry(const char *label, const char *group, int64_t tasks, int64_t tokens,
+                           int64_t cost)
+{
+    char buf[VG_MONEY_STR_MAX];
+    vg_money_format(cost, buf);
+    return json_pack("{s:s, s:I, s:I, s:s}", label, group, "tasks", (json_int_t)tasks, "tokens",
+                     (json_int_t)tokens, "cost", buf);
+}
+
+/* GET /admin/usage?from=&to=&group_by=model|key (completed tasks, [from, to)). */
+static int usage(vg_ctx *c)
+{
+    int64_t from, to;
+    if (query_time(c, "from", 0, &from) || query_time(c, "to", vg_now_s() + 1, &to)) return 0;
+    const char *g = vg_ctx_query(c, "group_by");
+    if (!g) g = "model";
+    if (strcmp(g, "model") && strcmp(g, "key"))
+        return vg_reply_error(c, 400, "invalid_parameter", "group_by",
+                              "group_by must be model or key");
+    vg_usage_row *rows = NULL;
+    size_t n = 0;
+    if (c->store->ops->usage(c->store, g, from, to, &rows, &n)) return vg_reply_internal(c);
+    json_t *data = json_array();
+    int64_t tasks = 0, tokens = 0, cost = 0;
+    const char *label = strcmp(g, "key") ? "model" : "key_id";
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(data, usage_entry(label, rows[i].group, rows[i].tasks,
+                                                rows[i].tokens, rows[i].cost_micro));
+        tasks += rows[i].tasks;
+        tokens += rows[i].tokens;
+        cost += rows[i].cost_micro;
+    }
+    free(rows);
+    json_t *total = usage_entry(label, "all", tasks, tokens, cost);
+    const vg_app *app = c->app;
+    return vg_reply_json(c, 200,
+                         json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "object", "usage", "from",
+                                   (json_int_t)from, "to", (json_int_t)to, "group_by", g,
+                                   "currency", app->cfg->currency, "data", data, "total", total));
+}
+
+const vg_route vg_routes_admin[] = {
+    {"GET", "/admin/tasks", VG_AUTH_ADMIN, list_all_tasks},
+    {"GET", "/admin/usage", VG_AUTH_ADMIN, usage},
+};
+const size_t vg_routes_admin_n = sizeof vg_routes_admin / sizeof vg_routes_admin[0];
