@@ -42,7 +42,7 @@
 
 /* Tasks and dispatch */
 #define VG_TASK_LEASE_MS         60000
-#define VG_MAX_TASK_ATTEMPTS     3
+#define VG_MAX_TASK_ATTEMPTS     5 /* claims of one task; a crash mid-render counts */
 #define VG_MAX_RENDER_WORKERS    64
 #define VG_DEFAULT_RETENTION_S   (7 * 24 * 3600)
 

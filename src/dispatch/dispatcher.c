@@ -102,14 +102,16 @@ static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tm
 
 static void requeue(vg_store *s, const vg_task *t)
 {
-    if (s->ops->task_requeue(s, t->id, vg_now_s()) == VG_OK)
+    if (s->ops->task_requeue(s, t->id, true, vg_now_s()) == VG_OK)
         vg_info("task %s re-queued (interrupted)", t->id);
 }
 
 static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t)
 {
     if (t->attempts > VG_MAX_TASK_ATTEMPTS) {
-        fail_task(s, t, "render_failed", "the task was interrupted too many times");
+        /* A task that was running whenever the process died, again and again, may be what
+         * kills it: give up on it (refunded) rather than crash-loop. */
+        fail_task(s, t, "task_interrupted", "the task was interrupted too many times");
         return;
     }
     vg_task_spec spec;
@@ -211,7 +213,7 @@ static int recover(vg_store *s)
     char(*ids)[48] = NULL;
     size_t n = 0;
     if (s->ops->task_orphans(s, INT64_MAX, &ids, &n)) return -1;
-    for (size_t i = 0; i < n; i++) s->ops->task_requeue(s, ids[i], vg_now_s());
+    for (size_t i = 0; i < n; i++) s->ops->task_requeue(s, ids[i], false, vg_now_s());
     if (n) vg_info("dispatcher: re-queued %zu interrupted task(s)", n);
     free(ids);
     return 0;

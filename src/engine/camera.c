@@ -10,7 +10,10 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/alloc.h"
 
 #define ZOOM_TRAVEL 0.15 /* push in / pull out: content scale change */
 #define PAN_TRAVEL  0.12 /* pans and tilts: fraction of the frame travelled (and the zoom margin) */
@@ -134,20 +137,88 @@ double vg_cam_max_zoom(vg_camera_move m, int w, int h)
     return start.zoom > end.zoom ? start.zoom : end.zoom; /* every move is monotone in zoom */
 }
 
+/* Where one source plane is read for one output plane: source sample position of output sample
+ * (0, 0), and its change per output column (xx, xy) and per output row (yx, yy). */
 typedef struct {
     const uint8_t *src;
     ptrdiff_t stride;
     int32_t max_x, max_y; /* 16.16 clamps keeping the 2x2 neighbourhood inside the plane */
-    int32_t step_xx, step_xy; /* 16.16 source step per output pixel along a row */
-} plane_sampler;
+    double ox, oy, xx, xy, yx, yy;
+    /* without rotation rows and columns separate: per-column source index and weight, and a
+     * scratch row the current source row pair is blended into */
+    int separable, col_lo, col_hi;
+    int32_t *col;
+    uint8_t *col_w;
+    uint16_t *vert;
+} plane_map;
 
-static void sample_row(const plane_sampler *ps, int32_t fx, int32_t fy, uint8_t *out, int n)
+static int32_t fixed16(double v)
 {
-    const ptrdiff_t ss = ps->stride;
-    for (int i = 0; i < n; i++, fx += ps->step_xx, fy += ps->step_xy) {
-        int32_t cx = fx < 0 ? 0 : fx > ps->max_x ? ps->max_x : fx;
-        int32_t cy = fy < 0 ? 0 : fy > ps->max_y ? ps->max_y : fy;
-        const uint8_t *p = ps->src + (cy >> 16) * ss + (cx >> 16);
+    return (int32_t)lrint(v * 65536.0);
+}
+
+static int32_t clamp16(int32_t v, int32_t max)
+{
+    return v < 0 ? 0 : v > max ? max : v;
+}
+
+/* Positions are worked out in luma pixel units with pixel centres at +0.5, then brought into the
+ * plane's sample grid (sub: 1 luma, 2 chroma). */
+static void map_plane(plane_map *m, const AVFrame *src, const vg_cam_pose *p, const AVFrame *dst,
+                      int plane)
+{
+    int sub = plane ? 2 : 1;
+    double kx = (double)src->width / dst->width, ky = (double)src->height / dst->height;
+    double c = cos(p->angle) / p->zoom, s = sin(p->angle) / p->zoom;
+    double px = sub * 0.5 - dst->width / 2.0 - p->dx, py = sub * 0.5 - dst->height / 2.0 - p->dy;
+    m->src = src->data[plane];
+    m->stride = src->linesize[plane];
+    m->max_x = (int32_t)(((int64_t)(src->width / sub - 1) << 16) - 1);
+    m->max_y = (int32_t)(((int64_t)(src->height / sub - 1) << 16) - 1);
+    m->ox = ((c * px + s * py) * kx + src->width / 2.0) / sub - 0.5;
+    m->oy = ((-s * px + c * py) * ky + src->height / 2.0) / sub - 0.5;
+    m->xx = c * kx, m->xy = -s * ky, m->yx = s * kx, m->yy = c * ky;
+    m->separable = p->angle == 0;
+}
+
+static void map_columns(plane_map *m, int n)
+{
+    m->col_lo = INT32_MAX, m->col_hi = 0;
+    for (int x = 0; x < n; x++) {
+        int32_t v = clamp16(fixed16(m->ox + m->xx * x), m->max_x);
+        m->col[x] = v >> 16;
+        m->col_w[x] = (uint8_t)(v >> 8);
+        if (m->col[x] < m->col_lo) m->col_lo = m->col[x];
+        if (m->col[x] + 1 > m->col_hi) m->col_hi = m->col[x] + 1;
+    }
+}
+
+/* Separable row: blend the two source rows once over the columns in use (a loop the compiler
+ * vectorises), then one horizontal blend per output sample. */
+static void row_separable(const plane_map *m, int y, uint8_t *out, int n)
+{
+    int32_t fy = clamp16(fixed16(m->oy + m->yy * y), m->max_y);
+    const uint8_t *r0 = m->src + (fy >> 16) * m->stride, *r1 = r0 + m->stride;
+    unsigned ay = (fy >> 8) & 255;
+    uint16_t *vert = m->vert;
+    int lo = m->col_lo;
+    for (int i = lo; i <= m->col_hi; i++)
+        vert[i - lo] = (uint16_t)(r0[i] * (256 - ay) + r1[i] * ay);
+    for (int x = 0; x < n; x++) {
+        unsigned i = (unsigned)(m->col[x] - lo), a = m->col_w[x];
+        out[x] = (uint8_t)((vert[i] * (256 - a) + vert[i + 1] * a + 32768) >> 16);
+    }
+}
+
+/* Rotated row: full bilinear per sample, stepping the 16.16 position along the row. */
+static void row_general(const plane_map *m, int y, uint8_t *out, int n)
+{
+    const ptrdiff_t ss = m->stride;
+    int32_t fx = fixed16(m->ox + m->yx * y), fy = fixed16(m->oy + m->yy * y);
+    int32_t sxx = fixed16(m->xx), sxy = fixed16(m->xy);
+    for (int i = 0; i < n; i++, fx += sxx, fy += sxy) {
+        int32_t cx = clamp16(fx, m->max_x), cy = clamp16(fy, m->max_y);
+        const uint8_t *p = m->src + (cy >> 16) * ss + (cx >> 16);
         unsigned ax = (cx >> 8) & 255, ay = (cy >> 8) & 255;
         unsigned top = p[0] * (256 - ax) + p[1] * ax;
         unsigned bot = p[ss] * (256 - ax) + p[ss + 1] * ax;
@@ -155,43 +226,75 @@ static void sample_row(const plane_sampler *ps, int32_t fx, int32_t fy, uint8_t 
     }
 }
 
-static int32_t fixed16(double v)
+static void sample_row(const plane_map *m, int y, uint8_t *out, int n)
 {
-    return (int32_t)lrint(v * 65536.0);
+    if (m->separable)
+        row_separable(m, y, out, n);
+    else
+        row_general(m, y, out, n);
 }
 
-/* Samples one plane; sub is its subsampling (1 luma, 2 chroma). Positions are worked out in luma
- * pixel units with pixel centres at +0.5, then brought into this plane's sample grid. */
-static void sample_plane(const AVFrame *src, const vg_cam_pose *p, AVFrame *dst, int plane, int sub)
+/* How much of the detail level a frame at this zoom reads, 0..256. */
+static unsigned detail_mix(const AVFrame *detail, const vg_cam_pose *p, const AVFrame *dst)
 {
-    int sw = src->width / sub, sh = src->height / sub, dw = dst->width / sub, dh = dst->height / sub;
-    double kx = (double)src->width / dst->width, ky = (double)src->height / dst->height;
-    double c = cos(p->angle) / p->zoom, s = sin(p->angle) / p->zoom;
-    plane_sampler ps = {
-        .src = src->data[plane],
-        .stride = src->linesize[plane],
-        .max_x = (int32_t)(((int64_t)(sw - 1) << 16) - 1),
-        .max_y = (int32_t)(((int64_t)(sh - 1) << 16) - 1),
-        .step_xx = fixed16(c * kx),
-        .step_xy = fixed16(-s * ky),
-    };
-    for (int y = 0; y < dh; y++) {
-        /* screen position of this row's first sample, relative to the centre, minus the offset */
-        double px = sub * 0.5 - dst->width / 2.0 - p->dx;
-        double py = sub * (y + 0.5) - dst->height / 2.0 - p->dy;
-        double sx = ((c * px + s * py) * kx + src->width / 2.0) / sub - 0.5;
-        double sy = ((-s * px + c * py) * ky + src->height / 2.0) / sub - 0.5;
-        sample_row(&ps, fixed16(sx), fixed16(sy), dst->data[plane] + (ptrdiff_t)y * dst->linesize[plane],
-                   dw);
+    if (!detail) return 0;
+    double scale = (double)detail->width / dst->width;
+    if (scale < 1.001 || p->zoom <= 1) return 0;
+    if (p->zoom >= scale - 0.01) return 256; /* the level is rounded up to even sizes */
+    return (unsigned)lrint(256 * (p->zoom - 1) / (scale - 1));
+}
+
+/* Column tables and scratch rows for both levels, carved from one allocation (freed by caller). */
+static void *alloc_maps(plane_map m[2], int dw, int sw)
+{
+    size_t cols = (size_t)dw + 1, verts = (size_t)sw + 2;
+    size_t per = (cols * 5 + verts * 2 + 7) & ~(size_t)7; /* keeps the int32 tables aligned */
+    unsigned char *mem = vg_malloc(2 * per);
+    for (int k = 0; k < 2; k++) {
+        unsigned char *p = mem + k * per;
+        m[k].col = (int32_t *)(void *)p;
+        m[k].vert = (uint16_t *)(void *)(p + cols * 4);
+        m[k].col_w = p + cols * 4 + verts * 2;
+    }
+    return mem;
+}
+
+static void sample_plane(const AVFrame *lvl[2], unsigned mix, const vg_cam_pose *p, AVFrame *dst,
+                         int plane, plane_map m[2], uint8_t *row)
+{
+    int n = plane ? dst->width / 2 : dst->width, h = plane ? dst->height / 2 : dst->height;
+    int use[2] = {mix < 256, mix > 0};
+    for (int k = 0; k < 2; k++) {
+        if (!use[k]) continue;
+        map_plane(&m[k], lvl[k], p, dst, plane);
+        if (m[k].separable) map_columns(&m[k], n);
+    }
+    for (int y = 0; y < h; y++) {
+        uint8_t *out = dst->data[plane] + (ptrdiff_t)y * dst->linesize[plane];
+        if (!use[1] || !use[0]) {
+            sample_row(&m[use[1]], y, out, n);
+            continue;
+        }
+        sample_row(&m[0], y, out, n);
+        sample_row(&m[1], y, row, n);
+        for (int x = 0; x < n; x++) out[x] = (uint8_t)((out[x] * (256 - mix) + row[x] * mix + 128) >> 8);
     }
 }
 
-void vg_cam_sample(const AVFrame *src, const vg_cam_pose *pose, AVFrame *dst)
+void vg_cam_sample(const AVFrame *base, const AVFrame *detail, const vg_cam_pose *pose,
+                   AVFrame *dst)
 {
-    if (pose->zoom == 1 && pose->angle == 0 && pose->dx == 0 && pose->dy == 0 &&
-        src->width == dst->width && src->height == dst->height) {
-        av_frame_copy(dst, src); /* the static move: nothing to resample */
+    unsigned mix = detail_mix(detail, pose, dst);
+    if (pose->zoom == 1 && pose->angle == 0 && pose->dx == 0 && pose->dy == 0) {
+        av_frame_copy(dst, base); /* the cover view itself: nothing to resample */
         return;
     }
-    for (int plane = 0; plane < 3; plane++) sample_plane(src, pose, dst, plane, plane ? 2 : 1);
+    const AVFrame *lvl[2] = {base, detail ? detail : base};
+    plane_map m[2] = {{0}};
+    int sw = lvl[1]->width > base->width ? lvl[1]->width : base->width;
+    void *mem = alloc_maps(m, dst->width, sw);
+    uint8_t *row = vg_malloc((size_t)dst->width);
+    for (int plane = 0; plane < 3; plane++) sample_plane(lvl, mix, pose, dst, plane, m, row);
+    free(row);
+    free(mem);
 }

@@ -7,9 +7,14 @@
  * so the camera starts and stops gently; the move table in camera.c is the one place the
  * magnitudes live (engine.h states them).
  *
- * Sampling reads a source picture that is the cover view of the image scaled up by at least
- * vg_cam_max_zoom(), so every frame samples at or below 1:1 and never outside the source: no
- * borders, and no upscaling shimmer. Pure functions; thread-safe.
+ * Sampling reads a two-level source, like a mipmap: the base level is the image's cover view at
+ * output size, the detail level the same view scaled up by vg_cam_max_zoom(). Each frame mixes
+ * the two by how far its zoom has gone from 1 towards the detail level's scale. So a frame at
+ * zoom 1 (the start of a push in, every static frame) reproduces the image exactly, a frame at
+ * the largest zoom (the end of a push in, every pan) reads the detail level 1:1 with full
+ * sharpness, and the mix between them changes smoothly, with no pop. Never reading outside the
+ * cover view (zoom >= 1, the window kept inside it) means no border ever shows. Pure functions;
+ * thread-safe.
  */
 #ifndef VG_ENGINE_CAMERA_H
 #define VG_ENGINE_CAMERA_H
@@ -31,10 +36,11 @@ void vg_cam_pose_at(vg_camera_move m, double t, int w, int h, vg_cam_pose *pose)
 double vg_cam_max_zoom(vg_camera_move m, int w, int h);
 
 /**
- * Renders dst (working format) by bilinear sampling of src (working format) through pose: src is
- * the cover view scaled by src->width / dst->width horizontally (likewise vertically), centred.
+ * Renders dst (working format) by bilinear sampling through pose. base is the cover view at dst's
+ * size; detail (may be NULL) the cover view scaled by detail->width / dst->width, centred.
  */
-void vg_cam_sample(const AVFrame *src, const vg_cam_pose *pose, AVFrame *dst);
+void vg_cam_sample(const AVFrame *base, const AVFrame *detail, const vg_cam_pose *pose,
+                   AVFrame *dst);
 
 /** The smoothstep ease used by the moves and the cross-fades: 0 -> 0, 1 -> 1, flat at both ends. */
 double vg_cam_ease(double t);

@@ -1,8 +1,9 @@
 /*
  * render.c - one render job, start to finish, on the calling thread.
  *
- * Flow: check the job; decode and cover-scale the input images once (the first frame at the move's
- * largest zoom, so sampling never upscales; the last frame at output size); open the encoder; then
+ * Flow: check the job; decode and cover-scale the input images once (the first frame at output
+ * size and, for a zooming move, again at its largest zoom: camera.h's two levels; the last frame
+ * at output size); open the encoder; then
  * for each frame: camera pose -> sample the image or draw the scene -> cross-fade towards the last
  * frame -> encode. Only one output frame exists at a time, so memory does not grow with duration.
  * The thumbnail is written from frame 0; last_frame.png from the final frame after the loop.
@@ -34,7 +35,8 @@
 typedef struct {
     const vg_render_job *job;
     vg_render_result *res;
-    AVFrame *first; /* cover view scaled by the move's largest zoom, or NULL: draw the scene */
+    AVFrame *first;  /* cover view at output size, or NULL: draw the scene */
+    AVFrame *detail; /* cover view scaled by the move's largest zoom, or NULL (camera.h) */
     AVFrame *last;  /* cover view at output size, or NULL */
     vg_scene *scene;
     AVFrame *frame; /* the frame being rendered */
@@ -78,23 +80,26 @@ static int make_paths(render_ctx *c)
     return VG_OK;
 }
 
-/* Decodes one input image and cover-scales it to w x h; reasons are prefixed with which one. */
+static int even_ceil(double v)
+{
+    int i = (int)ceil(v - 1e-9);
+    return i + (i & 1);
+}
+
+/* Decodes one input image and cover-scales it to w x h, and when detail is given also to that
+ * size times zoom; reasons are prefixed with which image it was. */
 static int load_image(render_ctx *c, const char *which, const unsigned char *data, size_t len,
-                      int w, int h, AVFrame **out)
+                      int w, int h, AVFrame **detail, double zoom, AVFrame **out)
 {
     char why[200] = "";
     AVFrame *img = NULL;
     int rc = vg_image_decode(data, len, &img, why, sizeof why);
     if (rc == VG_OK) rc = vg_image_cover(img, w, h, out, why, sizeof why);
+    if (rc == VG_OK && detail)
+        rc = vg_image_cover(img, even_ceil(w * zoom), even_ceil(h * zoom), detail, why, sizeof why);
     av_frame_free(&img);
     if (rc != VG_OK) vg_diag_set(c->res->error, sizeof c->res->error, "%s: %s", which, why);
     return rc;
-}
-
-static int even_ceil(double v)
-{
-    int i = (int)ceil(v - 1e-9);
-    return i + (i & 1);
 }
 
 static int prepare_sources(render_ctx *c)
@@ -103,14 +108,14 @@ static int prepare_sources(render_ctx *c)
     int rc = VG_OK;
     if (j->first_frame) {
         double zoom = vg_cam_max_zoom(c->res->move, j->width, j->height);
-        rc = load_image(c, "first frame", j->first_frame, j->first_frame_len,
-                        even_ceil(j->width * zoom), even_ceil(j->height * zoom), &c->first);
+        rc = load_image(c, "first frame", j->first_frame, j->first_frame_len, j->width, j->height,
+                        zoom > 1 ? &c->detail : NULL, zoom, &c->first);
     } else {
         c->scene = vg_scene_new(j->prompt, j->seed);
     }
     if (rc == VG_OK && j->last_frame)
         rc = load_image(c, "last frame", j->last_frame, j->last_frame_len, j->width, j->height,
-                        &c->last);
+                        NULL, 1, &c->last);
     return rc;
 }
 
@@ -147,7 +152,7 @@ static int render_frame(render_ctx *c, int i)
         return VG_ERR;
     }
     if (c->first)
-        vg_cam_sample(c->first, &pose, c->frame);
+        vg_cam_sample(c->first, c->detail, &pose, c->frame);
     else
         vg_scene_render(c->scene, (double)i / VG_RENDER_FPS, &pose, c->frame);
     if (c->last) cross_fade(c->frame, c->last, (unsigned)lrint(256 * vg_cam_ease(t)));
@@ -233,6 +238,7 @@ int vg_render(const vg_render_job *job, vg_render_result *res)
         vg_diag_set(res->error, sizeof res->error, "render failed");
     }
     av_frame_free(&c->first);
+    av_frame_free(&c->detail);
     av_frame_free(&c->last);
     av_frame_free(&c->frame);
     vg_scene_free(c->scene);

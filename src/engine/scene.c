@@ -106,10 +106,11 @@ static void build_orb(scene_orb *o, uint64_t *rng, double hue)
     o->radius = rng_range(rng, 0.1, 0.28);
     hsv_to_yuv(hue + rng_range(rng, -0.12, 0.12), rng_range(rng, 0.2, 0.5), rng_range(rng, 0.85, 1),
                o->yuv);
-    double peak = rng_range(rng, 0.35, 0.7) * 256;
-    for (int i = 0; i < SCENE_FALLOFF; i++) { /* (1 - d^2/r^2)^2: a soft glow, flat at the rim */
-        double u = 1 - (double)i / SCENE_FALLOFF;
-        o->falloff[i] = (uint16_t)lrint(peak * u * u);
+    /* a disc whose rim softens from `edge` of the radius outwards: from bokeh to pure glow */
+    double peak = rng_range(rng, 0.3, 0.65) * 256, edge = rng_range(rng, 0.2, 0.8);
+    for (int i = 0; i < SCENE_FALLOFF; i++) {
+        double d = sqrt((double)i / SCENE_FALLOFF), u = (d - edge) / (1 - edge);
+        o->falloff[i] = (uint16_t)lrint(peak * (u <= 0 ? 1 : 1 - smooth(u)));
     }
 }
 

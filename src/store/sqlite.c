@@ -106,8 +106,10 @@ static const char *const sql_text[Q_COUNT] = {
                       "error_message = 'cancelled by the caller' "
                       "WHERE id = ?2 AND key_id = ?3 AND status IN ('queued','dispatching') "
                       "RETURNING key_id, hold_micro",
+    /* ?3 = 1 for an orderly interruption (shutdown): that claim does not count as an attempt. */
     [Q_TASK_REQUEUE] = "UPDATE tasks SET status = 'queued', version = version + 1, "
-                       "updated_at = ?1, lease_until = 0 WHERE id = ?2 AND status = 'running'",
+                       "updated_at = ?1, lease_until = 0, attempts = attempts - ?3 "
+                       "WHERE id = ?2 AND status = 'running'",
     [Q_TASK_DELETED] = "UPDATE tasks SET content_deleted = 1, updated_at = ?1 "
                        "WHERE id = ?2 AND (?3 IS NULL OR key_id = ?3) AND status IN "
                        "('completed','failed','cancelled')",
@@ -838,9 +840,16 @@ static int simple_update(vg_sqlite *s, int which, int64_t now, const char *id, c
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
 
-static int sq_task_requeue(vg_store *base, const char *id, int64_t now)
+static int sq_task_requeue(vg_store *base, const char *id, bool orderly, int64_t now)
 {
-    return simple_update((vg_sqlite *)base, Q_TASK_REQUEUE, now, id, NULL);
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_TASK_REQUEUE);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, id);
+    sqlite3_bind_int(st, 3, orderly ? 1 : 0);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
 
 static int sq_task_mark_deleted(vg_store *base, const char *id, const char *key_id, int64_t now)

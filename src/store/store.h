@@ -145,8 +145,9 @@ typedef struct {
     int (*task_fail)(vg_store *s, const char *id, const char *code, const char *msg, int64_t now);
     /* queued → cancelled for this key; releases the hold. VG_CONFLICT when not queued. */
     int (*task_cancel)(vg_store *s, const char *id, const char *key_id, int64_t now);
-    /* running (claimed by a process that is gone) → queued again, or failed after too many tries. */
-    int (*task_requeue)(vg_store *s, const char *id, int64_t now);
+    /* running → queued again. orderly = interrupted on purpose (shutdown): the claim is not
+     * counted as an attempt; otherwise (a process died) it is. */
+    int (*task_requeue)(vg_store *s, const char *id, bool orderly, int64_t now);
     /* Marks a finished task's content deleted (files are removed by the caller after this).
      * key_id NULL = any owner (retention sweeps). */
     int (*task_mark_deleted)(vg_store *s, const char *id, const char *key_id, int64_t now);

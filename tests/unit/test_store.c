@@ -211,7 +211,12 @@ static void test_orphans_requeue(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(ids[0], a.id);
     free(ids);
-    assert_int_equal(f->s->ops->task_requeue(f->s, a.id, 8), VG_OK);
+    assert_int_equal(f->s->ops->task_requeue(f->s, a.id, false, 8), VG_OK);
+    assert_int_equal(f->s->ops->task_claim(f->s, 9000, 1000, &c), VG_OK);
+    assert_int_equal(c.attempts, 2);
+    vg_task_free(&c);
+    /* an orderly requeue (shutdown) does not count the claim */
+    assert_int_equal(f->s->ops->task_requeue(f->s, a.id, true, 9), VG_OK);
     assert_int_equal(f->s->ops->task_claim(f->s, 9000, 1000, &c), VG_OK);
     assert_int_equal(c.attempts, 2);
     vg_task_free(&c);
