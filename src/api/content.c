@@ -1,17 +1,17 @@
 /*
  * content.c - result bytes (spec §5): GET /v1/videos/{id}/content?variant=… with the API key, and
  * presigned GET /files/{id}/{variant}?expires=…&sig=… without it. Both stream the file from disk
- * through h2o's file sender, which provides Content-Length, ETag, Last-Modified, Range (206) and
- * If-None-Match (304); the whole file is never read into memory.
+ * (http/sendfile.h: ETag, Last-Modified, Range → 206, If-None-Match → 304); the whole file is never
+ * read into memory.
  */
 #include "api/app.h"
 #include "api/handlers.h"
 #include "common/clock.h"
 #include "http/presign.h"
+#include "http/sendfile.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct {
     const char *variant;
@@ -43,19 +43,19 @@ static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
     if (t->status != VG_TASK_COMPLETED)
         return vg_reply_error(c, 409, "video_not_ready", "", "task %s is %s, not completed",
                               t->id, vg_task_status_public(t->status));
-    if (t->content_deleted)
-        return vg_reply_error(c, 410, "video_deleted", "", "the content of %s was deleted", t->id);
+    /* Expiry first: the retention sweep also marks content deleted, and the caller should
+     * learn why it is gone. */
     if (t->expires_at && t->expires_at <= vg_now_s())
         return vg_reply_error(c, 410, "video_expired", "", "the content of %s has expired", t->id);
+    if (t->content_deleted)
+        return vg_reply_error(c, 410, "video_deleted", "", "the content of %s was deleted", t->id);
     if (!strcmp(v->variant, "last_frame") && !t->has_last_frame)
         return vg_reply_error(c, 404, "not_found", "variant",
                               "no last frame: submit with metadata.return_last_frame=true");
     char path[1400];
     vg_app_task_file(app, t->id, v->file, path, sizeof path);
-    if (access(path, R_OK) != 0)
+    if (vg_send_file(c, path, v->mime))
         return vg_reply_error(c, 410, "video_expired", "", "the content of %s is gone", t->id);
-    if (h2o_file_send(c->req, 200, "OK", path, h2o_iovec_init(v->mime, strlen(v->mime)), 0))
-        return vg_reply_internal(c);
     return 0;
 }
 

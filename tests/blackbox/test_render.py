@@ -163,8 +163,17 @@ class RenderTest(unittest.TestCase):
         self.assertEqual(part.status, 206)
         self.assertEqual(part.body, full.body[100:200])
         self.assertTrue(part.headers["content-range"].startswith("bytes 100-199/"))
+        tail = self.srv.request("GET", path, key=self.key, headers={"Range": "bytes=-10"})
+        self.assertEqual((tail.status, tail.body), (206, full.body[-10:]))
+        st, h, e = self.srv.api("GET", path, key=self.key,
+                                headers={"Range": "bytes=%d-" % len(full.body)})
+        self.assertEqual((st, h["content-range"]), (416, "bytes */%d" % len(full.body)))
+        stale = self.srv.request("GET", path, key=self.key,
+                                 headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+        self.assertEqual((stale.status, len(stale.body)), (200, len(full.body)))
         cached = self.srv.request("GET", path, key=self.key, headers={"If-None-Match": etag})
-        self.assertEqual(cached.status, 304)
+        self.assertEqual((cached.status, cached.body), (304, b""))
+        self.assertEqual(cached.headers["etag"], etag)
         thumb = self.srv.request("GET", path + "?variant=thumbnail", key=self.key)
         self.assertEqual((thumb.status, thumb.headers["content-type"]), (200, "image/jpeg"))
         self.assertEqual(self.srv.api("GET", path + "?variant=last_frame", key=self.key)[0], 404)

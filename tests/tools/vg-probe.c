@@ -9,8 +9,9 @@
  *                                    degrees) best mapping the first decoded frame onto the last
  *   vg-probe frame FILE INDEX OUT    writes decoded frame INDEX (-1: the last) as binary PGM
  *   vg-probe compare IMAGE FILE [INDEX]
- *                                    PSNR (RGB, dB) between IMAGE cover-scaled to the video size
- *                                    and decoded frame INDEX (default 0, -1: the last)
+ *                                    PSNR (dB; luma, and RGB) between IMAGE cover-scaled to the
+ *                                    size of FILE and its decoded frame INDEX (default 0, -1: the
+ *                                    last); FILE may be a video or an image
  *
  * Motion convention (screen, y down): content moving right gives dx > 0, moving down dy > 0,
  * growing scale > 1, turning clockwise angle > 0. The estimator is generic and independent of the
@@ -236,18 +237,22 @@ static AVFrame *cover_image(const AVFrame *img, int w, int h)
     return out;
 }
 
-static double psnr_rgb(const AVFrame *a, const AVFrame *b)
+/* PSNR (dB) over the first bytes_per_px * width samples of each row of two same-size frames. */
+static double psnr(const AVFrame *a, const AVFrame *b, int bytes_per_px)
 {
     double sse = 0;
     for (int y = 0; y < a->height; y++) {
         const uint8_t *pa = a->data[0] + (ptrdiff_t)y * a->linesize[0];
         const uint8_t *pb = b->data[0] + (ptrdiff_t)y * b->linesize[0];
-        for (int x = 0; x < a->width * 3; x++) sse += (double)(pa[x] - pb[x]) * (pa[x] - pb[x]);
+        for (int x = 0; x < a->width * bytes_per_px; x++)
+            sse += (double)(pa[x] - pb[x]) * (pa[x] - pb[x]);
     }
-    double mse = sse / ((double)a->width * a->height * 3);
+    double mse = sse / ((double)a->width * a->height * bytes_per_px);
     return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : 99.0;
 }
 
+/* "psnr" is on luma, the usual video measure: a yuv420p video cannot keep full-resolution colour,
+ * so an RGB comparison mostly measures chroma subsampling; "psnr_rgb" is reported too. */
 static int cmd_compare(const char *image, const char *video, const char *index)
 {
     AVFrame *img, *frame;
@@ -258,11 +263,11 @@ static int cmd_compare(const char *image, const char *video, const char *index)
     }
     AVFrame *a = cover_image(img, frame->width, frame->height);
     AVFrame *b = convert(frame, AV_PIX_FMT_RGB24, frame->width, frame->height);
-    printf("{\"psnr\":%.3f}\n", psnr_rgb(a, b));
-    av_frame_free(&img);
-    av_frame_free(&frame);
-    av_frame_free(&a);
-    av_frame_free(&b);
+    AVFrame *ay = convert(a, AV_PIX_FMT_GRAY8, a->width, a->height);
+    AVFrame *by = convert(b, AV_PIX_FMT_GRAY8, b->width, b->height);
+    printf("{\"psnr\":%.3f,\"psnr_rgb\":%.3f}\n", psnr(ay, by, 1), psnr(a, b, 3));
+    AVFrame *all[] = {img, frame, a, b, ay, by};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) av_frame_free(&all[i]);
     return 0;
 }
 

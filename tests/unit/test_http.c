@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "http/presign.h"
 #include "http/router.h"
+#include "http/sendfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,30 @@ static void test_presign(void **state)
     assert_int_equal(vg_presign_check("other", "files", "task_A", "video", "2000", sig, 1), -1);
     assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", NULL, sig, 1), -1);
     assert_int_equal(vg_presign_check("s3cret", "files", "task_A", "video", "2000", "ab", 1), -1);
+}
+
+static void test_range_parse(void **state)
+{
+    (void)state;
+    off_t a, b;
+    assert_int_equal(vg_range_parse("bytes=100-199", 1000, &a, &b), 1);
+    assert_int_equal(a, 100);
+    assert_int_equal(b, 199);
+    assert_int_equal(vg_range_parse("bytes=900-", 1000, &a, &b), 1);
+    assert_int_equal(b, 999);
+    assert_int_equal(vg_range_parse("bytes=900-5000", 1000, &a, &b), 1);
+    assert_int_equal(b, 999);
+    assert_int_equal(vg_range_parse("bytes=-100", 1000, &a, &b), 1);
+    assert_int_equal(a, 900);
+    assert_int_equal(vg_range_parse("bytes=-5000", 1000, &a, &b), 1);
+    assert_int_equal(a, 0);
+    assert_int_equal(vg_range_parse("bytes=1000-", 1000, &a, &b), -1);
+    assert_int_equal(vg_range_parse("bytes=-0", 1000, &a, &b), -1);
+    assert_int_equal(vg_range_parse(NULL, 1000, &a, &b), 0);
+    assert_int_equal(vg_range_parse("bytes=5-1", 1000, &a, &b), 0);
+    assert_int_equal(vg_range_parse("bytes=0-1,5-6", 1000, &a, &b), 0);
+    assert_int_equal(vg_range_parse("items=0-1", 1000, &a, &b), 0);
+    assert_int_equal(vg_range_parse("bytes=x-1", 1000, &a, &b), 0);
 }
 
 static void test_ids(void **state)
@@ -143,7 +168,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_match), cmocka_unit_test(test_json_depth),
-        cmocka_unit_test(test_presign),     cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_presign),     cmocka_unit_test(test_range_parse),
+        cmocka_unit_test(test_ids),
         cmocka_unit_test(test_crypto),      cmocka_unit_test(test_config_precedence),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
