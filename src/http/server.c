@@ -109,7 +109,12 @@ static void *loop_main(void *arg)
     h2o_socket_close(t->listener);
     /* Give in-flight responses a moment to drain. */
     for (int i = 0; i < 5; i++) h2o_evloop_run(t->ctx.loop, 20);
+    /* The loop belongs to us, not to the context; one more turn lets the sockets that
+     * context_dispose closed (its message queue's among them) finish closing first. */
+    h2o_evloop_t *loop = t->ctx.loop;
     h2o_context_dispose(&t->ctx);
+    h2o_evloop_run(loop, 0);
+    h2o_evloop_destroy(loop);
     return NULL;
 }
 

@@ -32,8 +32,8 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
-#define MOTION_BASE_W  256 /* finest pyramid level width */
-#define MOTION_COARSE_W 40 /* the exhaustive search runs on the first level narrower than this */
+#define MOTION_BASE_W      256 /* finest pyramid level width */
+#define MOTION_COARSE_W    40 /* the exhaustive search runs on the first level narrower than this */
 #define MOTION_MIN_OVERLAP 0.3
 
 typedef struct {
@@ -267,7 +267,8 @@ static int cmd_compare(const char *image, const char *video, const char *index)
     AVFrame *by = convert(b, AV_PIX_FMT_GRAY8, b->width, b->height);
     printf("{\"psnr\":%.3f,\"psnr_rgb\":%.3f}\n", psnr(ay, by, 1), psnr(a, b, 3));
     AVFrame *all[] = {img, frame, a, b, ay, by};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) av_frame_free(&all[i]);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        av_frame_free(&all[i]);
     return 0;
 }
 
@@ -277,7 +278,8 @@ static grey grey_from_frame(const AVFrame *f, int w, int h)
     grey out = {w, h, malloc(sizeof(float) * (size_t)w * h)};
     if (!out.px) abort();
     for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) out.px[y * w + x] = g->data[0][(ptrdiff_t)y * g->linesize[0] + x];
+        for (int x = 0; x < w; x++)
+            out.px[y * w + x] = g->data[0][(ptrdiff_t)y * g->linesize[0] + x];
     av_frame_free(&g);
     return out;
 }
@@ -378,13 +380,15 @@ static int cmd_motion(const char *path)
     for (int l = levels - 1; l >= 0; l--) {
         if (l != levels - 1) m.dx *= 2, m.dy *= 2;
         cost = refine(&a[l], &b[l], &m, step);
-        for (int k = 0; k < 4; k++) step[k] /= 2;
+        for (int k = 0; k < 4; k++)
+            step[k] /= 2;
         cost = refine(&a[l], &b[l], &m, step);
     }
     double k = (double)first->width / bw;
     printf("{\"dx\":%.2f,\"dy\":%.2f,\"scale\":%.4f,\"angle\":%.3f,\"rms\":%.2f,\"frames\":%lld}\n",
            m.dx * k, m.dy * k, m.s, m.a * 180 / M_PI, sqrt(cost), (long long)frames);
-    for (int l = 0; l < levels; l++) free(a[l].px), free(b[l].px);
+    for (int l = 0; l < levels; l++)
+        free(a[l].px), free(b[l].px);
     av_frame_free(&first);
     av_frame_free(&last);
     return 0;

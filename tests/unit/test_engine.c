@@ -24,6 +24,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "core/status.h"
@@ -49,10 +50,12 @@ static AVFrame *make_rgb(int w, int h, const scene_desc *d)
         uint8_t *p = f->data[0] + (ptrdiff_t)y * f->linesize[0];
         for (int x = 0; x < w; x++, p += 3) {
             double bg[3] = {70 + 30 * sin(x * 0.15 + d->phase) * cos(y * 0.11),
-                            80 + 25 * sin((x + y) * 0.09 + d->phase), 90 + 20 * cos(x * 0.05 - y * 0.07)};
+                            80 + 25 * sin((x + y) * 0.09 + d->phase),
+                            90 + 20 * cos(x * 0.05 - y * 0.07)};
             double dx = x - d->bx, dy = y - d->by;
             double g = d->sigma > 0 ? exp(-(dx * dx + dy * dy) / (2 * d->sigma * d->sigma)) : 0;
-            for (int c = 0; c < 3; c++) p[c] = (uint8_t)lrint(bg[c] + (255 - bg[c]) * g);
+            for (int c = 0; c < 3; c++)
+                p[c] = (uint8_t)lrint(bg[c] + (255 - bg[c]) * g);
         }
     }
     return f;
@@ -79,21 +82,15 @@ static AVFrame *convert_frame(const AVFrame *src, enum AVPixelFormat fmt, int fu
     return dst;
 }
 
-/* Encodes rgb with the named encoder (or the codec id's default) into a malloc'd file image. */
-static unsigned char *encode_image(enum AVCodecID id, const char *name, const AVFrame *rgb,
-                                   size_t *len)
+/* Encodes pic as it is with codec into a malloc'd file image. */
+static unsigned char *encode_frame(const AVCodec *codec, const AVFrame *pic, size_t *len)
 {
-    const AVCodec *codec = name ? avcodec_find_encoder_by_name(name) : avcodec_find_encoder(id);
-    if (!codec) return NULL;
     AVCodecContext *cc = avcodec_alloc_context3(codec);
-    enum AVPixelFormat fmt = codec->pix_fmts ? codec->pix_fmts[0] : AV_PIX_FMT_RGB24;
-    if (id == AV_CODEC_ID_PNG || id == AV_CODEC_ID_TIFF) fmt = AV_PIX_FMT_RGB24;
-    AVFrame *pic = convert_frame(rgb, fmt, 1);
-    cc->width = rgb->width;
-    cc->height = rgb->height;
-    cc->pix_fmt = fmt;
+    cc->width = pic->width;
+    cc->height = pic->height;
+    cc->pix_fmt = pic->format;
     cc->time_base = (AVRational){1, 25};
-    if (fmt == AV_PIX_FMT_YUVJ420P) cc->color_range = AVCOL_RANGE_JPEG;
+    if (pic->format == AV_PIX_FMT_YUVJ420P) cc->color_range = AVCOL_RANGE_JPEG;
     AVPacket *pkt = av_packet_alloc();
     assert_int_equal(avcodec_open2(cc, codec, NULL), 0);
     assert_int_equal(avcodec_send_frame(cc, pic), 0);
@@ -103,8 +100,22 @@ static unsigned char *encode_image(enum AVCodecID id, const char *name, const AV
     memcpy(out, pkt->data, (size_t)pkt->size);
     *len = (size_t)pkt->size;
     av_packet_free(&pkt);
-    av_frame_free(&pic);
     avcodec_free_context(&cc);
+    return out;
+}
+
+/* Encodes rgb with the named encoder (or the codec id's default) in the encoder's first pixel
+ * format; NULL when that encoder is not built in. */
+static unsigned char *encode_image(enum AVCodecID id, const char *name, const AVFrame *rgb,
+                                   size_t *len)
+{
+    const AVCodec *codec = name ? avcodec_find_encoder_by_name(name) : avcodec_find_encoder(id);
+    if (!codec) return NULL;
+    enum AVPixelFormat fmt = codec->pix_fmts ? codec->pix_fmts[0] : AV_PIX_FMT_RGB24;
+    if (id == AV_CODEC_ID_PNG || id == AV_CODEC_ID_TIFF) fmt = AV_PIX_FMT_RGB24;
+    AVFrame *pic = convert_frame(rgb, fmt, 1);
+    unsigned char *out = encode_frame(codec, pic, len);
+    av_frame_free(&pic);
     return out;
 }
 
@@ -123,8 +134,8 @@ typedef struct {
     int frames, width, height, pix_fmt;
     enum AVCodecID codec;
     const char *format;
-    uint64_t hash;   /* FNV-1a over every decoded plane row: equal hash = identical frames */
-    AVFrame *first;  /* first and last decoded frames */
+    uint64_t hash;  /* FNV-1a over every decoded plane row: equal hash = identical frames */
+    AVFrame *first; /* first and last decoded frames */
     AVFrame *last;
 } media;
 
@@ -134,7 +145,8 @@ static void hash_frame(uint64_t *h, const AVFrame *f)
         int w = p ? f->width / 2 : f->width, rows = p ? f->height / 2 : f->height;
         for (int y = 0; y < rows; y++) {
             const uint8_t *row = f->data[p] + (ptrdiff_t)y * f->linesize[p];
-            for (int x = 0; x < w; x++) *h = (*h ^ row[x]) * 0x100000001B3ull;
+            for (int x = 0; x < w; x++)
+                *h = (*h ^ row[x]) * 0x100000001B3ull;
         }
     }
 }
@@ -203,7 +215,8 @@ static double psnr_rgb(const AVFrame *frame, const AVFrame *expect_rgb)
     for (int y = 0; y < rgb->height; y++) {
         const uint8_t *a = rgb->data[0] + (ptrdiff_t)y * rgb->linesize[0];
         const uint8_t *b = expect_rgb->data[0] + (ptrdiff_t)y * expect_rgb->linesize[0];
-        for (int x = 0; x < rgb->width * 3; x++) sse += (double)(a[x] - b[x]) * (a[x] - b[x]);
+        for (int x = 0; x < rgb->width * 3; x++)
+            sse += (double)(a[x] - b[x]) * (a[x] - b[x]);
     }
     double mse = sse / (3.0 * rgb->width * rgb->height);
     av_frame_free(&rgb);
@@ -273,8 +286,12 @@ static int exists(const char *path)
 
 static vg_render_job job_for(fixture *fx, int w, int h, int seconds, const char *prompt)
 {
-    return (vg_render_job){.width = w, .height = h, .seconds = seconds, .seed = 1,
-                           .prompt = prompt, .out_dir = fx->dir};
+    return (vg_render_job){.width = w,
+                           .height = h,
+                           .seconds = seconds,
+                           .seed = 1,
+                           .prompt = prompt,
+                           .out_dir = fx->dir};
 }
 
 static void render_ok(const vg_render_job *job, vg_render_result *res)
@@ -320,11 +337,11 @@ static void test_camera_phrases(void **state)
         {"Fixed camera", VG_MOVE_STATIC},
         {"固定镜头，一只猫", VG_MOVE_STATIC},
         {"画面静止", VG_MOVE_STATIC},
-        {"a cat sleeping on a sofa", VG_MOVE_PUSH_IN},   /* default */
-        {"", VG_MOVE_PUSH_IN},                           /* default */
-        {"an ecstatic crowd", VG_MOVE_PUSH_IN},          /* whole words only */
-        {"unfixed", VG_MOVE_PUSH_IN},                    /* whole words only */
-        {"pan left, then zoom in", VG_MOVE_PAN_LEFT},    /* earliest wins */
+        {"a cat sleeping on a sofa", VG_MOVE_PUSH_IN}, /* default */
+        {"", VG_MOVE_PUSH_IN},                         /* default */
+        {"an ecstatic crowd", VG_MOVE_PUSH_IN},        /* whole words only */
+        {"unfixed", VG_MOVE_PUSH_IN},                  /* whole words only */
+        {"pan left, then zoom in", VG_MOVE_PAN_LEFT},  /* earliest wins */
         {"zoom in, then pan left", VG_MOVE_PUSH_IN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -601,7 +618,8 @@ static void test_invalid_images(void **state)
 {
     fixture *fx = *state;
     unsigned char junk[512];
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)(i * 37 + 11);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 37 + 11);
     scene_desc d = {.sigma = 0};
     size_t tiny_len, png_len;
     unsigned char *tiny = make_png(10, 10, &d, &tiny_len);
@@ -638,8 +656,8 @@ static void test_image_probe(void **state)
     static const struct {
         enum AVCodecID id;
         const char *name;
-    } kinds[] = {{AV_CODEC_ID_PNG, NULL},  {AV_CODEC_ID_MJPEG, NULL}, {AV_CODEC_ID_BMP, NULL},
-                 {AV_CODEC_ID_TIFF, NULL}, {AV_CODEC_ID_WEBP, "libwebp"}};
+    } kinds[] = {{AV_CODEC_ID_PNG, NULL},  {AV_CODEC_ID_MJPEG, NULL},     {AV_CODEC_ID_BMP, NULL},
+                 {AV_CODEC_ID_TIFF, NULL}, {AV_CODEC_ID_WEBP, "libwebp"}, {AV_CODEC_ID_GIF, NULL}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t len;
         unsigned char *img = encode_image(kinds[i].id, kinds[i].name, rgb, &len);
@@ -655,9 +673,9 @@ static void test_image_probe(void **state)
     av_frame_free(&rgb);
     char err[128] = "";
     int w, h;
-    assert_int_equal(vg_image_probe((const unsigned char *)"GIF89a-not-really", 17, &w, &h, err,
-                                    sizeof err),
-                     -1);
+    assert_int_equal(
+        vg_image_probe((const unsigned char *)"GIF89a-not-really", 17, &w, &h, err, sizeof err),
+        -1);
     assert_true(err[0] != '\0');
     size_t len;
     scene_desc flat = {.sigma = 0};
@@ -665,6 +683,97 @@ static void test_image_probe(void **state)
     assert_int_equal(vg_image_probe(wide, len, &w, &h, err, sizeof err), -1);
     assert_non_null(strstr(err, "6001x16"));
     free(wide);
+}
+
+/* The JPEG with an EXIF APP1 segment (orientation tag only) spliced in after its SOI marker. */
+static unsigned char *with_exif_orientation(const unsigned char *jpg, size_t len, int o,
+                                            size_t *out_len)
+{
+    const unsigned char app1[] = {
+        0xFF, 0xE1, 0,    34,   'E', 'x', 'i', 'f', 0, 0, 'M', 'M',
+        0,    42,   0,    0,    0,   8, /* big-endian TIFF, IFD at 8 */
+        0,    1,    0x01, 0x12, 0,   3,   0,   0,   0, 1, 0,   (unsigned char)o,
+        0,    0,    0,    0,    0,   0};
+    unsigned char *out = malloc(len + sizeof app1);
+    memcpy(out, jpg, 2);
+    memcpy(out + 2, app1, sizeof app1);
+    memcpy(out + 2 + sizeof app1, jpg + 2, len - 2);
+    *out_len = len + sizeof app1;
+    return out;
+}
+
+static void test_exif_orientation(void **state)
+{
+    fixture *fx = *state;
+    scene_desc d = {.bx = 20, .by = 20, .sigma = 5};
+    AVFrame *rgb = make_rgb(96, 64, &d);
+    size_t len, rot_len;
+    unsigned char *jpg = encode_image(AV_CODEC_ID_MJPEG, NULL, rgb, &len);
+    unsigned char *rot = with_exif_orientation(jpg, len, 6, &rot_len); /* turn 90 clockwise */
+    int w, h;
+    assert_int_equal(vg_image_probe(rot, rot_len, &w, &h, NULL, 0), 0);
+    assert_int_equal(w, 64);
+    assert_int_equal(h, 96);
+    vg_render_job job = job_for(fx, 64, 96, 1, "static");
+    job.first_frame = rot;
+    job.first_frame_len = rot_len;
+    vg_render_result res;
+    render_ok(&job, &res);
+    media m;
+    probe(out_file(fx, "video.mp4"), &m);
+    blob b = find_blob(m.first); /* stored (20, 20) shows at (63 - 20, 20) */
+    assert_true(fabs(b.x - 43) < 1.5 && fabs(b.y - 20) < 1.5);
+    media_free(&m);
+    av_frame_free(&rgb);
+    free(jpg);
+    free(rot);
+}
+
+static double mean_luma(const AVFrame *f)
+{
+    double sum = 0;
+    for (int y = 0; y < f->height; y++)
+        for (int x = 0; x < f->width; x++)
+            sum += f->data[0][(ptrdiff_t)y * f->linesize[0] + x];
+    return sum / ((double)f->width * f->height);
+}
+
+/* Pictures the decoders hand over in less common formats land on the right levels. */
+static void test_pixel_formats(void **state)
+{
+    fixture *fx = *state;
+    static const struct {
+        enum AVPixelFormat fmt;
+        int value;   /* every byte of the picture */
+        double luma; /* expected BT.709 limited-range luma */
+    } cases[] = {
+        {AV_PIX_FMT_RGBA, 0, 235},                       /* fully transparent: white */
+        {AV_PIX_FMT_GRAY8, 200, 16 + 219 * 200 / 255.0}, /* grey PNGs are full range */
+        {AV_PIX_FMT_RGB24, 0, 16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        AVFrame *f = av_frame_alloc();
+        f->format = cases[i].fmt;
+        f->width = f->height = 32;
+        assert_int_equal(av_frame_get_buffer(f, 0), 0);
+        memset(f->data[0], cases[i].value, (size_t)f->linesize[0] * 32);
+        size_t len;
+        unsigned char *png = encode_frame(avcodec_find_encoder(AV_CODEC_ID_PNG), f, &len);
+        vg_render_job job = job_for(fx, 64, 64, 1, "static");
+        job.first_frame = png;
+        job.first_frame_len = len;
+        vg_render_result res;
+        render_ok(&job, &res);
+        media m;
+        probe(out_file(fx, "video.mp4"), &m);
+        double got = mean_luma(m.first);
+        if (fabs(got - cases[i].luma) > 2)
+            fail_msg("%s: luma %.1f, want %.1f", av_get_pix_fmt_name(cases[i].fmt), got,
+                     cases[i].luma);
+        media_free(&m);
+        av_frame_free(&f);
+        free(png);
+    }
 }
 
 static void test_bad_job(void **state)
@@ -819,6 +928,8 @@ int main(void)
         T(test_last_frame_fidelity),
         T(test_invalid_images),
         cmocka_unit_test(test_image_probe),
+        T(test_exif_orientation),
+        T(test_pixel_formats),
         T(test_bad_job),
         T(test_progress),
         T(test_side_outputs),
