@@ -16,46 +16,50 @@
 #include "common/alloc.h"
 
 #define ZOOM_TRAVEL 0.15 /* push in / pull out: content scale change */
-#define PAN_TRAVEL  0.12 /* pans and tilts: fraction of the frame travelled (and the zoom margin) */
+#define PAN_TRAVEL  0.12 /* pans and tilts: share of the frame travelled, and their zoom margin */
 #define ORBIT_DEG   4.0  /* orbit: clockwise turn over the clip */
 
+/* The phrases naming each move. English ones match whole words, case-insensitively. */
 static const struct {
-    const char *phrase;
     vg_camera_move move;
+    const char *phrases[10];
 } camera_phrases[] = {
-    {"push in", VG_MOVE_PUSH_IN},       {"pushes in", VG_MOVE_PUSH_IN},
-    {"pushing in", VG_MOVE_PUSH_IN},    {"zoom in", VG_MOVE_PUSH_IN},
-    {"zooms in", VG_MOVE_PUSH_IN},      {"zooming in", VG_MOVE_PUSH_IN},
-    {"dolly in", VG_MOVE_PUSH_IN},      {"推进", VG_MOVE_PUSH_IN},
-    {"拉近", VG_MOVE_PUSH_IN},          {"pull out", VG_MOVE_PULL_OUT},
-    {"pulls out", VG_MOVE_PULL_OUT},    {"pulling out", VG_MOVE_PULL_OUT},
-    {"pull back", VG_MOVE_PULL_OUT},    {"zoom out", VG_MOVE_PULL_OUT},
-    {"zooms out", VG_MOVE_PULL_OUT},    {"zooming out", VG_MOVE_PULL_OUT},
-    {"dolly out", VG_MOVE_PULL_OUT},    {"拉远", VG_MOVE_PULL_OUT},
-    {"pan left", VG_MOVE_PAN_LEFT},     {"pans left", VG_MOVE_PAN_LEFT},
-    {"panning left", VG_MOVE_PAN_LEFT}, {"左移", VG_MOVE_PAN_LEFT},
-    {"左摇", VG_MOVE_PAN_LEFT},         {"pan right", VG_MOVE_PAN_RIGHT},
-    {"pans right", VG_MOVE_PAN_RIGHT},  {"panning right", VG_MOVE_PAN_RIGHT},
-    {"右移", VG_MOVE_PAN_RIGHT},        {"右摇", VG_MOVE_PAN_RIGHT},
-    {"tilt up", VG_MOVE_TILT_UP},       {"tilts up", VG_MOVE_TILT_UP},
-    {"tilting up", VG_MOVE_TILT_UP},    {"上摇", VG_MOVE_TILT_UP},
-    {"上移", VG_MOVE_TILT_UP},          {"tilt down", VG_MOVE_TILT_DOWN},
-    {"tilts down", VG_MOVE_TILT_DOWN},  {"tilting down", VG_MOVE_TILT_DOWN},
-    {"下摇", VG_MOVE_TILT_DOWN},        {"下移", VG_MOVE_TILT_DOWN},
-    {"orbit", VG_MOVE_ORBIT},           {"orbits", VG_MOVE_ORBIT},
-    {"orbiting", VG_MOVE_ORBIT},        {"rotate", VG_MOVE_ORBIT},
-    {"rotates", VG_MOVE_ORBIT},         {"rotating", VG_MOVE_ORBIT},
-    {"rotation", VG_MOVE_ORBIT},        {"旋转", VG_MOVE_ORBIT},
-    {"环绕", VG_MOVE_ORBIT},            {"static", VG_MOVE_STATIC},
-    {"fixed", VG_MOVE_STATIC},          {"固定镜头", VG_MOVE_STATIC},
-    {"镜头固定", VG_MOVE_STATIC},       {"静止", VG_MOVE_STATIC},
+    {VG_MOVE_PUSH_IN,
+     {"push in", "pushes in", "pushing in", "zoom in", "zooms in", "zooming in", "dolly in", "推进",
+      "拉近"}},
+    {VG_MOVE_PULL_OUT,
+     {"pull out", "pulls out", "pulling out", "pull back", "zoom out", "zooms out", "zooming out",
+      "dolly out", "拉远"}},
+    {VG_MOVE_PAN_LEFT, {"pan left", "pans left", "panning left", "左移", "左摇"}},
+    {VG_MOVE_PAN_RIGHT, {"pan right", "pans right", "panning right", "右移", "右摇"}},
+    {VG_MOVE_TILT_UP, {"tilt up", "tilts up", "tilting up", "上摇", "上移"}},
+    {VG_MOVE_TILT_DOWN, {"tilt down", "tilts down", "tilting down", "下摇", "下移"}},
+    {VG_MOVE_ORBIT,
+     {"orbit", "orbits", "orbiting", "rotate", "rotates", "rotating", "rotation", "旋转", "环绕"}},
+    {VG_MOVE_STATIC, {"static", "fixed", "固定镜头", "镜头固定", "静止"}},
+};
+
+/* What each move does between t = 0 and t = 1 (eased): zoom from/to, content travel as a share of
+ * the frame (centred on the start-to-end midpoint), and clockwise turn. An orbit's zoom is not
+ * listed: it is whatever keeps the turned frame inside the cover view. */
+static const struct {
+    double zoom_from, zoom_to, travel_x, travel_y, turn_deg;
+} camera_moves[] = {
+    [VG_MOVE_PUSH_IN] = {1, 1 + ZOOM_TRAVEL, 0, 0, 0},
+    [VG_MOVE_PULL_OUT] = {1 + ZOOM_TRAVEL, 1, 0, 0, 0},
+    [VG_MOVE_PAN_LEFT] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, PAN_TRAVEL, 0, 0},
+    [VG_MOVE_PAN_RIGHT] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, -PAN_TRAVEL, 0, 0},
+    [VG_MOVE_TILT_UP] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, 0, PAN_TRAVEL, 0},
+    [VG_MOVE_TILT_DOWN] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, 0, -PAN_TRAVEL, 0},
+    [VG_MOVE_ORBIT] = {1, 1, 0, 0, ORBIT_DEG},
+    [VG_MOVE_STATIC] = {1, 1, 0, 0, 0},
 };
 
 static const char *const camera_names[] = {
-    [VG_MOVE_PUSH_IN] = "push_in",     [VG_MOVE_PULL_OUT] = "pull_out",
-    [VG_MOVE_PAN_LEFT] = "pan_left",   [VG_MOVE_PAN_RIGHT] = "pan_right",
-    [VG_MOVE_TILT_UP] = "tilt_up",     [VG_MOVE_TILT_DOWN] = "tilt_down",
-    [VG_MOVE_ORBIT] = "orbit",         [VG_MOVE_STATIC] = "static",
+    [VG_MOVE_PUSH_IN] = "push_in",   [VG_MOVE_PULL_OUT] = "pull_out",
+    [VG_MOVE_PAN_LEFT] = "pan_left", [VG_MOVE_PAN_RIGHT] = "pan_right",
+    [VG_MOVE_TILT_UP] = "tilt_up",   [VG_MOVE_TILT_DOWN] = "tilt_down",
+    [VG_MOVE_ORBIT] = "orbit",       [VG_MOVE_STATIC] = "static",
 };
 
 static int ascii_lower(int c)
@@ -84,9 +88,10 @@ static int phrase_at(const char *start, const char *s, const char *needle)
 vg_camera_move vg_camera_from_prompt(const char *prompt)
 {
     if (!prompt) return VG_MOVE_PUSH_IN;
-    for (const char *s = prompt; *s; s++)
+    for (const char *s = prompt; *s; s++) /* earliest mention first */
         for (size_t i = 0; i < sizeof camera_phrases / sizeof camera_phrases[0]; i++)
-            if (phrase_at(prompt, s, camera_phrases[i].phrase)) return camera_phrases[i].move;
+            for (const char *const *p = camera_phrases[i].phrases; *p; p++)
+                if (phrase_at(prompt, s, *p)) return camera_phrases[i].move;
     return VG_MOVE_PUSH_IN;
 }
 
@@ -112,21 +117,14 @@ static double orbit_zoom(double angle, int w, int h)
 
 void vg_cam_pose_at(vg_camera_move m, double t, int w, int h, vg_cam_pose *pose)
 {
-    double e = vg_cam_ease(t), pan = e - 0.5;
-    *pose = (vg_cam_pose){.zoom = 1};
-    switch (m) {
-    case VG_MOVE_PUSH_IN: pose->zoom = 1 + ZOOM_TRAVEL * e; break;
-    case VG_MOVE_PULL_OUT: pose->zoom = 1 + ZOOM_TRAVEL * (1 - e); break;
-    case VG_MOVE_PAN_LEFT: pose->zoom = 1 + PAN_TRAVEL, pose->dx = w * PAN_TRAVEL * pan; break;
-    case VG_MOVE_PAN_RIGHT: pose->zoom = 1 + PAN_TRAVEL, pose->dx = -w * PAN_TRAVEL * pan; break;
-    case VG_MOVE_TILT_UP: pose->zoom = 1 + PAN_TRAVEL, pose->dy = h * PAN_TRAVEL * pan; break;
-    case VG_MOVE_TILT_DOWN: pose->zoom = 1 + PAN_TRAVEL, pose->dy = -h * PAN_TRAVEL * pan; break;
-    case VG_MOVE_ORBIT:
-        pose->angle = ORBIT_DEG * M_PI / 180 * e;
-        pose->zoom = orbit_zoom(pose->angle, w, h);
-        break;
-    case VG_MOVE_STATIC: break;
-    }
+    if ((unsigned)m >= sizeof camera_moves / sizeof camera_moves[0]) m = VG_MOVE_STATIC;
+    double e = vg_cam_ease(t);
+    pose->zoom =
+        camera_moves[m].zoom_from + (camera_moves[m].zoom_to - camera_moves[m].zoom_from) * e;
+    pose->dx = w * camera_moves[m].travel_x * (e - 0.5);
+    pose->dy = h * camera_moves[m].travel_y * (e - 0.5);
+    pose->angle = camera_moves[m].turn_deg * M_PI / 180 * e;
+    if (pose->angle != 0) pose->zoom *= orbit_zoom(pose->angle, w, h);
 }
 
 double vg_cam_max_zoom(vg_camera_move m, int w, int h)
@@ -210,20 +208,22 @@ static void row_separable(const plane_map *m, int y, uint8_t *out, int n)
     }
 }
 
+static inline uint8_t bilinear(const uint8_t *src, ptrdiff_t ss, int32_t fx, int32_t fy)
+{
+    const uint8_t *p = src + (fy >> 16) * ss + (fx >> 16);
+    unsigned ax = (fx >> 8) & 255, ay = (fy >> 8) & 255;
+    unsigned top = p[0] * (256 - ax) + p[1] * ax;
+    unsigned bot = p[ss] * (256 - ax) + p[ss + 1] * ax;
+    return (uint8_t)((top * (256 - ay) + bot * ay + 32768) >> 16);
+}
+
 /* Rotated row: full bilinear per sample, stepping the 16.16 position along the row. */
 static void row_general(const plane_map *m, int y, uint8_t *out, int n)
 {
-    const ptrdiff_t ss = m->stride;
     int32_t fx = fixed16(m->ox + m->yx * y), fy = fixed16(m->oy + m->yy * y);
     int32_t sxx = fixed16(m->xx), sxy = fixed16(m->xy);
-    for (int i = 0; i < n; i++, fx += sxx, fy += sxy) {
-        int32_t cx = clamp16(fx, m->max_x), cy = clamp16(fy, m->max_y);
-        const uint8_t *p = m->src + (cy >> 16) * ss + (cx >> 16);
-        unsigned ax = (cx >> 8) & 255, ay = (cy >> 8) & 255;
-        unsigned top = p[0] * (256 - ax) + p[1] * ax;
-        unsigned bot = p[ss] * (256 - ax) + p[ss + 1] * ax;
-        out[i] = (uint8_t)((top * (256 - ay) + bot * ay + 32768) >> 16);
-    }
+    for (int i = 0; i < n; i++, fx += sxx, fy += sxy)
+        out[i] = bilinear(m->src, m->stride, clamp16(fx, m->max_x), clamp16(fy, m->max_y));
 }
 
 static void sample_row(const plane_map *m, int y, uint8_t *out, int n)
@@ -263,7 +263,9 @@ static void sample_plane(const AVFrame *lvl[2], unsigned mix, const vg_cam_pose 
                          int plane, plane_map m[2], uint8_t *row)
 {
     int n = plane ? dst->width / 2 : dst->width, h = plane ? dst->height / 2 : dst->height;
-    int use[2] = {mix < 256, mix > 0};
+    int use[2];
+    use[0] = mix < 256; /* the base level */
+    use[1] = mix > 0;   /* the detail level */
     for (int k = 0; k < 2; k++) {
         if (!use[k]) continue;
         map_plane(&m[k], lvl[k], p, dst, plane);
@@ -277,24 +279,26 @@ static void sample_plane(const AVFrame *lvl[2], unsigned mix, const vg_cam_pose 
         }
         sample_row(&m[0], y, out, n);
         sample_row(&m[1], y, row, n);
-        for (int x = 0; x < n; x++) out[x] = (uint8_t)((out[x] * (256 - mix) + row[x] * mix + 128) >> 8);
+        for (int x = 0; x < n; x++)
+            out[x] = (uint8_t)((out[x] * (256 - mix) + row[x] * mix + 128) >> 8);
     }
 }
 
 void vg_cam_sample(const AVFrame *base, const AVFrame *detail, const vg_cam_pose *pose,
                    AVFrame *dst)
 {
-    unsigned mix = detail_mix(detail, pose, dst);
     if (pose->zoom == 1 && pose->angle == 0 && pose->dx == 0 && pose->dy == 0) {
         av_frame_copy(dst, base); /* the cover view itself: nothing to resample */
         return;
     }
+    unsigned mix = detail_mix(detail, pose, dst);
     const AVFrame *lvl[2] = {base, detail ? detail : base};
     plane_map m[2] = {{0}};
     int sw = lvl[1]->width > base->width ? lvl[1]->width : base->width;
     void *mem = alloc_maps(m, dst->width, sw);
     uint8_t *row = vg_malloc((size_t)dst->width);
-    for (int plane = 0; plane < 3; plane++) sample_plane(lvl, mix, pose, dst, plane, m, row);
+    for (int plane = 0; plane < 3; plane++)
+        sample_plane(lvl, mix, pose, dst, plane, m, row);
     free(row);
     free(mem);
 }

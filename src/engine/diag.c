@@ -18,7 +18,8 @@ static void diag_callback(void *avcl, int level, const char *fmt, va_list vl)
     if (level > AV_LOG_ERROR || diag_avline[0]) return; /* the first error explains the failure */
     vsnprintf(diag_avline, sizeof diag_avline, fmt, vl);
     size_t n = strlen(diag_avline);
-    while (n && (diag_avline[n - 1] == '\n' || diag_avline[n - 1] == ' ')) diag_avline[--n] = '\0';
+    while (n && (diag_avline[n - 1] == '\n' || diag_avline[n - 1] == ' '))
+        diag_avline[--n] = '\0';
 }
 
 static void diag_install(void)

@@ -6,6 +6,7 @@
 #include "engine/encode.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -16,10 +17,10 @@
 #include "engine/engine.h"
 #include "engine/image.h"
 
-#define ENC_PRESET    "veryfast"
-#define ENC_CRF       "23"
-#define ENC_GOP       (2 * VG_RENDER_FPS) /* a keyframe every 2 s keeps seeking cheap */
-#define JPEG_QSCALE   3                   /* mjpeg quantiser: 2 best .. 31 worst */
+#define ENC_PRESET  "veryfast"
+#define ENC_CRF     "23"
+#define ENC_GOP     (2 * VG_RENDER_FPS) /* a keyframe every 2 s keeps seeking cheap */
+#define JPEG_QSCALE 3                   /* mjpeg quantiser: 2 best .. 31 worst */
 
 struct vg_encoder {
     AVFormatContext *oc;
@@ -180,7 +181,9 @@ static int write_file(const char *path, const AVPacket *pkt, char *err, size_t e
     FILE *f = fopen(path, "wb");
     int ok = f && fwrite(pkt->data, 1, (size_t)pkt->size, f) == (size_t)pkt->size;
     if (f && fclose(f) != 0) ok = 0;
-    if (!ok) vg_diag_set(err, errlen, "cannot write %s", path);
+    const char *name =
+        strrchr(path, '/'); /* the directory is the server's business, not the job's */
+    if (!ok) vg_diag_set(err, errlen, "cannot write %s", name ? name + 1 : path);
     return ok ? VG_OK : VG_ERR;
 }
 
@@ -206,8 +209,7 @@ static int open_still_encoder(AVCodecContext **out, enum AVCodecID id, const AVF
 }
 
 /* Encodes one picture with a still-image encoder and writes the resulting file. */
-static int encode_still(enum AVCodecID id, AVFrame *pic, const char *path, char *err,
-                        size_t errlen)
+static int encode_still(enum AVCodecID id, AVFrame *pic, const char *path, char *err, size_t errlen)
 {
     AVCodecContext *cc = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -219,7 +221,8 @@ static int encode_still(enum AVCodecID id, AVFrame *pic, const char *path, char 
     if (ret >= 0) ret = avcodec_receive_packet(cc, pkt);
     int rc = VG_ERR;
     if (ret < 0)
-        vg_diag_av(err, errlen, ret, id == AV_CODEC_ID_PNG ? "PNG encoding failed" : "JPEG encoding failed");
+        vg_diag_av(err, errlen, ret,
+                   id == AV_CODEC_ID_PNG ? "PNG encoding failed" : "JPEG encoding failed");
     else
         rc = write_file(path, pkt, err, errlen);
     av_packet_free(&pkt);

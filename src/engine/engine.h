@@ -22,14 +22,16 @@
  *     Pans and tilts run at a fixed 1.12x zoom so the travel never uncovers a border.
  *   - with a last frame as well: the moving first frame cross-fades (eased) into the cover-scaled
  *     last frame, which is the final frame exactly (it does not move).
+ *     Input images are turned upright by their EXIF orientation; transparency shows white.
  *   - without a first frame: an animated scene (colour palette, drifting gradient, soft moving
  *     orbs) generated from a hash of prompt and seed, seen through the same camera move; with a
  *     last frame it cross-fades into that image.
  *
  * Thread-safety: every function may be called from several threads at once. A render runs entirely
  * on the calling thread and streams frame by frame (memory is bounded by a few frames plus the
- * scaled input images). FFmpeg's log output is captured (never printed) and folded into the
- * error messages of the job that caused it.
+ * scaled input images). The first call into the engine replaces FFmpeg's process-wide log
+ * callback: FFmpeg's messages are captured (never printed) and folded into the error messages of
+ * the job that caused them.
  */
 #ifndef VG_ENGINE_H
 #define VG_ENGINE_H
@@ -38,10 +40,10 @@
 #include <stdint.h>
 
 /* Caps on the job itself (images have theirs in common/limits.h). */
-#define VG_RENDER_MIN_SIDE_PX   16
-#define VG_RENDER_MAX_SIDE_PX   4096
-#define VG_RENDER_MAX_SECONDS   60
-#define VG_RENDER_FPS           24
+#define VG_RENDER_MIN_SIDE_PX     16
+#define VG_RENDER_MAX_SIDE_PX     4096
+#define VG_RENDER_MAX_SECONDS     60
+#define VG_RENDER_FPS             24
 #define VG_RENDER_MAX_IMAGE_BYTES (64u << 20)
 
 typedef enum {
@@ -66,14 +68,15 @@ const char *vg_camera_name(vg_camera_move m);
 
 /**
  * Decodes just enough of an image (any of jpeg/png/webp/bmp/gif/tiff, detected from the bytes,
- * never the name) to report its size. 0, or -1 with a reason in err (which may be NULL). Images
- * with a side outside VG_IMAGE_MIN_SIDE_PX..VG_IMAGE_MAX_SIDE_PX are reported as errors.
+ * never the name) to report its size as displayed (after any EXIF orientation). 0, or -1 with a
+ * reason in err (which may be NULL). Images with a side outside
+ * VG_IMAGE_MIN_SIDE_PX..VG_IMAGE_MAX_SIDE_PX are reported as errors.
  */
 int vg_image_probe(const unsigned char *data, size_t len, int *w, int *h, char *err, size_t errlen);
 
 typedef struct {
     int width, height, seconds; /* output size (exact, even) and duration; frames = 24*seconds+1 */
-    uint64_t seed;              /* scene generation without an image: same seed+prompt => same video */
+    uint64_t seed; /* scene generation without an image: same seed+prompt => same video */
     const char *prompt;
     const unsigned char *first_frame; /* encoded image bytes or NULL */
     size_t first_frame_len;
@@ -81,7 +84,7 @@ typedef struct {
     size_t last_frame_len;
     bool camera_fixed;      /* forces VG_MOVE_STATIC */
     bool return_last_frame; /* also write last_frame.png */
-    const char *out_dir;    /* existing directory: writes video.mp4, thumbnail.jpg, [last_frame.png] */
+    const char *out_dir; /* existing directory: writes video.mp4, thumbnail.jpg, [last_frame.png] */
     /* Called about every 5% with 0..100; a non-zero return aborts the render (returns VG_AGAIN).
      * May be NULL. Called on the rendering thread. */
     int (*progress)(void *ud, int percent);
@@ -100,9 +103,9 @@ typedef struct {
 /**
  * Renders the job synchronously on the calling thread (thread-safe: several renders may run at once
  * on different threads). Returns VG_OK, VG_INVALID (bad input image: error_code "invalid_image"),
- * VG_AGAIN (aborted by progress: "render_aborted"), or VG_ERR ("render_failed", also for a malformed job). frames,
- * tokens and move are filled in for any well-formed job, whatever the outcome. On any failure the output files this call
- * may have created are removed.
+ * VG_AGAIN (aborted by progress: "render_aborted"), or VG_ERR ("render_failed", also for a
+ * malformed job). frames, tokens and move are filled in for any well-formed job, whatever the
+ * outcome. On any failure the output files this call may have created are removed.
  */
 int vg_render(const vg_render_job *job, vg_render_result *res);
 

@@ -6,12 +6,16 @@
  * matching decoders are opened, so a video or anything exotic is refused before a decoder sees it.
  * max_pixels bounds what a decoder may allocate before we get to check the sides.
  *
+ * Orientation: an EXIF orientation tag is honoured (sizes are reported as displayed, and the
+ * cover view is cut from the stored picture then turned), since FFmpeg 5.1 only reports it.
+ *
  * Colour: conversions go through swscale with the matrix and range taken from each frame's
  * fields, so a BT.601 full-range JPEG and an sRGB PNG both land correctly in BT.709 limited range.
  */
 #include "engine/image.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -27,8 +31,8 @@
 #define IMAGE_IO_BUF_BYTES 16384
 #define IMAGE_DEMUXERS     "jpeg_pipe,png_pipe,webp_pipe,bmp_pipe,gif,gif_pipe,tiff_pipe"
 #define IMAGE_KINDS        "jpeg, png, webp, bmp, gif or tiff"
-#define IMAGE_SWS_FLAGS \
-    (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP)
+/* bicubic, accurately rounded, with chroma read and written at full resolution */
+#define IMAGE_SWS_FLAGS (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP)
 
 typedef struct {
     const unsigned char *data;
@@ -60,12 +64,19 @@ static int64_t mem_seek(void *opaque, int64_t offset, int whence)
     int64_t base;
     if (whence & AVSEEK_SIZE) return (int64_t)m->len;
     switch (whence & ~AVSEEK_FORCE) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = (int64_t)m->pos; break;
-    case SEEK_END: base = (int64_t)m->len; break;
-    default: return AVERROR(EINVAL);
+    case SEEK_SET:
+        base = 0;
+        break;
+    case SEEK_CUR:
+        base = (int64_t)m->pos;
+        break;
+    case SEEK_END:
+        base = (int64_t)m->len;
+        break;
+    default:
+        return AVERROR(EINVAL);
     }
-    if (base + offset < 0 || base + offset > (int64_t)m->len) return AVERROR(EINVAL);
+    if (offset < -base || offset > (int64_t)m->len - base) return AVERROR(EINVAL); /* no overflow */
     m->pos = (size_t)(base + offset);
     return (int64_t)m->pos;
 }
@@ -91,7 +102,8 @@ static void reader_close(img_reader *r)
 static int reader_open_container(img_reader *r, char *err, size_t errlen)
 {
     unsigned char *buf = av_malloc(IMAGE_IO_BUF_BYTES);
-    if (buf) r->io = avio_alloc_context(buf, IMAGE_IO_BUF_BYTES, 0, &r->mem, mem_read, NULL, mem_seek);
+    if (buf)
+        r->io = avio_alloc_context(buf, IMAGE_IO_BUF_BYTES, 0, &r->mem, mem_read, NULL, mem_seek);
     if (!r->io) av_free(buf);
     if (r->io) r->fmt = avformat_alloc_context();
     if (!r->fmt) {
@@ -103,7 +115,8 @@ static int reader_open_container(img_reader *r, char *err, size_t errlen)
     av_dict_set(&opts, "format_whitelist", IMAGE_DEMUXERS, 0);
     int ret = avformat_open_input(&r->fmt, "", NULL, &opts); /* frees r->fmt on failure */
     av_dict_free(&opts);
-    if (ret < 0 || r->fmt->nb_streams < 1 || !codec_allowed(r->fmt->streams[0]->codecpar->codec_id)) {
+    if (ret < 0 || r->fmt->nb_streams < 1 ||
+        !codec_allowed(r->fmt->streams[0]->codecpar->codec_id)) {
         vg_diag_set(err, errlen, "not a supported image (expected " IMAGE_KINDS ")");
         return VG_INVALID;
     }
@@ -128,9 +141,9 @@ static int reader_open(img_reader *r, const unsigned char *data, size_t len, cha
     r->dec->max_pixels = (int64_t)VG_IMAGE_MAX_SIDE_PX * VG_IMAGE_MAX_SIDE_PX;
     vg_diag_reset();
     int ret = avcodec_open2(r->dec, codec, NULL);
-    if (ret < 0) {
-        vg_diag_av(err, errlen, ret, "cannot open the image decoder");
-        return VG_ERR;
+    if (ret < 0) { /* its parameters came from the bytes: the image is at fault */
+        vg_diag_av(err, errlen, ret, "cannot decode image");
+        return VG_INVALID;
     }
     return VG_OK;
 }
@@ -149,6 +162,21 @@ static int reader_first_frame(img_reader *r, AVFrame *frame)
     if (ret != AVERROR_EOF) return ret;
     avcodec_send_packet(r->dec, NULL);
     return avcodec_receive_frame(r->dec, frame);
+}
+
+/* EXIF orientation (1..8) of a decoded picture: FFmpeg 5.1 reports the tag from JPEG and TIFF
+ * files in the frame's metadata but does not apply it, and phone photos depend on it. */
+static int exif_orientation(const AVFrame *f)
+{
+    const AVDictionaryEntry *e = av_dict_get(f->metadata, "Orientation", NULL, 0);
+    long o = e ? strtol(e->value, NULL, 10) : 1;
+    return o >= 1 && o <= 8 ? (int)o : 1;
+}
+
+/* Orientations 5..8 turn the picture a quarter: its displayed width is its stored height. */
+static int swaps_sides(int orientation)
+{
+    return orientation >= 5;
 }
 
 static int check_sides(const AVFrame *f, char *err, size_t errlen)
@@ -207,8 +235,9 @@ int vg_image_probe(const unsigned char *data, size_t len, int *w, int *h, char *
     AVFrame *frame = NULL;
     if (err && errlen) err[0] = '\0';
     if (vg_image_decode(data, len, &frame, err, errlen) != VG_OK) return -1;
-    if (w) *w = frame->width;
-    if (h) *h = frame->height;
+    int swap = swaps_sides(exif_orientation(frame));
+    if (w) *w = swap ? frame->height : frame->width;
+    if (h) *h = swap ? frame->width : frame->height;
     av_frame_free(&frame);
     return 0;
 }
@@ -304,7 +333,8 @@ static int crop_to_aspect(AVFrame *f, int w, int h)
         f->crop_top = (size_t)((ih - ch) / 2);
         f->crop_bottom = (size_t)(ih - ch) - f->crop_top;
     }
-    /* swscale copes with the unaligned pointers this may leave (as FFmpeg's crop filter relies on) */
+    /* swscale copes with the unaligned pointers this may leave (as FFmpeg's crop filter relies on)
+     */
     return av_frame_apply_cropping(f, AV_FRAME_CROP_UNALIGNED);
 }
 
@@ -315,33 +345,69 @@ static void composite_over_white(AVFrame *rgba)
         for (int x = 0; x < rgba->width; x++, p += 4) {
             unsigned a = p[3], ia = 255 - a;
             if (a == 255) continue;
-            for (int c = 0; c < 3; c++) p[c] = (uint8_t)((p[c] * a + 255 * ia + 127) / 255);
+            for (int c = 0; c < 3; c++)
+                p[c] = (uint8_t)((p[c] * a + 255 * ia + 127) / 255);
             p[3] = 255;
         }
     }
 }
 
-int vg_image_cover(const AVFrame *img, int w, int h, AVFrame **out, char *err, size_t errlen)
+/* Where displayed pixel (x, y) is stored, per EXIF orientation: sx = ax*x + bx*y + cx*(sw-1), and
+ * likewise sy with the stored height. */
+static const signed char orient_map[9][6] = {
+    [1] = {1, 0, 0, 0, 1, 0},   [2] = {-1, 0, 1, 0, 1, 0}, [3] = {-1, 0, 1, 0, -1, 1},
+    [4] = {1, 0, 0, 0, -1, 1},  [5] = {0, 1, 0, 1, 0, 0},  [6] = {0, 1, 0, -1, 0, 1},
+    [7] = {0, -1, 1, -1, 0, 1}, [8] = {0, -1, 1, 1, 0, 0},
+};
+
+/* Turns/mirrors src (RGBA, as stored) into dst (RGBA, as displayed). */
+static void orient_rgba(const AVFrame *src, AVFrame *dst, int orientation)
 {
-    AVFrame *src = NULL, *rgba = NULL, *yuv = NULL;
-    int rc = VG_ERR;
-    *out = NULL;
-    src = croppable(img, err, errlen);
-    if (!src || crop_to_aspect(src, w, h) < 0) goto out;
-    rgba = vg_image_alloc(w, h, AV_PIX_FMT_RGBA);
-    yuv = vg_image_alloc(w, h, AV_PIX_FMT_YUV420P);
-    if (!rgba || !yuv || vg_image_convert(src, rgba, err, errlen) != VG_OK) goto out;
+    const signed char *m = orient_map[orientation];
+    for (int y = 0; y < dst->height; y++) {
+        uint8_t *out = dst->data[0] + (ptrdiff_t)y * dst->linesize[0];
+        for (int x = 0; x < dst->width; x++) {
+            int sx = m[0] * x + m[1] * y + m[2] * (src->width - 1);
+            int sy = m[3] * x + m[4] * y + m[5] * (src->height - 1);
+            memcpy(out + 4 * x, src->data[0] + (ptrdiff_t)sy * src->linesize[0] + 4 * sx, 4);
+        }
+    }
+}
+
+/* The cover view as stored (sides swapped for quarter turns), in RGBA on white, then displayed. */
+static AVFrame *cover_rgba(const AVFrame *img, int w, int h, char *err, size_t errlen)
+{
+    int o = exif_orientation(img), sw = swaps_sides(o) ? h : w, sh = swaps_sides(o) ? w : h;
+    AVFrame *src = croppable(img, err, errlen);
+    AVFrame *rgba = vg_image_alloc(sw, sh, AV_PIX_FMT_RGBA), *shown = NULL;
+    if (!src || !rgba || crop_to_aspect(src, sw, sh) < 0 ||
+        vg_image_convert(src, rgba, err, errlen) != VG_OK)
+        goto out;
     if (av_pix_fmt_desc_get(src->format)->flags & (AV_PIX_FMT_FLAG_ALPHA | AV_PIX_FMT_FLAG_PAL))
         composite_over_white(rgba);
-    if (vg_image_convert(rgba, yuv, err, errlen) != VG_OK) goto out;
-    *out = yuv;
-    yuv = NULL;
-    rc = VG_OK;
+    if (o == 1) {
+        shown = rgba;
+        rgba = NULL;
+    } else if ((shown = vg_image_alloc(w, h, AV_PIX_FMT_RGBA))) {
+        orient_rgba(rgba, shown, o);
+    }
 out:
-    if (rc != VG_OK) vg_diag_set(err, errlen, "cannot scale the image to %dx%d", w, h);
     av_frame_free(&src);
     av_frame_free(&rgba);
-    av_frame_free(&yuv);
+    return shown;
+}
+
+int vg_image_cover(const AVFrame *img, int w, int h, AVFrame **out, char *err, size_t errlen)
+{
+    AVFrame *rgba = cover_rgba(img, w, h, err, errlen);
+    AVFrame *yuv = rgba ? vg_image_alloc(w, h, AV_PIX_FMT_YUV420P) : NULL;
+    int rc = yuv ? vg_image_convert(rgba, yuv, err, errlen) : VG_ERR;
+    if (rc != VG_OK) {
+        vg_diag_set(err, errlen, "cannot scale the image to %dx%d", w, h);
+        av_frame_free(&yuv);
+    }
+    av_frame_free(&rgba);
+    *out = yuv;
     return rc;
 }
 

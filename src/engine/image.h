@@ -20,13 +20,16 @@ AVFrame *vg_image_alloc(int w, int h, enum AVPixelFormat fmt);
 
 /**
  * Decodes the first picture of an encoded image. VG_OK with *out set, or VG_INVALID with a reason
- * in err: undecodable, not a supported still format, or a side outside the limits.h bounds.
+ * in err: undecodable, not a supported still format, or a side outside the limits.h bounds
+ * (VG_ERR only when out of memory). An EXIF orientation stays in the frame's metadata, for
+ * vg_image_cover to apply.
  */
 int vg_image_decode(const unsigned char *data, size_t len, AVFrame **out, char *err, size_t errlen);
 
 /**
  * Scales img (any pixel format) to COVER w x h and crops the centre: the result is exactly w x h
- * (both even) in the working format. Transparent images are composited over white.
+ * (both even) in the working format, turned upright by any EXIF orientation. Transparent images
+ * are composited over white.
  * VG_OK, or VG_ERR with a reason in err.
  */
 int vg_image_cover(const AVFrame *img, int w, int h, AVFrame **out, char *err, size_t errlen);
@@ -38,7 +41,8 @@ int vg_image_cover(const AVFrame *img, int w, int h, AVFrame **out, char *err, s
  */
 int vg_image_convert(const AVFrame *src, AVFrame *dst, char *err, size_t errlen);
 
-/** Converts a working-format frame to full-range RGB24 of the same size; NULL with err on failure. */
+/** Converts a working-format frame to full-range RGB24 of the same size; NULL with err on failure.
+ */
 AVFrame *vg_image_to_rgb(const AVFrame *yuv, char *err, size_t errlen);
 
 #endif

@@ -2,11 +2,11 @@
  * render.c - one render job, start to finish, on the calling thread.
  *
  * Flow: check the job; decode and cover-scale the input images once (the first frame at output
- * size and, for a zooming move, again at its largest zoom: camera.h's two levels; the last frame
- * at output size); open the encoder; then
- * for each frame: camera pose -> sample the image or draw the scene -> cross-fade towards the last
- * frame -> encode. Only one output frame exists at a time, so memory does not grow with duration.
- * The thumbnail is written from frame 0; last_frame.png from the final frame after the loop.
+ * size and, for a zooming move, again at its largest zoom: camera.h's two levels; the last frame at
+ * output size); open the encoder; then for each frame: camera pose -> sample the image or draw the
+ * scene -> cross-fade towards the last frame -> encode. Only one output frame exists at a time, so
+ * memory does not grow with the duration. The thumbnail is written from frame 0, last_frame.png
+ * from the final frame after the loop.
  *
  * Progress: 0 once set up, then every 5% of encoded frames (scaled to 95), and 100 once every file
  * is complete. Any failure or abort removes the files this render may have written.
@@ -37,7 +37,7 @@ typedef struct {
     vg_render_result *res;
     AVFrame *first;  /* cover view at output size, or NULL: draw the scene */
     AVFrame *detail; /* cover view scaled by the move's largest zoom, or NULL (camera.h) */
-    AVFrame *last;  /* cover view at output size, or NULL */
+    AVFrame *last;   /* cover view at output size, or NULL */
     vg_scene *scene;
     AVFrame *frame; /* the frame being rendered */
     vg_encoder *enc;
@@ -127,7 +127,8 @@ static void cross_fade(AVFrame *dst, const AVFrame *last, unsigned a)
         for (int y = 0; y < h; y++) {
             uint8_t *d = dst->data[plane] + (ptrdiff_t)y * dst->linesize[plane];
             const uint8_t *l = last->data[plane] + (ptrdiff_t)y * last->linesize[plane];
-            for (int x = 0; x < w; x++) d[x] = (uint8_t)((d[x] * (256 - a) + l[x] * a + 128) >> 8);
+            for (int x = 0; x < w; x++)
+                d[x] = (uint8_t)((d[x] * (256 - a) + l[x] * a + 128) >> 8);
         }
     }
 }

@@ -15,11 +15,11 @@
 
 #include "common/alloc.h"
 
-#define SCENE_STOPS     4
-#define SCENE_RAMP      1024 /* ramp entries: the phase's top 10 bits */
-#define SCENE_ORBS      6
-#define SCENE_FALLOFF   1024
-#define SCENE_SPAN      0.55 /* share of the colour cycle visible across the frame diagonal */
+#define SCENE_STOPS   4
+#define SCENE_RAMP    1024 /* ramp entries: the phase's top 10 bits */
+#define SCENE_ORBS    6
+#define SCENE_FALLOFF 1024
+#define SCENE_SPAN    0.55 /* share of the colour cycle visible across the frame diagonal */
 
 typedef struct {
     double cx, cy, ax, ay; /* centre and swing, fractions of the width / height */
@@ -123,7 +123,8 @@ vg_scene *vg_scene_new(const char *prompt, uint64_t seed)
     sc->grad_angle = rng_range(&rng, 0, 2 * M_PI);
     sc->grad_spin = rng_range(&rng, 0.04, 0.12) * (rng_next(&rng) & 1 ? 1 : -1);
     sc->grad_drift = rng_range(&rng, 0.03, 0.06);
-    for (int i = 0; i < SCENE_ORBS; i++) build_orb(&sc->orbs[i], &rng, hue + (i & 1 ? 0.5 : 0));
+    for (int i = 0; i < SCENE_ORBS; i++)
+        build_orb(&sc->orbs[i], &rng, hue + (i & 1 ? 0.5 : 0));
     return sc;
 }
 
@@ -149,7 +150,8 @@ static void draw_gradient(const vg_scene *sc, double t, const vg_cam_pose *p, AV
         double u = ux * px + uy * py + sc->grad_drift * t;
         uint32_t phase = (uint32_t)(uint64_t)((u - floor(u)) * 4294967296.0);
         uint8_t *row = dst->data[plane] + (ptrdiff_t)y * dst->linesize[plane];
-        for (int x = 0; x < pw; x++, phase += step) row[x] = ramp[phase >> 22];
+        for (int x = 0; x < pw; x++, phase += step)
+            row[x] = ramp[phase >> 22];
     }
 }
 
