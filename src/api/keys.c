@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "core/models.h"
 #include "core/money.h"
+#include "http/keycache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,7 @@ static int revoke_key(vg_ctx *c)
         return vg_reply_error(c, 409, "conflict", "id", "a key cannot revoke itself");
     int rc = c->store->ops->key_revoke(c->store, c->params[0], vg_now_s());
     if (rc != VG_OK && rc != VG_CONFLICT && rc != VG_NOTFOUND) return vg_reply_internal(c);
+    vg_keycache_invalidate();
     return get_key(c); /* 404 when unknown; revoking twice is harmless */
 }
 
@@ -216,8 +218,10 @@ static int update_key(vg_ctx *c)
     vg_key k;
     if (load_key(c, &k) == 0) {
         if (parse_name(c, body, &k, false) == 0 && parse_key_options(c, body, &k) == 0) {
-            if (c->store->ops->key_update(c->store, &k, vg_now_s()) == VG_OK)
+            if (c->store->ops->key_update(c->store, &k, vg_now_s()) == VG_OK) {
+                vg_keycache_invalidate();
                 get_key(c);
+            }
             else
                 vg_reply_internal(c);
         }
@@ -242,9 +246,10 @@ static int adjust(vg_ctx *c, int sign)
     else {
         int rc = c->store->ops->key_adjust(c->store, c->params[0], sign * amount,
                                            note ? json_string_value(note) : "", vg_now_s());
-        if (rc == VG_OK)
+        if (rc == VG_OK) {
+            vg_keycache_invalidate();
             get_key(c);
-        else if (rc == VG_NOTFOUND)
+        } else if (rc == VG_NOTFOUND)
             vg_reply_error(c, 404, "key_not_found", "id", "no key %s", c->params[0]);
         else if (rc == VG_NOFUNDS)
             vg_reply_error(c, 409, "insufficient_balance", "amount",
@@ -297,9 +302,14 @@ static int key_ledger(vg_ctx *c)
                                            "has_more", more, "next_before", next));
 }
 
+/* The authenticated key may come from the key cache: money is read fresh. */
 static int me(vg_ctx *c)
 {
-    return vg_reply_json(c, 200, vg_key_json(&c->key, false));
+    vg_key k;
+    if (c->store->ops->key_get(c->store, c->key.id, &k) != VG_OK) return vg_reply_internal(c);
+    vg_reply_json(c, 200, vg_key_json(&k, false));
+    vg_key_free(&k);
+    return 0;
 }
 
 const vg_route vg_routes_keys[] = {

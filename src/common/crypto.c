@@ -5,8 +5,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +21,72 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/*
+ * OpenSSL 3 looks an algorithm up in its provider tables (under a lock) on every one-shot call;
+ * on the request path that lookup costs more than the hashing. So SHA-256 is fetched once, each
+ * thread keeps its own context, and HMAC is built from it (RFC 2104) rather than through HMAC().
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key;
+
+static void free_ctx(void *p)
+{
+    EVP_MD_CTX_free(p);
+}
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!sha256_md || pthread_key_create(&ctx_key, free_ctx)) {
+        fprintf(stderr, "vidgate: SHA-256 is not available\n");
+        abort();
+    }
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MD_CTX *ctx = pthread_getspecific(ctx_key);
+    if (!ctx) {
+        ctx = EVP_MD_CTX_new();
+        if (!ctx) abort();
+        pthread_setspecific(ctx_key, ctx);
+    }
+    return ctx;
+}
+
+/* SHA-256 of the concatenation a || b into md (32 bytes). */
+static void sha256_two(const void *a, size_t alen, const void *b, size_t blen, unsigned char *md)
+{
+    EVP_MD_CTX *ctx = thread_ctx();
+    unsigned int n = 0;
+    if (!EVP_DigestInit_ex(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, a, alen) ||
+        !EVP_DigestUpdate(ctx, b, blen) || !EVP_DigestFinal_ex(ctx, md, &n))
+        abort();
+}
+
 void vg_sha256_hex(const void *data, size_t len, char out[VG_SHA256_HEX_LEN + 1])
 {
     unsigned char md[32];
-    unsigned int md_len = 0;
-    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
+    sha256_two(data, len, "", 0, md);
     to_hex(md, 32, out);
 }
 
 void vg_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
                         char out[VG_SHA256_HEX_LEN + 1])
 {
-    unsigned char md[32];
-    unsigned int md_len = 0;
-    HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, md, &md_len);
+    unsigned char k[64] = {0}, ipad[64], opad[64], inner[32], md[32];
+    if (key_len > sizeof k)
+        sha256_two(key, key_len, "", 0, k);
+    else
+        memcpy(k, key, key_len);
+    for (int i = 0; i < 64; i++) {
+        ipad[i] = k[i] ^ 0x36;
+        opad[i] = k[i] ^ 0x5c;
+    }
+    sha256_two(ipad, 64, msg, msg_len, inner);
+    sha256_two(opad, 64, inner, 32, md);
     to_hex(md, 32, out);
 }
 

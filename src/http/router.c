@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/keycache.h"
 #include "http/ratelimit.h"
 
 #include <stdio.h>
@@ -68,8 +69,13 @@ static int authenticate(vg_ctx *c)
     while (*secret == ' ') secret++;
     char hash[VG_SHA256_HEX_LEN + 1];
     vg_sha256_hex(secret, strlen(secret), hash);
-    int rc = c->store->ops->key_by_hash(c->store, hash, &c->key);
-    if (rc == VG_ERR) return vg_reply_internal(c), -1;
+    int64_t now = vg_mono_ms();
+    int rc = VG_OK;
+    if (!vg_keycache_get(hash, now, &c->key)) {
+        rc = c->store->ops->key_by_hash(c->store, hash, &c->key);
+        if (rc == VG_ERR) return vg_reply_internal(c), -1;
+        if (rc == VG_OK) vg_keycache_put(&c->key, now);
+    }
     /* The lookup is by hash, so timing reveals nothing of the secret; the constant-time compare
      * makes the check independent of how the index found the row. */
     bool ok = rc == VG_OK && vg_ct_streq(c->key.hash, hash) && !c->key.revoked &&
@@ -79,7 +85,7 @@ static int authenticate(vg_ctx *c)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
                -1;
     int retry = 0;
-    if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, vg_mono_ms(), &retry)) {
+    if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, now, &retry)) {
         vg_err e = {0};
         vg_err_set(&e, 429, "rate_limit_exceeded", "",
                    "this key is limited to %d requests per minute", c->key.rate_limit_per_min);

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "http/keycache.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -115,6 +116,7 @@ static void *loop_main(void *arg)
     h2o_context_dispose(&t->ctx);
     h2o_evloop_run(loop, 0);
     h2o_evloop_destroy(loop);
+    vg_keycache_thread_exit();
     return NULL;
 }
 

@@ -15,6 +15,7 @@
 #include "common/limits.h"
 #include "store/migrations.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -970,8 +971,17 @@ fail:
     return VG_ERR;
 }
 
+/* SQLite's memory statistics take a process-wide mutex on every allocation: every connection of
+ * every thread would queue on it. Must run before SQLite initialises itself. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int vg_store_open_sqlite(const char *data_dir, vg_store **out, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     char path[4096];
     snprintf(path, sizeof path, "%s/vidgate.db", data_dir);
     sqlite3 *db = NULL;

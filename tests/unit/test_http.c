@@ -119,6 +119,14 @@ static void test_crypto(void **state)
     char hex[65];
     vg_sha256_hex("abc", 3, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* RFC 4231 test case 2, and a key longer than the block (case 6) */
+    vg_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, hex);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    unsigned char longkey[131];
+    memset(longkey, 0xaa, sizeof longkey);
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    vg_hmac_sha256_hex(longkey, sizeof longkey, m6, strlen(m6), hex);
+    assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     size_t n;
     unsigned char *d = vg_base64_decode("aGVsbG8=", 8, &n);
     assert_non_null(d);

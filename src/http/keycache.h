@@ -1,0 +1,26 @@
+/*
+ * keycache.h - a small per-thread cache of authenticated keys, so a status poll does not re-read
+ * its key from the store on every request.
+ *
+ * An entry is used for at most VG_KEYCACHE_TTL_MS, and never after vg_keycache_invalidate(), which
+ * every change to a key (revoke, update, credit, debit) calls: within this process a change takes
+ * effect on the next request. (With several processes sharing a store, the TTL bounds how long
+ * another process may still accept a revoked key.) Entries are keyed by the secret's SHA-256,
+ * never by the secret.
+ */
+#ifndef VG_HTTP_KEYCACHE_H
+#define VG_HTTP_KEYCACHE_H
+#include "store/store.h"
+
+#define VG_KEYCACHE_TTL_MS 1000
+
+/** 1 and a deep copy in *out (free with vg_key_free) on a fresh hit; 0 otherwise. */
+int vg_keycache_get(const char *hash, int64_t now_ms, vg_key *out);
+/** Remembers k (copied) for this thread. */
+void vg_keycache_put(const vg_key *k, int64_t now_ms);
+/** Forgets every entry of every thread. */
+void vg_keycache_invalidate(void);
+/** Releases this thread's entries (call before the thread exits). */
+void vg_keycache_thread_exit(void);
+
+#endif
