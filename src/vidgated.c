@@ -72,7 +72,8 @@ static int load_secret(vg_app *app, const vg_config *cfg)
     free(text);
     unsigned char raw[32];
     vg_random_bytes(raw, sizeof raw);
-    for (int i = 0; i < 32; i++) snprintf(app->secret + 2 * i, 3, "%02x", raw[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(app->secret + 2 * i, 3, "%02x", raw[i]);
     if (vg_write_file(path, app->secret, 64, 0600)) {
         vg_error("cannot write %s: %s", path, strerror(errno));
         return -1;
@@ -231,7 +232,8 @@ int main(int argc, char **argv)
     memset(&app, 0, sizeof app);
     app.cfg = &cfg;
     snprintf(app.public_url, sizeof app.public_url, "%s", cfg.public_url);
-    if (!app.public_url[0]) snprintf(app.public_url, sizeof app.public_url, "http://%s", cfg.listen);
+    if (!app.public_url[0])
+        snprintf(app.public_url, sizeof app.public_url, "http://%s", cfg.listen);
     size_t ul = strlen(app.public_url);
     if (ul && app.public_url[ul - 1] == '/') app.public_url[ul - 1] = '\0';
 

@@ -14,9 +14,8 @@
 /* GET /admin/tasks?key_id=&status=&limit=&after= */
 static int list_all_tasks(vg_ctx *c)
 {
-    vg_task_filter f = {.key_id = vg_ctx_query(c, "key_id"),
-                        .status = -1,
-                        .after = vg_ctx_query(c, "after")};
+    vg_task_filter f = {
+        .key_id = vg_ctx_query(c, "key_id"), .status = -1, .after = vg_ctx_query(c, "after")};
     if (vg_api_query_limit(c, &f.limit)) return 0;
     const char *st = vg_ctx_query(c, "status");
     if (st && (f.status = vg_task_status_parse(st)) < 0)
@@ -34,8 +33,8 @@ static int list_all_tasks(vg_ctx *c)
         vg_task_free(&ts[i]);
     }
     free(ts);
-    return vg_reply_json(c, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data,
-                                           "has_more", more));
+    return vg_reply_json(
+        c, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", more));
 }
 
 static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
@@ -78,8 +77,8 @@ static int usage(vg_ctx *c)
     int64_t tasks = 0, tokens = 0, cost = 0;
     const char *label = strcmp(g, "key") ? "model" : "key_id";
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(data, usage_entry(label, rows[i].group, rows[i].tasks,
-                                                rows[i].tokens, rows[i].cost_micro));
+        json_array_append_new(data, usage_entry(label, rows[i].group, rows[i].tasks, rows[i].tokens,
+                                                rows[i].cost_micro));
         tasks += rows[i].tasks;
         tokens += rows[i].tokens;
         cost += rows[i].cost_micro;

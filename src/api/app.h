@@ -13,10 +13,10 @@ struct vg_dispatch;
 
 typedef struct {
     const vg_config *cfg;
-    char secret[65];       /* hex; HMAC key of presigned URLs */
-    char public_url[512];  /* no trailing slash */
-    char files_dir[1100];  /* DATA/files: one directory per finished task */
-    char tmp_dir[1100];    /* DATA/tmp: renders in progress */
+    char secret[65];      /* hex; HMAC key of presigned URLs */
+    char public_url[512]; /* no trailing slash */
+    char files_dir[1100]; /* DATA/files: one directory per finished task */
+    char tmp_dir[1100];   /* DATA/tmp: renders in progress */
     struct vg_dispatch *dispatch;
 } vg_app;
 

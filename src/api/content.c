@@ -41,8 +41,8 @@ static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
         return vg_reply_error(c, 400, "invalid_parameter", "variant",
                               "variant must be video, thumbnail or last_frame");
     if (t->status != VG_TASK_COMPLETED)
-        return vg_reply_error(c, 409, "video_not_ready", "", "task %s is %s, not completed",
-                              t->id, vg_task_status_public(t->status));
+        return vg_reply_error(c, 409, "video_not_ready", "", "task %s is %s, not completed", t->id,
+                              vg_task_status_public(t->status));
     /* Expiry first: the retention sweep also marks content deleted, and the caller should
      * learn why it is gone. */
     if (t->expires_at && t->expires_at <= vg_now_s())
@@ -79,8 +79,7 @@ static int get_presigned(vg_ctx *c)
     if (rc == -2) return vg_reply_error(c, 403, "url_expired", "expires", "the URL has expired");
     vg_task t;
     rc = c->store->ops->task_get(c->store, c->params[0], NULL, &t);
-    if (rc == VG_NOTFOUND)
-        return vg_reply_error(c, 404, "task_not_found", "", "no such file");
+    if (rc == VG_NOTFOUND) return vg_reply_error(c, 404, "task_not_found", "", "no such file");
     if (rc != VG_OK) return vg_reply_internal(c);
     send_variant(c, &t, c->params[1]);
     vg_task_free(&t);

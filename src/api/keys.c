@@ -40,15 +40,14 @@ static json_t *money(int64_t micro)
 json_t *vg_key_json(const vg_key *k, bool admin_view)
 {
     json_t *models = k->allowed_models ? json_loads(k->allowed_models, 0, NULL) : NULL;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:{s:i, s:i}, s:I, s:o}", "id",
-                          k->id, "object", "api_key", "name", k->name, "balance",
-                          money(k->balance_micro), "held", money(k->held_micro), "available",
-                          money(k->balance_micro - k->held_micro), "mode",
-                          k->test_mode ? "test" : "live", "allowed_models",
-                          models ? models : json_null(), "limits", "max_active_tasks",
-                          k->max_active_tasks, "rate_limit_per_min", k->rate_limit_per_min,
-                          "created_at", (json_int_t)k->created_at, "expires_at",
-                          k->expires_at ? json_integer(k->expires_at) : json_null());
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:{s:i, s:i}, s:I, s:o}", "id", k->id, "object",
+        "api_key", "name", k->name, "balance", money(k->balance_micro), "held",
+        money(k->held_micro), "available", money(k->balance_micro - k->held_micro), "mode",
+        k->test_mode ? "test" : "live", "allowed_models", models ? models : json_null(), "limits",
+        "max_active_tasks", k->max_active_tasks, "rate_limit_per_min", k->rate_limit_per_min,
+        "created_at", (json_int_t)k->created_at, "expires_at",
+        k->expires_at ? json_integer(k->expires_at) : json_null());
     if (admin_view) {
         json_object_set_new(j, "role", json_string(k->is_admin ? "admin" : "user"));
         json_object_set_new(j, "status", json_string(k->revoked ? "revoked" : "active"));
@@ -96,8 +95,7 @@ static int parse_name(vg_ctx *c, json_t *body, vg_key *k, bool required)
     if (!json_is_string(name) || !json_string_length(name) ||
         json_string_length(name) > VG_MAX_KEY_NAME_BYTES)
         return vg_reply_error(c, 400, name ? "invalid_parameter" : "missing_parameter", "name",
-                              "name is required: a string of 1 to %d bytes",
-                              VG_MAX_KEY_NAME_BYTES),
+                              "name is required: a string of 1 to %d bytes", VG_MAX_KEY_NAME_BYTES),
                -1;
     snprintf(k->name, sizeof k->name, "%s", json_string_value(name));
     return 0;
@@ -128,8 +126,7 @@ static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
 {
     json_t *v;
     if (parse_name(c, body, k, true)) return -1;
-    if ((v = json_object_get(body, "balance")) &&
-        (vg_money_from_json(v, credit) || *credit < 0))
+    if ((v = json_object_get(body, "balance")) && (vg_money_from_json(v, credit) || *credit < 0))
         return vg_reply_error(c, 400, "invalid_parameter", "balance",
                               "balance must be a non-negative amount such as \"100.00\""),
                -1;
@@ -221,8 +218,7 @@ static int update_key(vg_ctx *c)
             if (c->store->ops->key_update(c->store, &k, vg_now_s()) == VG_OK) {
                 vg_keycache_invalidate();
                 get_key(c);
-            }
-            else
+            } else
                 vg_reply_internal(c);
         }
         vg_key_free(&k);
@@ -242,7 +238,8 @@ static int adjust(vg_ctx *c, int sign)
         vg_reply_error(c, 400, "invalid_parameter", "amount",
                        "amount must be a positive amount such as \"10.00\"");
     else if (note && (!json_is_string(note) || json_string_length(note) > 255))
-        vg_reply_error(c, 400, "invalid_parameter", "note", "note must be a string of 255 bytes at most");
+        vg_reply_error(c, 400, "invalid_parameter", "note",
+                       "note must be a string of 255 bytes at most");
     else {
         int rc = c->store->ops->key_adjust(c->store, c->params[0], sign * amount,
                                            note ? json_string_value(note) : "", vg_now_s());
@@ -295,11 +292,13 @@ static int key_ledger(vg_ctx *c)
     if (c->store->ops->ledger_list(c->store, c->params[0], before, limit, &rows, &n, &more))
         return vg_reply_internal(c);
     json_t *data = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(data, ledger_json(&rows[i]));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, ledger_json(&rows[i]));
     json_t *next = more && n ? json_integer(rows[n - 1].id) : json_null();
     free(rows);
-    return vg_reply_json(c, 200, json_pack("{s:s, s:o, s:b, s:o}", "object", "list", "data", data,
-                                           "has_more", more, "next_before", next));
+    return vg_reply_json(c, 200,
+                         json_pack("{s:s, s:o, s:b, s:o}", "object", "list", "data", data,
+                                   "has_more", more, "next_before", next));
 }
 
 /* The authenticated key may come from the key cache: money is read fresh. */

@@ -18,7 +18,7 @@ typedef struct {
     const char *help;
 } opt;
 
-#define S(field) T_STR, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
+#define S(field)    T_STR, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
 #define N(t, field) t, offsetof(vg_config, field), 0
 
 static const opt options[] = {
@@ -165,7 +165,8 @@ static const opt *find_flag(const char *arg)
     if (strncmp(arg, "--", 2)) return NULL;
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *a = arg + 2, *n = options[i].name;
-        while (*a && *n && (*a == *n || (*a == '-' && *n == '_'))) a++, n++;
+        while (*a && *n && (*a == *n || (*a == '-' && *n == '_')))
+            a++, n++;
         if (!*a && !*n) return &options[i];
     }
     return NULL;
@@ -224,10 +225,10 @@ json_t *vg_config_to_json(const vg_config *c)
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const opt *o = &options[i];
         const char *base = (const char *)c + o->offset;
-        json_t *v = o->type == T_STR    ? json_string(base)
-                    : o->type == T_INT  ? json_integer(*(const int *)base)
-                    : o->type == T_I64  ? json_integer(*(const int64_t *)base)
-                                        : json_boolean(*(const bool *)base);
+        json_t *v = o->type == T_STR   ? json_string(base)
+                    : o->type == T_INT ? json_integer(*(const int *)base)
+                    : o->type == T_I64 ? json_integer(*(const int64_t *)base)
+                                       : json_boolean(*(const bool *)base);
         json_object_set_new(j, o->name, v);
     }
     if (c->models) json_object_set(j, "models", c->models);

@@ -16,20 +16,20 @@
 #include <stdint.h>
 
 typedef struct {
-    char listen[256];     /* HOST:PORT */
-    char data_dir[1024];  /* database, files, keys */
+    char listen[256];    /* HOST:PORT */
+    char data_dir[1024]; /* database, files, keys */
     char config_file[1024];
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
     char currency[8];
     char log_level[16];
-    int threads;          /* HTTP event loops; 0 = one per core */
-    int render_workers;   /* local engine renders at once; 0 = one per core */
-    int64_t retention_s;  /* how long results are kept */
+    int threads;              /* HTTP event loops; 0 = one per core */
+    int render_workers;       /* local engine renders at once; 0 = one per core */
+    int64_t retention_s;      /* how long results are kept */
     bool allow_http_fetch;    /* accept http:// media URLs (tests, closed networks) */
     bool allow_private_fetch; /* accept loopback/private destinations (tests) */
     int max_connections;
     int64_t request_timeout_ms;
-    json_t *models; /* "models" array of the file, or NULL = built-in table; owned */
+    json_t *models;      /* "models" array of the file, or NULL = built-in table; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */
 } vg_config;
 

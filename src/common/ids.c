@@ -13,7 +13,8 @@ void vg_id_new(const char *prefix, char out[VG_ID_MAX])
 {
     unsigned char raw[16];
     uint64_t ms = (uint64_t)vg_now_ms();
-    for (int i = 0; i < 6; i++) raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    for (int i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
     vg_random_bytes(raw + 6, 10);
     size_t p = strlen(prefix);
     if (p > VG_ID_MAX - 27) p = VG_ID_MAX - 27;
@@ -39,7 +40,8 @@ void vg_key_secret_new(char out[VG_KEY_SECRET_LEN + 1])
     unsigned char raw[40];
     vg_random_bytes(raw, sizeof raw);
     memcpy(out, "sk-", 3);
-    for (int i = 0; i < 40; i++) out[3 + i] = urlsafe[raw[i] & 63];
+    for (int i = 0; i < 40; i++)
+        out[3 + i] = urlsafe[raw[i] & 63];
     out[VG_KEY_SECRET_LEN] = '\0';
 }
 

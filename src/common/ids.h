@@ -9,7 +9,7 @@
 #define VG_IDS_H
 #include <stddef.h>
 
-#define VG_ID_MAX 48 /* room for any prefix + 26 characters + NUL */
+#define VG_ID_MAX         48 /* room for any prefix + 26 characters + NUL */
 #define VG_KEY_SECRET_LEN 43 /* "sk-" + 40 */
 
 /** Writes prefix (e.g. "task_") followed by a time-ordered random id into out (VG_ID_MAX bytes). */

@@ -8,8 +8,8 @@
 #define VG_LIMITS_H
 
 /* HTTP front */
-#define VG_MAX_JSON_BODY_BYTES      (1u << 20)        /* spec §9: JSON bodies */
-#define VG_MAX_MULTIPART_BODY_BYTES (40u << 20)       /* spec §9: multipart and asset Data */
+#define VG_MAX_JSON_BODY_BYTES      (1u << 20)  /* spec §9: JSON bodies */
+#define VG_MAX_MULTIPART_BODY_BYTES (40u << 20) /* spec §9: multipart and asset Data */
 #define VG_MAX_JSON_DEPTH           32
 #define VG_MAX_HEADER_BYTES         (16u << 10)
 #define VG_MAX_REQUEST_ID_BYTES     128
@@ -41,9 +41,9 @@
 #define VG_IMAGE_MAX_SIDE_PX 6000
 
 /* Tasks and dispatch */
-#define VG_TASK_LEASE_MS         60000
-#define VG_MAX_TASK_ATTEMPTS     5 /* claims of one task; a crash mid-render counts */
-#define VG_MAX_RENDER_WORKERS    64
-#define VG_DEFAULT_RETENTION_S   (7 * 24 * 3600)
+#define VG_TASK_LEASE_MS       60000
+#define VG_MAX_TASK_ATTEMPTS   5 /* claims of one task; a crash mid-render counts */
+#define VG_MAX_RENDER_WORKERS  64
+#define VG_DEFAULT_RETENTION_S (7 * 24 * 3600)
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * log.h - one line per event on stderr: "2026-11-24T17:00:00.123Z LEVEL message".
  *
- * Thread-safe (each line is written with one call). Callers never pass secrets: API keys, signatures
- * and upstream credentials are not logged anywhere (see redact helpers in http/).
+ * Thread-safe (each line is written with one call). Callers never pass secrets: API keys,
+ * signatures and upstream credentials are not logged anywhere (see redact helpers in http/).
  */
 #ifndef VG_LOG_H
 #define VG_LOG_H

@@ -8,19 +8,29 @@
 const char *vg_err_type_for(int http_status, const char *code)
 {
     switch (http_status) {
-    case 401: return "authentication_error";
-    case 402: return "insufficient_quota";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 409: return "conflict_error";
-    case 410: return "gone_error";
-    case 422: return "idempotency_error";
-    case 429: return "rate_limit_error";
-    case 502: return "upstream_error";
-    default: break;
+    case 401:
+        return "authentication_error";
+    case 402:
+        return "insufficient_quota";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 409:
+        return "conflict_error";
+    case 410:
+        return "gone_error";
+    case 422:
+        return "idempotency_error";
+    case 429:
+        return "rate_limit_error";
+    case 502:
+        return "upstream_error";
+    default:
+        break;
     }
-    if (http_status >= 500) return code && strcmp(code, "upstream_error") == 0 ? "upstream_error"
-                                                                              : "server_error";
+    if (http_status >= 500)
+        return code && strcmp(code, "upstream_error") == 0 ? "upstream_error" : "server_error";
     return "invalid_request_error";
 }
 

@@ -24,7 +24,7 @@
 #include <time.h>
 
 #define IDLE_POLL_MS 1000
-#define SWEEP_BATCH 100
+#define SWEEP_BATCH  100
 
 struct vg_dispatch {
     const vg_app *app;
@@ -166,7 +166,8 @@ static void wait_for_work(vg_dispatch *d)
 static void sweep_expired(vg_dispatch *d, vg_store *s)
 {
     long long due = atomic_load(&d->next_sweep_ms), now = vg_now_ms();
-    if (now < due || !atomic_compare_exchange_strong(&d->next_sweep_ms, &due, now + d->sweep_every_ms))
+    if (now < due ||
+        !atomic_compare_exchange_strong(&d->next_sweep_ms, &due, now + d->sweep_every_ms))
         return;
     char(*ids)[48] = NULL;
     size_t n = 0;
@@ -213,7 +214,8 @@ static int recover(vg_store *s)
     char(*ids)[48] = NULL;
     size_t n = 0;
     if (s->ops->task_orphans(s, INT64_MAX, &ids, &n)) return -1;
-    for (size_t i = 0; i < n; i++) s->ops->task_requeue(s, ids[i], false, vg_now_s());
+    for (size_t i = 0; i < n; i++)
+        s->ops->task_requeue(s, ids[i], false, vg_now_s());
     if (n) vg_info("dispatcher: re-queued %zu interrupted task(s)", n);
     free(ids);
     return 0;
@@ -262,7 +264,8 @@ void vg_dispatch_stop(vg_dispatch *d)
     pthread_mutex_lock(&d->lock);
     pthread_cond_broadcast(&d->wake);
     pthread_mutex_unlock(&d->lock);
-    for (int i = 0; i < d->n_workers; i++) pthread_join(d->threads[i], NULL);
+    for (int i = 0; i < d->n_workers; i++)
+        pthread_join(d->threads[i], NULL);
     free(d->threads);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);

@@ -96,7 +96,8 @@ int vg_json_depth(const char *text, size_t len, int limit)
 static bool is_json_type(const char *ct)
 {
     if (!ct) return true; /* curl -d without -H is common; the body decides */
-    while (*ct == ' ') ct++;
+    while (*ct == ' ')
+        ct++;
     return strncasecmp(ct, "application/json", 16) == 0 ||
            strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
            strncasecmp(ct, "text/plain", 10) == 0;
@@ -114,8 +115,7 @@ int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out)
                               "request body is larger than %zu bytes", max_bytes),
                -1;
     if (!b.base || b.len == 0)
-        return vg_reply_error(c, 400, "invalid_json", "", "request body must be a JSON object"),
-               -1;
+        return vg_reply_error(c, 400, "invalid_json", "", "request body must be a JSON object"), -1;
     if (vg_json_depth(b.base, b.len, VG_MAX_JSON_DEPTH) > VG_MAX_JSON_DEPTH)
         return vg_reply_error(c, 400, "invalid_json", "", "JSON nesting deeper than %d",
                               VG_MAX_JSON_DEPTH),
@@ -128,8 +128,7 @@ int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out)
                -1;
     if (!json_is_object(j)) {
         json_decref(j);
-        return vg_reply_error(c, 400, "invalid_json", "", "request body must be a JSON object"),
-               -1;
+        return vg_reply_error(c, 400, "invalid_json", "", "request body must be a JSON object"), -1;
     }
     *out = j;
     return 0;
@@ -152,8 +151,9 @@ int vg_reply_json(vg_ctx *c, int status, json_t *j)
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (!s) {
-        static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":"
-                                       "\"server_error\",\"code\":\"internal_error\",\"param\":null}}";
+        static const char fallback[] =
+            "{\"error\":{\"message\":\"internal error\",\"type\":"
+            "\"server_error\",\"code\":\"internal_error\",\"param\":null}}";
         send_body(c, 500, fallback, sizeof fallback - 1);
         return 0;
     }
@@ -177,8 +177,7 @@ int vg_reply_err(vg_ctx *c, const vg_err *e)
     return vg_reply_json(c, status, json_pack("{s:o}", "error", err));
 }
 
-int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt,
-                   ...)
+int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt, ...)
 {
     vg_err e = {0};
     char msg[sizeof e.message];

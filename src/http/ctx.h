@@ -63,12 +63,13 @@ int vg_reply_json(vg_ctx *c, int status, json_t *j);
 /** Replies with the error envelope of e (and Retry-After when set). Returns 0. */
 int vg_reply_err(vg_ctx *c, const vg_err *e);
 /** Builds and sends an error in one call. Returns 0. */
-int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt,
-                   ...) __attribute__((format(printf, 5, 6)));
+int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /** Replies 500 internal_error without details (the reason is logged by the caller). */
 int vg_reply_internal(vg_ctx *c);
 
-/** Depth of JSON nesting in text (strings skipped); stops counting past limit. Exposed for tests. */
+/** Depth of JSON nesting in text (strings skipped); stops counting past limit. Exposed for tests.
+ */
 int vg_json_depth(const char *text, size_t len, int limit);
 
 #endif

@@ -19,7 +19,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t hash(const char *s)
 {
     uint32_t h = 2166136261u;
-    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
     return h;
 }
 

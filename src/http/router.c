@@ -47,7 +47,8 @@ static void set_request_id(vg_ctx *c)
     const char *rid = vg_ctx_req_header(c, "x-request-id");
     size_t n = rid ? strlen(rid) : 0;
     bool ok = n > 0 && n <= VG_MAX_REQUEST_ID_BYTES;
-    for (size_t i = 0; ok && i < n; i++) ok = id_char_ok(rid[i]);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id_char_ok(rid[i]);
     if (ok) {
         memcpy(c->request_id, rid, n + 1);
     } else {
@@ -66,7 +67,8 @@ static int authenticate(vg_ctx *c)
                               "missing API key: send Authorization: Bearer <key>"),
                -1;
     const char *secret = h + 7;
-    while (*secret == ' ') secret++;
+    while (*secret == ' ')
+        secret++;
     char hash[VG_SHA256_HEX_LEN + 1];
     vg_sha256_hex(secret, strlen(secret), hash);
     int64_t now = vg_mono_ms();

@@ -5,8 +5,8 @@
  * Matching: exact method, then the path (without query) segment by segment; "{x}" captures one
  * segment (1..127 bytes). A path that matches a pattern with another method gets 405; no match 404.
  * Authentication: "Authorization: Bearer sk-…"; the secret is hashed (SHA-256) and looked up by its
- * hash, then compared in constant time. Revoked, expired or unknown keys → 401; an admin route with a
- * non-admin key → 401 too (admin routes are not advertised).
+ * hash, then compared in constant time. Revoked, expired or unknown keys → 401; an admin route with
+ * a non-admin key → 401 too (admin routes are not advertised).
  */
 #ifndef VG_HTTP_ROUTER_H
 #define VG_HTTP_ROUTER_H

@@ -72,7 +72,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 
 static int open_listener(const char *host, int port, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char portstr[8];
@@ -105,11 +106,13 @@ static void *loop_main(void *arg)
     t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
-    while (!*t->stop) h2o_evloop_run(t->ctx.loop, 100);
+    while (!*t->stop)
+        h2o_evloop_run(t->ctx.loop, 100);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
     /* Give in-flight responses a moment to drain. */
-    for (int i = 0; i < 5; i++) h2o_evloop_run(t->ctx.loop, 20);
+    for (int i = 0; i < 5; i++)
+        h2o_evloop_run(t->ctx.loop, 20);
     /* The loop belongs to us, not to the context; one more turn lets the sockets that
      * context_dispose closed (its message queue's among them) finish closing first. */
     h2o_evloop_t *loop = t->ctx.loop;
@@ -128,8 +131,8 @@ int vg_server_run(const vg_server_opts *o, volatile sig_atomic_t *stop, char *er
     conf.max_request_entity_size = o->max_body_bytes;
     conf.http1.req_timeout = o->request_timeout_ms;
     conf.http2.idle_timeout = o->request_timeout_ms;
-    h2o_hostconf_t *host = h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")),
-                                                    65535);
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     app_handler *h = (app_handler *)h2o_create_handler(path, sizeof *h);
     h->super.on_req = on_req;

@@ -99,9 +99,9 @@ static int local_run(const vg_provider *p, const vg_task *t, const vg_task_spec 
     const vg_model *m = vg_model_find(t->model);
     out->r.seed = t->seed;
     out->r.has_last_frame = spec->return_last_frame;
-    out->r.cost_micro =
-        t->test_mode || !m ? 0
-                           : vg_price_micro(m, t->resolution, has_ref_video(spec), out->r.tokens);
+    out->r.cost_micro = t->test_mode || !m
+                            ? 0
+                            : vg_price_micro(m, t->resolution, has_ref_video(spec), out->r.tokens);
     return VG_OK;
 }
 

@@ -4,8 +4,8 @@
  * One vg_sqlite per thread, each its own connection to DIR/vidgate.db in WAL mode, so readers never
  * wait for the writer. Writes that must be atomic run inside BEGIN IMMEDIATE, which takes the write
  * lock up front: two writers can never deadlock upgrading a read lock. busy_timeout makes a writer
- * wait for another instead of failing. synchronous=FULL: a committed transaction survives power loss,
- * which is what "a task that got a 2xx survives kill -9" rests on.
+ * wait for another instead of failing. synchronous=FULL: a committed transaction survives power
+ * loss, which is what "a task that got a 2xx survives kill -9" rests on.
  *
  * Statements are prepared once per connection and kept in a table indexed by an enum.
  */
@@ -57,12 +57,13 @@ enum {
     Q_COUNT
 };
 
-#define KEY_COLS                                                                                  \
-    "id, name, hash, is_admin, revoked_at, test_mode, balance_micro, held_micro, created_at, "   \
+#define KEY_COLS                                                                                   \
+    "id, name, hash, is_admin, revoked_at, test_mode, balance_micro, held_micro, created_at, "     \
     "expires_at, max_active_tasks, rate_limit_per_min, allowed_models"
-#define TASK_COLS                                                                                 \
-    "id, key_id, model, status, version, progress, created_at, updated_at, completed_at, "        \
-    "expires_at, seconds, resolution, ratio, width, height, seed, params, hold_micro, cost_micro, " \
+#define TASK_COLS                                                                                  \
+    "id, key_id, model, status, version, progress, created_at, updated_at, completed_at, "         \
+    "expires_at, seconds, resolution, ratio, width, height, seed, params, hold_micro, "            \
+    "cost_micro, "                                                                                 \
     "tokens, error_code, error_message, attempts, lease_until, has_last_frame, content_deleted, "  \
     "test_mode"
 #define ACTIVE "('queued','dispatching','running','finalizing')"
@@ -80,25 +81,28 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_KEY_MONEY] = "SELECT balance_micro, held_micro FROM keys WHERE id = ?",
     [Q_KEY_ADD_BALANCE] = "UPDATE keys SET balance_micro = balance_micro + ? WHERE id = ?",
     [Q_KEY_ADD_HELD] = "UPDATE keys SET held_micro = held_micro + ? WHERE id = ?",
-    [Q_LEDGER_INSERT] = "INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, created_at) "
-                        "VALUES (?,?,?,?,?,?)",
+    [Q_LEDGER_INSERT] =
+        "INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, created_at) "
+        "VALUES (?,?,?,?,?,?)",
     [Q_ACTIVE_COUNT] = "SELECT count(*) FROM tasks WHERE key_id = ? AND status IN " ACTIVE,
     [Q_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLS ") VALUES "
                       "(?,?,?,'queued',0,0,?,?,0,0,?,?,?,?,?,?,?,?,-1,0,'','',0,0,0,0,?)",
     [Q_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ? AND key_id = ?",
     [Q_TASK_GET_ANY] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?",
-    [Q_TASK_CLAIM] = "UPDATE tasks SET status = 'running', attempts = attempts + 1, "
-                     "version = version + 1, lease_until = ?1, updated_at = ?2 "
-                     "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1) "
-                     "AND status = 'queued' RETURNING " TASK_COLS,
+    [Q_TASK_CLAIM] =
+        "UPDATE tasks SET status = 'running', attempts = attempts + 1, "
+        "version = version + 1, lease_until = ?1, updated_at = ?2 "
+        "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1) "
+        "AND status = 'queued' RETURNING " TASK_COLS,
     [Q_TASK_PROGRESS] = "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
                         "updated_at = ?3 WHERE id = ?4 AND status = 'running'",
-    [Q_TASK_COMPLETE] = "UPDATE tasks SET status = 'completed', progress = 100, "
-                        "version = version + 1, updated_at = ?1, completed_at = ?1, expires_at = ?2, "
-                        "width = ?3, height = ?4, ratio = ?5, seed = ?6, tokens = ?7, "
-                        "cost_micro = ?8, has_last_frame = ?9, lease_until = 0 "
-                        "WHERE id = ?10 AND status IN ('running','finalizing') "
-                        "RETURNING key_id, hold_micro",
+    [Q_TASK_COMPLETE] =
+        "UPDATE tasks SET status = 'completed', progress = 100, "
+        "version = version + 1, updated_at = ?1, completed_at = ?1, expires_at = ?2, "
+        "width = ?3, height = ?4, ratio = ?5, seed = ?6, tokens = ?7, "
+        "cost_micro = ?8, has_last_frame = ?9, lease_until = 0 "
+        "WHERE id = ?10 AND status IN ('running','finalizing') "
+        "RETURNING key_id, hold_micro",
     [Q_TASK_FAIL] = "UPDATE tasks SET status = 'failed', version = version + 1, updated_at = ?1, "
                     "completed_at = ?1, error_code = ?2, error_message = ?3, lease_until = 0 "
                     "WHERE id = ?4 AND status IN " ACTIVE " RETURNING key_id, hold_micro",
@@ -123,8 +127,9 @@ static const char *const sql_text[Q_COUNT] = {
                    "AND created_at >= ?",
     [Q_KEY_UPDATE] = "UPDATE keys SET name = ?, allowed_models = ?, max_active_tasks = ?, "
                      "rate_limit_per_min = ?, expires_at = ? WHERE id = ?",
-    [Q_LEDGER_LIST] = "SELECT id, key_id, coalesce(task_id, ''), kind, amount_micro, note, created_at "
-                      "FROM ledger WHERE key_id = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
+    [Q_LEDGER_LIST] =
+        "SELECT id, key_id, coalesce(task_id, ''), kind, amount_micro, note, created_at "
+        "FROM ledger WHERE key_id = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
     [Q_TASK_EXPIRED] = "SELECT id FROM tasks WHERE status = 'completed' AND content_deleted = 0 "
                        "AND expires_at > 0 AND expires_at <= ? LIMIT ?",
 };
@@ -137,9 +142,8 @@ typedef struct {
 
 static sqlite3_stmt *stmt(vg_sqlite *s, int which)
 {
-    if (!s->q[which] &&
-        sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT, &s->q[which],
-                           NULL) != SQLITE_OK)
+    if (!s->q[which] && sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                           &s->q[which], NULL) != SQLITE_OK)
         return NULL;
     sqlite3_reset(s->q[which]);
     sqlite3_clear_bindings(s->q[which]);
@@ -477,7 +481,8 @@ static int64_t scalar(vg_sqlite *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -686,7 +691,8 @@ static int sq_task_list(vg_store *base, const vg_task_filter *f, vg_task **out, 
 {
     vg_sqlite *s = (vg_sqlite *)base;
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks WHERE 1=1%s%s%s ORDER BY id %s LIMIT ?",
+    snprintf(sql, sizeof sql,
+             "SELECT " TASK_COLS " FROM tasks WHERE 1=1%s%s%s ORDER BY id %s LIMIT ?",
              f->key_id ? " AND key_id = :key" : "", f->status >= 0 ? " AND status = :status" : "",
              f->after ? (f->ascending ? " AND id > :after" : " AND id < :after") : "",
              f->ascending ? "ASC" : "DESC");
@@ -700,7 +706,8 @@ static int sq_task_list(vg_store *base, const vg_task_filter *f, vg_task **out, 
     vg_task *arr = vg_calloc((size_t)f->limit + 1, sizeof *arr);
     size_t len = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row_to_task(st, &arr[len++]);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        row_to_task(st, &arr[len++]);
     sqlite3_finalize(st);
     *more = len > (size_t)f->limit;
     if (*more) vg_task_free(&arr[--len]);
@@ -756,8 +763,8 @@ static int step_returning(sqlite3_stmt *st, char key_id[48], int64_t *hold)
 }
 
 /* The money half of a final transition: capture (when cost >= 0) and release the hold. */
-static int settle(vg_sqlite *s, const char *task_id, const char *key_id, int64_t hold,
-                  int64_t cost, int64_t now)
+static int settle(vg_sqlite *s, const char *task_id, const char *key_id, int64_t hold, int64_t cost,
+                  int64_t now)
 {
     if (cost >= 0) {
         if (ledger_add(s, key_id, task_id, "capture", cost, "", now) ||
@@ -900,7 +907,8 @@ static int sq_ping(vg_store *base)
 static void sq_close(vg_store *base)
 {
     vg_sqlite *s = (vg_sqlite *)base;
-    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);
     free(s);
 }

@@ -1,12 +1,12 @@
 /*
  * store.h - the only way to touch durable data: keys, tasks, the money ledger.
  *
- * A backend (sqlite.c now, pg.c later) fills a vg_store_ops table; callers go through the vg_store_*
- * inline wrappers and never see SQL. A vg_store is one connection: it belongs to one thread at a
- * time (each event-loop thread and each worker opens its own). Every function that changes a task's
- * status does it in ONE transaction together with its ledger rows, and only if the task is still in
- * the expected state (a conditional update), so a crash or a second dispatcher can never apply a
- * change twice.
+ * A backend (sqlite.c now, pg.c later) fills a vg_store_ops table; callers go through the
+ * vg_store_* inline wrappers and never see SQL. A vg_store is one connection: it belongs to one
+ * thread at a time (each event-loop thread and each worker opens its own). Every function that
+ * changes a task's status does it in ONE transaction together with its ledger rows, and only if the
+ * task is still in the expected state (a conditional update), so a crash or a second dispatcher can
+ * never apply a change twice.
  *
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
@@ -34,10 +34,10 @@ typedef struct {
     int64_t balance_micro;
     int64_t held_micro;
     int64_t created_at;
-    int64_t expires_at;   /* 0 = never */
-    int max_active_tasks; /* 0 = no limit */
+    int64_t expires_at;     /* 0 = never */
+    int max_active_tasks;   /* 0 = no limit */
     int rate_limit_per_min; /* 0 = no limit */
-    char *allowed_models; /* JSON array text, NULL = all; owned */
+    char *allowed_models;   /* JSON array text, NULL = all; owned */
 } vg_key;
 
 void vg_key_free(vg_key *k);
@@ -45,9 +45,9 @@ void vg_key_free(vg_key *k);
 typedef struct {
     const char *key_id; /* NULL = every key (admin) */
     int status;         /* -1 = any, else a vg_task_status (public grouping applied by caller) */
-    const char *after;  /* cursor: tasks created before this id (newest-first order), NULL = start */
-    bool ascending;     /* oldest first (then `after` means: created after this id) */
-    int limit;          /* 1..VG_MAX_LIST_LIMIT */
+    const char *after; /* cursor: tasks created before this id (newest-first order), NULL = start */
+    bool ascending;    /* oldest first (then `after` means: created after this id) */
+    int limit;         /* 1..VG_MAX_LIST_LIMIT */
 } vg_task_filter;
 
 /* What a finished render/upstream run reports. */
@@ -55,10 +55,10 @@ typedef struct {
     int width, height;
     vg_ratio ratio;
     int64_t seed;
-    int64_t tokens;      /* usage.completion_tokens */
-    int64_t cost_micro;  /* price of those tokens (0 for test-mode keys) */
+    int64_t tokens;     /* usage.completion_tokens */
+    int64_t cost_micro; /* price of those tokens (0 for test-mode keys) */
     bool has_last_frame;
-    int64_t expires_at;  /* when the stored content will be removed */
+    int64_t expires_at; /* when the stored content will be removed */
 } vg_task_result;
 
 /* One money movement (spec §7). kind: credit, debit, hold, capture, release. */
@@ -88,8 +88,8 @@ typedef struct {
 /* What an audit found (vidgated check). */
 typedef struct {
     int64_t keys, tasks, ledger_rows, problems;
-    int64_t captured_micro;        /* sum of capture rows */
-    int64_t completed_cost_micro;  /* sum of cost of completed tasks */
+    int64_t captured_micro;       /* sum of capture rows */
+    int64_t completed_cost_micro; /* sum of cost of completed tasks */
 } vg_audit;
 
 typedef struct vg_store vg_store;
@@ -154,7 +154,8 @@ typedef struct {
     /* Up to `limit` completed tasks whose content expired before now and is still kept. */
     int (*task_expired)(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
     /* Ids of tasks in `running` whose lease expired before now_ms (or all running ones when
-     * now_ms is INT64_MAX: start-up of a single-node store). *ids malloc'd array of VG_ID strings. */
+     * now_ms is INT64_MAX: start-up of a single-node store). *ids malloc'd array of VG_ID strings.
+     */
     int (*task_orphans)(vg_store *s, int64_t now_ms, char (**ids)[48], size_t *n);
 } vg_store_ops;
 

@@ -151,8 +151,13 @@ static void test_claim_complete_settles_once(void **state)
     assert_int_equal(f->s->ops->task_get(f->s, a.id, NULL, &c), VG_OK);
     assert_int_equal(c.progress, 40); /* never goes down */
     vg_task_free(&c);
-    vg_task_result r = {.width = 1280, .height = 720, .ratio = VG_RATIO_16_9, .seed = 1,
-                        .tokens = 108900, .cost_micro = 3500000, .expires_at = 99999};
+    vg_task_result r = {.width = 1280,
+                        .height = 720,
+                        .ratio = VG_RATIO_16_9,
+                        .seed = 1,
+                        .tokens = 108900,
+                        .cost_micro = 3500000,
+                        .expires_at = 99999};
     assert_int_equal(f->s->ops->task_complete(f->s, a.id, &r, 6000), VG_OK);
     assert_int_equal(f->s->ops->task_complete(f->s, a.id, &r, 6000), VG_CONFLICT);
     assert_int_equal(f->s->ops->task_fail(f->s, a.id, "x", "y", 6000), VG_CONFLICT);
@@ -243,13 +248,15 @@ static void test_list_paging(void **state)
     assert_string_equal(out[0].id, ids[4]);
     assert_string_equal(out[1].id, ids[3]);
     flt.after = ids[3];
-    for (size_t i = 0; i < n; i++) vg_task_free(&out[i]);
+    for (size_t i = 0; i < n; i++)
+        vg_task_free(&out[i]);
     free(out);
     flt.limit = 10;
     assert_int_equal(f->s->ops->task_list(f->s, &flt, &out, &n, &more), VG_OK);
     assert_int_equal(n, 3);
     assert_false(more);
-    for (size_t i = 0; i < n; i++) vg_task_free(&out[i]);
+    for (size_t i = 0; i < n; i++)
+        vg_task_free(&out[i]);
     free(out);
 }
 
