@@ -777,6 +777,20 @@ static int settle(vg_sqlite *s, const char *task_id, const char *key_id, int64_t
     return VG_OK;
 }
 
+/* Runs a bound status-changing UPDATE … RETURNING key_id, hold_micro inside the open transaction,
+ * settles the money of that change (a capture when cost >= 0, the release of the hold) and
+ * commits: status and ledger change together or not at all. */
+static int finish_transition(vg_sqlite *s, sqlite3_stmt *st, const char *id, int64_t cost,
+                             int64_t now)
+{
+    char key_id[48];
+    int64_t hold = 0;
+    int rc = step_returning(st, key_id, &hold);
+    if (rc) return rollback(s, rc);
+    if (settle(s, id, key_id, hold, cost, now)) return rollback(s, VG_ERR);
+    return commit(s);
+}
+
 static int sq_task_complete(vg_store *base, const char *id, const vg_task_result *r, int64_t now)
 {
     vg_sqlite *s = (vg_sqlite *)base;
@@ -793,12 +807,7 @@ static int sq_task_complete(vg_store *base, const char *id, const vg_task_result
     sqlite3_bind_int64(st, 8, r->cost_micro);
     sqlite3_bind_int(st, 9, r->has_last_frame);
     bind_text(st, 10, id);
-    char key_id[48];
-    int64_t hold = 0;
-    int rc = step_returning(st, key_id, &hold);
-    if (rc) return rollback(s, rc);
-    if (settle(s, id, key_id, hold, r->cost_micro, now)) return rollback(s, VG_ERR);
-    return commit(s);
+    return finish_transition(s, st, id, r->cost_micro, now);
 }
 
 static int sq_task_fail(vg_store *base, const char *id, const char *code, const char *msg,
@@ -812,12 +821,7 @@ static int sq_task_fail(vg_store *base, const char *id, const char *code, const 
     bind_text(st, 2, code);
     bind_text(st, 3, msg);
     bind_text(st, 4, id);
-    char key_id[48];
-    int64_t hold = 0;
-    int rc = step_returning(st, key_id, &hold);
-    if (rc) return rollback(s, rc);
-    if (settle(s, id, key_id, hold, -1, now)) return rollback(s, VG_ERR);
-    return commit(s);
+    return finish_transition(s, st, id, -1, now);
 }
 
 static int sq_task_cancel(vg_store *base, const char *id, const char *key_id, int64_t now)
@@ -829,12 +833,7 @@ static int sq_task_cancel(vg_store *base, const char *id, const char *key_id, in
     sqlite3_bind_int64(st, 1, now);
     bind_text(st, 2, id);
     bind_text(st, 3, key_id);
-    char owner[48];
-    int64_t hold = 0;
-    int rc = step_returning(st, owner, &hold);
-    if (rc) return rollback(s, rc);
-    if (settle(s, id, owner, hold, -1, now)) return rollback(s, VG_ERR);
-    return commit(s);
+    return finish_transition(s, st, id, -1, now);
 }
 
 static int simple_update(vg_sqlite *s, int which, int64_t now, const char *id, const char *key_id)
