@@ -20,7 +20,7 @@ CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_DIRS  := common core store http api dispatch providers engine net
+LIB_DIRS  := common core store http api dispatch providers engine net assets
 LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_OBJ:= $(filter $(BUILD)/obj/src/common/%,$(LIB_OBJ))

@@ -1,7 +1,8 @@
 /*
  * handlers.h - the route tables of each API surface, and the few helpers surfaces share
  * (the OpenAI routes reuse the native task logic). Each surface lives in its own file:
- * tasks.c (native, spec §3), content.c (§5), keys.c (admin keys and /v1/me, §7), health.c (§10).
+ * tasks.c (native, spec §3), content.c (§5), keys.c (admin keys and /v1/me, §7), health.c (§10),
+ * videos.c (OpenAI Videos API, §4), models_api.c (GET /v1/models, §2).
  */
 #ifndef VG_API_HANDLERS_H
 #define VG_API_HANDLERS_H
@@ -19,6 +20,10 @@ extern const vg_route vg_routes_admin[];
 extern const size_t vg_routes_admin_n;
 extern const vg_route vg_routes_health[];
 extern const size_t vg_routes_health_n;
+extern const vg_route vg_routes_videos[];
+extern const size_t vg_routes_videos_n;
+extern const vg_route vg_routes_models[];
+extern const size_t vg_routes_models_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);

@@ -311,11 +311,25 @@ int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
     return -1;
 }
 
+/* ?format= of GET /v1/video/generations/{id}: absent = the native object (spec §3). */
+static const struct {
+    const char *name;
+    json_t *(*render)(const vg_app *app, const vg_task *t);
+} task_formats[] = {
+    {"envelope", vg_task_json_envelope},
+};
+
 static int get_task(vg_ctx *c)
 {
+    const char *format = vg_ctx_query(c, "format");
+    json_t *(*render)(const vg_app *, const vg_task *) = format ? NULL : vg_task_json;
+    for (size_t i = 0; format && i < sizeof task_formats / sizeof task_formats[0]; i++)
+        if (!strcmp(task_formats[i].name, format)) render = task_formats[i].render;
+    if (!render)
+        return vg_reply_error(c, 400, "invalid_parameter", "format", "format must be envelope");
     vg_task t;
     if (vg_api_load_task(c, c->params[0], &t)) return 0;
-    vg_reply_json(c, 200, vg_task_json(c->app, &t));
+    vg_reply_json(c, 200, render(c->app, &t));
     vg_task_free(&t);
     return 0;
 }
