@@ -7,6 +7,7 @@
 #include "http/server.h"
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/keycache.h"
 
@@ -17,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,7 +29,14 @@ typedef struct {
     const vg_server_opts *opts;
 } app_handler;
 
+/* An accepted connection, known by its descriptor so shutdown can half-close it. */
 typedef struct {
+    struct loop_thread *owner;
+    int fd;
+    size_t index; /* in owner->conns */
+} conn;
+
+typedef struct loop_thread {
     const vg_server_opts *opts;
     h2o_globalconf_t *conf;
     h2o_context_t ctx;
@@ -37,7 +46,11 @@ typedef struct {
     volatile sig_atomic_t *stop;
     int fd;
     pthread_t thread;
+    conn **conns; /* open connections of this loop */
+    size_t n_conns, cap_conns;
 } loop_thread;
+
+#define SHUTDOWN_GRACE_MS 2000
 
 static _Thread_local loop_thread *current;
 static atomic_int open_connections;
@@ -50,23 +63,43 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void on_conn_close(void *data)
 {
-    (void)data;
+    conn *c = data;
+    loop_thread *t = c->owner;
+    t->conns[c->index] = t->conns[--t->n_conns];
+    t->conns[c->index]->index = c->index;
+    free(c);
     atomic_fetch_sub(&open_connections, 1);
 }
 
+static void track(loop_thread *t, int fd, h2o_socket_t *sock)
+{
+    if (t->n_conns == t->cap_conns) {
+        t->cap_conns = t->cap_conns ? 2 * t->cap_conns : 64;
+        t->conns = vg_realloc(t->conns, t->cap_conns * sizeof *t->conns);
+    }
+    conn *c = vg_malloc(sizeof *c);
+    *c = (conn){.owner = t, .fd = fd, .index = t->n_conns};
+    t->conns[t->n_conns++] = c;
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = c;
+}
+
+/* Connections are accepted here rather than by h2o_evloop_socket_accept() so that their
+ * descriptors are known: shutdown half-closes them (see drain()). */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     loop_thread *t = listener->data;
     if (err) return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (!sock) return;
+    int fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), on = 1;
+    if (fd < 0) return;
     if (atomic_fetch_add(&open_connections, 1) >= t->opts->max_connections) {
         atomic_fetch_sub(&open_connections, 1);
-        h2o_socket_close(sock);
+        close(fd);
         return;
     }
-    sock->on_close.cb = on_conn_close;
-    sock->on_close.data = NULL;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    h2o_socket_t *sock = h2o_evloop_socket_create(t->ctx.loop, fd, 0);
+    track(t, fd, sock);
     h2o_accept(&t->accept, sock);
 }
 
@@ -96,6 +129,42 @@ static int open_listener(const char *host, int port, char *err, size_t errlen)
     return fd;
 }
 
+static bool has_connections(h2o_context_t *ctx)
+{
+    return !h2o_linklist_is_empty(&ctx->http1._conns) ||
+           !h2o_linklist_is_empty(&ctx->http2._conns);
+}
+
+/* Shutdown: every connection's read side is shut, so an idle keep-alive connection sees EOF and
+ * h2o closes it through its own path, while a busy one still writes its response and then reads
+ * EOF and closes. Up to SHUTDOWN_GRACE_MS. (h2o_context_request_shutdown is not used: in h2o 2.2
+ * it arms a timer that h2o_context_dispose then refuses.) h2o 2.2 cannot dispose a context that
+ * still has connections, so if a client is still mid-request then, the context is left to the
+ * process exit instead of being torn down under it. */
+static void drain(loop_thread *t)
+{
+    for (size_t i = 0; i < t->n_conns; i++)
+        shutdown(t->conns[i]->fd, SHUT_RD);
+    int64_t deadline = vg_mono_ms() + SHUTDOWN_GRACE_MS;
+    while (has_connections(&t->ctx) && vg_mono_ms() < deadline)
+        h2o_evloop_run(t->ctx.loop, 20);
+    if (has_connections(&t->ctx)) {
+        vg_warn("shutdown: a connection is still busy after %d ms; not waiting for it",
+                SHUTDOWN_GRACE_MS);
+        /* The loop never runs again, so no close callback will: release the registry here. */
+        for (size_t i = 0; i < t->n_conns; i++) free(t->conns[i]);
+        free(t->conns);
+        return;
+    }
+    /* The loop belongs to us, not to the context; one more turn lets the sockets that
+     * context_dispose closed (its message queue's among them) finish closing first. */
+    h2o_evloop_t *loop = t->ctx.loop;
+    h2o_context_dispose(&t->ctx);
+    h2o_evloop_run(loop, 0);
+    h2o_evloop_destroy(loop);
+    free(t->conns);
+}
+
 static void *loop_main(void *arg)
 {
     loop_thread *t = arg;
@@ -110,15 +179,7 @@ static void *loop_main(void *arg)
         h2o_evloop_run(t->ctx.loop, 100);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
-    /* Give in-flight responses a moment to drain. */
-    for (int i = 0; i < 5; i++)
-        h2o_evloop_run(t->ctx.loop, 20);
-    /* The loop belongs to us, not to the context; one more turn lets the sockets that
-     * context_dispose closed (its message queue's among them) finish closing first. */
-    h2o_evloop_t *loop = t->ctx.loop;
-    h2o_context_dispose(&t->ctx);
-    h2o_evloop_run(loop, 0);
-    h2o_evloop_destroy(loop);
+    drain(t);
     vg_keycache_thread_exit();
     return NULL;
 }

@@ -1,6 +1,7 @@
 """Task lifecycle across cancels, crashes and restarts: a queued task can be cancelled (its hold is
 released), a running one cannot; kill -9 during a render, or right after submits, loses nothing and
 charges exactly once; SIGTERM puts running work back in the queue."""
+import http.client
 import unittest
 from decimal import Decimal
 
@@ -66,6 +67,17 @@ class LifecycleTest(unittest.TestCase):
         tasks = [self.srv.wait_task(i, self.key, timeout=300) for i in ids]
         self.assertEqual([t["status"] for t in tasks], ["completed"] * 6)
         self.assert_settled(tasks)
+
+    def test_sigterm_with_idle_keepalive_connections(self):
+        conns = []
+        for _ in range(4):
+            c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=5)
+            c.request("GET", "/healthz")
+            c.getresponse().read()
+            conns.append(c)  # left open: idle keep-alive connections
+        self.assertEqual(self.srv.stop(), 0)
+        for c in conns:
+            c.close()
 
     def test_sigterm_requeues_running_work(self):
         tid = self.srv.submit(self.key, prompt="interrupted", **LONG)[2]["id"]
