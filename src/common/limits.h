@@ -17,6 +17,12 @@
 #define VG_REQUEST_TIMEOUT_MS       60000
 #define VG_MAX_CONNECTIONS          4096
 
+/* multipart/form-data (POST /v1/videos) */
+#define VG_MP_MAX_PARTS             64
+#define VG_MP_MAX_PART_BYTES        (30u << 20) /* one part's payload: an image < 30 MB (§6) */
+#define VG_MP_MAX_PART_HEADER_BYTES (8u << 10)  /* one part's header block */
+#define VG_MP_MAX_BOUNDARY_BYTES    70          /* RFC 2046 §5.1.1 */
+
 /* Task input */
 #define VG_MAX_PROMPT_BYTES          8000
 #define VG_MAX_MEDIA_ITEMS           12

@@ -347,7 +347,7 @@ static json_t *prices_json(const vg_model *m, int col)
     return o;
 }
 
-static json_t *model_json(const vg_model *m)
+static json_t *model_json(const vg_model *m, const char *currency)
 {
     json_t *res = json_array();
     for (int r = 0; r < VG_RES_COUNT; r++)
@@ -355,14 +355,14 @@ static json_t *model_json(const vg_model *m)
     return json_pack("{s:s, s:s, s:i, s:s, s:o, s:{s:i, s:i}, s:{s:s, s:o, s:o}}", "id", m->name,
                      "object", "model", "created", 0, "owned_by", "vidgate", "resolutions", res,
                      "seconds", "min", m->min_seconds, "max", m->max_seconds, "pricing", "currency",
-                     "USD", "per_million_tokens", prices_json(m, 0),
+                     currency, "per_million_tokens", prices_json(m, 0),
                      "per_million_tokens_video_input", prices_json(m, 1));
 }
 
-json_t *vg_models_to_json(void)
+json_t *vg_models_to_json(const char *currency)
 {
     json_t *arr = json_array();
     for (int i = 0; i < g_model_count; i++)
-        json_array_append_new(arr, model_json(&g_models[i]));
+        json_array_append_new(arr, model_json(&g_models[i], currency));
     return arr;
 }

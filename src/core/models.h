@@ -70,7 +70,7 @@ int64_t vg_price_micro(const vg_model *m, vg_resolution r, bool has_ref_video, i
  * err.
  */
 int vg_models_load_json(const json_t *models, char *err, size_t errlen);
-/** The table as JSON (for GET /v1/models and --print-config); new reference. */
-json_t *vg_models_to_json(void);
+/** The table as JSON (for GET /v1/models), prices labelled with currency; new reference. */
+json_t *vg_models_to_json(const char *currency);
 
 #endif

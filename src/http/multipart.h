@@ -26,10 +26,6 @@
 #include <stddef.h>
 
 /* Caps of this parser (spec §9 bounds the whole body; these bound its pieces). */
-#define VG_MP_MAX_PARTS             64
-#define VG_MP_MAX_PART_BYTES        (30u << 20) /* one part's payload: an image < 30 MB (§6) */
-#define VG_MP_MAX_PART_HEADER_BYTES (8u << 10)  /* one part's header block */
-#define VG_MP_MAX_BOUNDARY_BYTES    70          /* RFC 2046 §5.1.1 */
 
 /** A view into the body: not NUL-terminated; ptr is NULL when the item is absent. */
 typedef struct {

@@ -225,7 +225,7 @@ static void test_price_each_default(void **state)
 static void test_to_json(void **state)
 {
     (void)state;
-    json_t *arr = vg_models_to_json();
+    json_t *arr = vg_models_to_json("USD");
     assert_int_equal(json_array_size(arr), 3);
     json_t *m0 = json_array_get(arr, 0);
     assert_string_equal(json_string_value(json_object_get(m0, "id")), "doubao-seedance-2-0");
