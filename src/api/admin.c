@@ -11,6 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The native object plus what only an operator sees. */
+static json_t *admin_task_json(vg_ctx *c, const vg_task *t)
+{
+    json_t *j = vg_task_json(c->app, t);
+    json_object_set_new(j, "key_id", json_string(t->key_id));
+    json_object_set_new(j, "hold", json_integer(t->hold_micro));
+    return j;
+}
+
 /* GET /admin/tasks?key_id=&status=&limit=&after= */
 static int list_all_tasks(vg_ctx *c)
 {
@@ -20,21 +29,7 @@ static int list_all_tasks(vg_ctx *c)
     const char *st = vg_ctx_query(c, "status");
     if (st && (f.status = vg_task_status_parse(st)) < 0)
         return vg_reply_error(c, 400, "invalid_parameter", "status", "unknown status %s", st);
-    vg_task *ts = NULL;
-    size_t n = 0;
-    bool more = false;
-    if (c->store->ops->task_list(c->store, &f, &ts, &n, &more)) return vg_reply_internal(c);
-    json_t *data = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *j = vg_task_json(c->app, &ts[i]);
-        json_object_set_new(j, "key_id", json_string(ts[i].key_id));
-        json_object_set_new(j, "hold", json_integer(ts[i].hold_micro));
-        json_array_append_new(data, j);
-        vg_task_free(&ts[i]);
-    }
-    free(ts);
-    return vg_reply_json(
-        c, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", more));
+    return vg_api_reply_task_list(c, &f, admin_task_json);
 }
 
 static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)

@@ -37,8 +37,12 @@ typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
  * validation, pricing, the one-transaction insert of task + hold + idempotency record, the wake-up
  * of the dispatcher, and the reply built by `reply`. Always replies; returns 0.
  */
-int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route,
-                       const char *default_model, vg_reply_fn reply);
+int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
+                       vg_reply_fn reply);
+
+/** Lists the tasks f selects and replies {"object":"list","data":[render(task)…],"first_id",
+ *  "last_id","has_more"} (tasks.c). Returns 0. */
+int vg_api_reply_task_list(vg_ctx *c, const vg_task_filter *f, vg_reply_fn render);
 
 /* Shared task helpers (tasks.c). Each replies itself and returns -1 on failure. */
 int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t);

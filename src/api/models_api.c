@@ -13,7 +13,8 @@
 static int list_models(vg_ctx *c)
 {
     return vg_reply_json(c, 200,
-                         json_pack("{s:s, s:o}", "object", "list", "data", vg_models_to_json(((const vg_app *)c->app)->cfg->currency)));
+                         json_pack("{s:s, s:o}", "object", "list", "data",
+                                   vg_models_to_json(((const vg_app *)c->app)->cfg->currency)));
 }
 
 /* One model by id; the same object as in the list, so clients can use either. */

@@ -47,8 +47,7 @@ static void media_param(const json_t *body, const vg_media *m, int i, char *out,
             if ((int)seen++ == i) break;
         }
         snprintf(out, n, "metadata.content[%zu].%s.url", k, media_field[m->type]);
-    }
-    else if (json_object_get(body, "input_reference") && !json_object_get(body, "images"))
+    } else if (json_object_get(body, "input_reference") && !json_object_get(body, "images"))
         snprintf(out, n, "input_reference");
     else
         snprintf(out, n, "images[%d]", i);
@@ -106,7 +105,8 @@ static bool model_allowed(const vg_key *k, const char *model)
     bool ok = false;
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) ok = ok || (json_is_string(v) && !strcmp(json_string_value(v), model));
+    json_array_foreach(arr, i, v) ok =
+        ok || (json_is_string(v) && !strcmp(json_string_value(v), model));
     json_decref(arr);
     return ok;
 }
@@ -154,8 +154,8 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
         snprintf(need, sizeof need, "%lld.%06lld", (long long)(t->hold_micro / 1000000),
                  (long long)(t->hold_micro % 1000000));
         return vg_reply_error(c, 402, "insufficient_quota", "",
-                              "the available balance cannot cover this task (%s %s needed)",
-                              need, ((const vg_app *)c->app)->cfg->currency);
+                              "the available balance cannot cover this task (%s %s needed)", need,
+                              ((const vg_app *)c->app)->cfg->currency);
     }
     if (rc == VG_LIMITED) {
         vg_err e = {0};
@@ -249,8 +249,8 @@ static void body_hash(const char *route, const json_t *body, char out[65])
     free(text);
 }
 
-int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route,
-                       const char *default_model, vg_reply_fn reply)
+int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
+                       vg_reply_fn reply)
 {
     const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
     char hash[65] = "";
@@ -268,8 +268,8 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route,
     json_t *out = reply(c, &t);
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
-    int rc = c->store->ops->task_create(c->store, &t, c->key.max_active_tasks,
-                                        idem_key ? &idem : NULL);
+    int rc =
+        c->store->ops->task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
     if (rc == VG_OK) {
         vg_dispatch_notify(((vg_app *)c->app)->dispatch);
         vg_reply_json(c, 200, out);
@@ -350,33 +350,43 @@ int vg_api_query_limit(vg_ctx *c, int *limit)
     return 0;
 }
 
+static json_t *id_or_null(const vg_task *ts, size_t n, size_t i)
+{
+    return n ? json_string(ts[i].id) : json_null();
+}
+
+int vg_api_reply_task_list(vg_ctx *c, const vg_task_filter *f, vg_reply_fn render)
+{
+    vg_task *ts = NULL;
+    size_t n = 0;
+    bool more = false;
+    if (c->store->ops->task_list(c->store, f, &ts, &n, &more)) return vg_reply_internal(c);
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, render(c, &ts[i]));
+    json_t *list = json_pack("{s:s, s:o, s:o, s:o, s:b}", "object", "list", "data", data,
+                             "first_id", id_or_null(ts, n, 0), "last_id",
+                             id_or_null(ts, n, n ? n - 1 : 0), "has_more", more);
+    for (size_t i = 0; i < n; i++)
+        vg_task_free(&ts[i]);
+    free(ts);
+    return vg_reply_json(c, 200, list);
+}
+
+static json_t *native_json(vg_ctx *c, const vg_task *t)
+{
+    return vg_task_json(c->app, t);
+}
+
 static int list_tasks(vg_ctx *c)
 {
     vg_task_filter f = {.key_id = c->key.id, .status = -1, .after = vg_ctx_query(c, "after")};
     if (vg_api_query_limit(c, &f.limit)) return 0;
     const char *st = vg_ctx_query(c, "status");
-    if (st) {
-        f.status = vg_task_status_parse(st);
-        if (f.status < 0)
-            return vg_reply_error(c, 400, "invalid_parameter", "status",
-                                  "status must be queued, running, completed, failed or cancelled");
-    }
-    vg_task *ts = NULL;
-    size_t n = 0;
-    bool more = false;
-    if (c->store->ops->task_list(c->store, &f, &ts, &n, &more)) return vg_reply_internal(c);
-    json_t *data = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(data, vg_task_json(c->app, &ts[i]));
-        vg_task_free(&ts[i]);
-    }
-    free(ts);
-    json_t *first = json_array_size(data) ? json_object_get(json_array_get(data, 0), "id") : NULL;
-    json_t *last = json_array_size(data) ? json_object_get(json_array_get(data, n - 1), "id")
-                                         : NULL;
-    return vg_reply_json(c, 200,
-                         json_pack("{s:s, s:o, s:O?, s:O?, s:b}", "object", "list", "data", data,
-                                   "first_id", first, "last_id", last, "has_more", more));
+    if (st && (f.status = vg_task_status_parse(st)) < 0)
+        return vg_reply_error(c, 400, "invalid_parameter", "status",
+                              "status must be queued, running, completed, failed or cancelled");
+    return vg_api_reply_task_list(c, &f, native_json);
 }
 
 /* Removes a finished task's files: marked in the store first, so a crash between the two leaves

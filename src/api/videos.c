@@ -367,9 +367,9 @@ static int query_order(vg_ctx *c, bool *ascending)
     return vg_reply_error(c, 400, "invalid_parameter", "order", "order must be asc or desc"), -1;
 }
 
-static json_t *id_or_null(const vg_task *ts, size_t n, size_t i)
+static json_t *openai_json(vg_ctx *c, const vg_task *t)
 {
-    return n ? json_string(ts[i].id) : json_null();
+    return vg_task_json_openai(c->app, t);
 }
 
 static int list_videos(vg_ctx *c)
@@ -377,20 +377,7 @@ static int list_videos(vg_ctx *c)
     vg_task_filter f = {.key_id = c->key.id, .status = -1, .after = vg_ctx_query(c, "after")};
     if (f.after && !*f.after) f.after = NULL;
     if (vg_api_query_limit(c, &f.limit) || query_order(c, &f.ascending)) return 0;
-    vg_task *ts = NULL;
-    size_t n = 0;
-    bool more = false;
-    if (c->store->ops->task_list(c->store, &f, &ts, &n, &more)) return vg_reply_internal(c);
-    json_t *data = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, vg_task_json_openai(c->app, &ts[i]));
-    json_t *list = json_pack("{s:s, s:o, s:o, s:o, s:b}", "object", "list", "data", data,
-                             "first_id", id_or_null(ts, n, 0), "last_id",
-                             id_or_null(ts, n, n ? n - 1 : 0), "has_more", more);
-    for (size_t i = 0; i < n; i++)
-        vg_task_free(&ts[i]);
-    free(ts);
-    return vg_reply_json(c, 200, list);
+    return vg_api_reply_task_list(c, &f, openai_json);
 }
 
 /* A queued task is cancelled and shown as it now is (failed, error "cancelled"); a finished

@@ -131,8 +131,7 @@ static int open_listener(const char *host, int port, char *err, size_t errlen)
 
 static bool has_connections(h2o_context_t *ctx)
 {
-    return !h2o_linklist_is_empty(&ctx->http1._conns) ||
-           !h2o_linklist_is_empty(&ctx->http2._conns);
+    return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
 }
 
 /* Shutdown: every connection's read side is shut, so an idle keep-alive connection sees EOF and
@@ -152,7 +151,8 @@ static void drain(loop_thread *t)
         vg_warn("shutdown: a connection is still busy after %d ms; not waiting for it",
                 SHUTDOWN_GRACE_MS);
         /* The loop never runs again, so no close callback will: release the registry here. */
-        for (size_t i = 0; i < t->n_conns; i++) free(t->conns[i]);
+        for (size_t i = 0; i < t->n_conns; i++)
+            free(t->conns[i]);
         free(t->conns);
         return;
     }
