@@ -3,6 +3,7 @@
 #   make run        install deps, build, start the server on embedded defaults
 #   make test       install deps, build twice (plain and ASan+UBSan), run every test on both
 #   make bench      run the benchmarks in bench/
+#   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make format     clang-format every C file
 BUILD ?= build
 SAN   ?=
@@ -19,6 +20,10 @@ ifeq ($(SAN),1)
 CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(FUZZ),1)
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
 
 LIB_DIRS  := common core store http api dispatch providers engine net assets
 LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
@@ -31,9 +36,14 @@ TTOOL_SRC := $(wildcard tests/tools/*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 
 BINS  := $(BUILD)/vidgated $(BUILD)/vidgate $(TOOL_SRC:src/tools/%.c=$(BUILD)/%)
+FUZZ_SRC := $(filter-out tests/fuzz/replay.c,$(FUZZ_SRC))
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(TTOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+ifneq ($(FUZZ),1)
+TESTS += $(FUZZERS)
+endif
 
-.PHONY: all deps run test tests bench format clean
+.PHONY: all deps run test tests bench fuzz fuzzers format clean
 all: $(BINS)
 tests: $(TESTS)
 
@@ -74,6 +84,27 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libvg.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Fuzz targets: replayed over their seed corpus by `make test` (plain and ASan builds); real
+# coverage-guided fuzzing with clang's libFuzzer by `make fuzz` (FUZZ_SECONDS each, default 60).
+ifeq ($(FUZZ),1)
+$(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/libvg.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+else
+$(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/libvg.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+endif
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	@scripts/install-deps --fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz FUZZ=1 CC=clang fuzzers
+	@scripts/fuzz $${FUZZ_SECONDS:-60}
 
 run: deps
 	@$(MAKE) --no-print-directory all
