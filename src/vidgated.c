@@ -1,13 +1,15 @@
 /*
  * vidgated.c - the server's entry point: configuration, data directory, secrets, the admin key,
- * then the dispatcher and the HTTP loops until SIGINT/SIGTERM.
+ * then the dispatcher, the asset processing pool and the HTTP loops until SIGINT/SIGTERM.
  *
  * Start-up order matters: the store is migrated and interrupted tasks are re-queued before the
- * first request is accepted, so a client never sees a task that nobody will run.
+ * first request is accepted, so a client never sees a task that nobody will run (nor a Processing
+ * asset that nobody will process).
  */
 #include "api/app.h"
 #include "api/handlers.h"
 #include "api/keys.h"
+#include "assets/worker.h"
 #include "common/alloc.h"
 #include "common/config.h"
 #include "common/crypto.h"
@@ -27,12 +29,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+/* SIGHUP: the dispatcher re-reads the channels from the config file (nothing else reloads). */
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
 }
 
 static vg_store *open_store(void *app)
@@ -153,6 +162,20 @@ static int serve(vg_app *app, const vg_config *cfg)
         vg_error("%s", err);
         return 1;
     }
+    vg_dispatch_watch_reload(app->dispatch, &reload_flag);
+    struct sigaction hup = {.sa_handler = on_hangup};
+    sigaction(SIGHUP, &hup, NULL);
+    /* Processing assets resume here, before the first request is accepted. */
+    vg_assets_env aenv = {.data_dir = cfg->data_dir,
+                          .tmp_dir = app->tmp_dir,
+                          .allow_http = cfg->allow_http_fetch,
+                          .allow_private = cfg->allow_private_fetch};
+    vg_assets *assets = vg_assets_start(&aenv, VG_ASSET_WORKERS, open_store, app, err, sizeof err);
+    if (!assets) {
+        vg_error("%s", err);
+        vg_dispatch_stop(app->dispatch);
+        return 1;
+    }
     size_t n_routes = 0;
     const vg_route *routes = vg_api_routes(&n_routes);
     vg_server_opts so = {.host = host,
@@ -168,6 +191,7 @@ static int serve(vg_app *app, const vg_config *cfg)
     if (rc) vg_error("%s", err);
     vg_info("shutting down");
     vg_dispatch_stop(app->dispatch);
+    vg_assets_stop(assets);
     free((void *)routes);
     return rc ? 1 : 0;
 }
@@ -224,6 +248,7 @@ int main(int argc, char **argv)
     }
     set_log_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* until the dispatcher can reload */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -2,7 +2,8 @@
  * handlers.h - the route tables of each API surface, and the few helpers surfaces share
  * (the OpenAI routes reuse the native task logic). Each surface lives in its own file:
  * tasks.c (native, spec §3), content.c (§5), keys.c (admin keys and /v1/me, §7), health.c (§10),
- * videos.c (OpenAI Videos API, §4), models_api.c (GET /v1/models, §2).
+ * videos.c (OpenAI Videos API, §4), models_api.c (GET /v1/models, §2), assets.c (Assets API and
+ * presigned asset content, §6).
  */
 #ifndef VG_API_HANDLERS_H
 #define VG_API_HANDLERS_H
@@ -24,6 +25,10 @@ extern const vg_route vg_routes_videos[];
 extern const size_t vg_routes_videos_n;
 extern const vg_route vg_routes_models[];
 extern const size_t vg_routes_models_n;
+extern const vg_route vg_routes_assets[];
+extern const size_t vg_routes_assets_n;
+extern const vg_route vg_routes_upstream[]; /* upstream.c: upstream (Ark) callbacks */
+extern const size_t vg_routes_upstream_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);
@@ -51,5 +56,14 @@ int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t);
 int vg_api_cancel_or_delete(vg_ctx *c, vg_task *t);
 int vg_api_delete_content(vg_ctx *c, const vg_task *t);
 int vg_api_query_limit(vg_ctx *c, int *limit);
+
+/**
+ * The asset:// check of a submit (assets.c): the caller's asset must exist (else 400
+ * asset_not_found, "asset not found", param = the field's dotted path), be Active (else 400
+ * asset_not_ready) and be of the media's type. On success m->url is rewritten to
+ * "asset://<id>?sha256=<hex>" (the task keeps the bytes it was accepted with) and an adaptive
+ * ratio follows an image first frame. Returns 0, or -1 with err set.
+ */
+int vg_api_asset_media(vg_ctx *c, vg_media *m, const char *param, vg_task_spec *s, vg_err *err);
 
 #endif

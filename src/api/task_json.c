@@ -50,6 +50,8 @@ json_t *vg_task_json(const vg_app *app, const vg_task *t)
                           vg_resolution_name(t->resolution), "ratio", vg_ratio_name(t->ratio));
     json_object_set_new(j, "size", t->width ? json_string(size) : json_null());
     json_object_set_new(j, "seed", json_integer(t->seed));
+    /* Test-mode keys' tasks run on the local engine and are never charged: say so. */
+    json_object_set_new(j, "mode", json_string(t->test_mode ? "test" : "live"));
     add_results(j, app, t);
     if (t->cost_micro >= 0) vg_money_format(t->cost_micro, cost);
     json_object_set_new(j, "cost", t->cost_micro >= 0 ? json_string(cost) : json_null());

@@ -69,17 +69,20 @@ static int check_data_image(const char *url, const char *param, int *w, int *h, 
 }
 
 /* URL policy at submit; resolves an adaptive ratio from an embedded first frame. */
-static int check_media(const vg_app *app, const json_t *body, vg_task_spec *s, vg_err *err)
+static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *err)
 {
+    const vg_app *app = c->app;
     vg_fetch_opts fo = {.allow_http = app->cfg->allow_http_fetch,
                         .allow_private = app->cfg->allow_private_fetch};
     for (int i = 0; i < s->n_media; i++) {
-        const vg_media *m = &s->media[i];
+        vg_media *m = &s->media[i];
         char param[96], why[256] = "";
         const char *bad_code = m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter";
         media_param(body, m, i, param, sizeof param);
-        if (strncmp(m->url, "asset://", 8) == 0)
-            return vg_err_set(err, 400, "asset_not_found", param, "asset not found");
+        if (strncmp(m->url, "asset://", 8) == 0) {
+            if (vg_api_asset_media(c, m, param, s, err)) return -1;
+            continue;
+        }
         if (strncmp(m->url, "data:", 5) == 0) {
             if (m->type != VG_MEDIA_IMAGE) continue;
             int w = 0, h = 0;
@@ -177,7 +180,7 @@ int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model
     vg_err err = {0};
     vg_spec_opts opts = {.allow_http = app->cfg->allow_http_fetch, .default_model = default_model};
     int rc = -1;
-    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(app, body, &s, &err)) {
+    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(c, body, &s, &err)) {
         vg_reply_err(c, &err);
         goto out;
     }

@@ -5,11 +5,14 @@
  * The request body follows spec §3: scalar options go to the top level (model, prompt, seconds)
  * or metadata (resolution, ratio, seed, flags). Images: one or more --image alone become images[]
  * (one = first frame, more = references); --last-frame switches to metadata.content with explicit
- * first_frame / last_frame roles, the only form that can say "last frame".
+ * first_frame / last_frame roles, the only form that can say "last frame". --via-asset uploads
+ * local image files as assets (waiting until Active) and sends asset:// references, always in
+ * metadata.content (images[] takes no asset:// URLs).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/assets.h"
 #include "cli/command.h"
 #include "cli/format.h"
 #include "cli/http.h"
@@ -31,6 +34,8 @@ static const vg_cli_opt opts[] = {
     {"image", 0, VG_CLI_OPT_LIST, "FILE_OR_URL",
      "first frame; repeat for reference images (local files are sent inline)"},
     {"last-frame", 0, VG_CLI_OPT_VALUE, "FILE_OR_URL", "last frame (with at most one --image)"},
+    {"via-asset", 0, VG_CLI_OPT_FLAG, NULL,
+     "upload local image files as assets first and send asset:// references"},
     {"return-last-frame", 0, VG_CLI_OPT_FLAG, NULL, "also produce the last frame as an image"},
     {"camera-fixed", 0, VG_CLI_OPT_FLAG, NULL, "keep the camera still"},
     {"output", 'o', VG_CLI_OPT_VALUE, "FILE", "where to save the video (default <task_id>.mp4)"},
@@ -47,11 +52,25 @@ static json_t *image_item(const char *url, const char *role)
                      role);
 }
 
+/* The URL of one image argument: a local file becomes a data: URL, or with --via-asset an
+ * uploaded asset (waited for until Active) named by asset://. */
+static vg_cli_status image_url(vg_cli_ctx *ctx, const char *arg, int via_asset, char **url)
+{
+    if (!via_asset || strstr(arg, "://") || !strncmp(arg, "data:", 5))
+        return vg_cli_media_url(ctx, arg, url);
+    char *id = NULL;
+    vg_cli_status st = vg_cli_asset_upload_image(ctx, arg, &id);
+    if (st == VG_CLI_OK) *url = vg_asprintf("asset://%s", id);
+    free(id);
+    return st;
+}
+
 /* Appends the media URL of one argument to arr, as a content item when role is set. */
-static vg_cli_status add_image(vg_cli_ctx *ctx, json_t *arr, const char *arg, const char *role)
+static vg_cli_status add_image(vg_cli_ctx *ctx, json_t *arr, const char *arg, const char *role,
+                               int via_asset)
 {
     char *url;
-    vg_cli_status st = vg_cli_media_url(ctx, arg, &url);
+    vg_cli_status st = image_url(ctx, arg, via_asset, &url);
     if (st != VG_CLI_OK) return st;
     json_array_append_new(arr, role ? image_item(url, role) : json_string(url));
     free(url);
@@ -69,16 +88,25 @@ static vg_cli_status add_media(vg_cli_ctx *ctx, const vg_cli_args *args, json_t 
         return vg_cli_fail(ctx, VG_CLI_USAGE,
                            "--last-frame goes with at most one --image (the first frame)");
     vg_cli_status st = VG_CLI_OK;
+    int via = vg_cli_args_has(args, "via-asset");
     if (last) {
         json_t *content = json_array();
         json_object_set_new(metadata, "content", content);
-        if (nimages) st = add_image(ctx, content, vg_cli_args_nth(args, "image", 0), "first_frame");
-        if (st == VG_CLI_OK) st = add_image(ctx, content, last, "last_frame");
+        if (nimages)
+            st = add_image(ctx, content, vg_cli_args_nth(args, "image", 0), "first_frame", via);
+        if (st == VG_CLI_OK) st = add_image(ctx, content, last, "last_frame", via);
+    } else if (nimages && via) {
+        /* images[] takes no asset:// references: metadata.content says the same with roles. */
+        json_t *content = json_array();
+        json_object_set_new(metadata, "content", content);
+        const char *role = nimages == 1 ? "first_frame" : "reference_image";
+        for (size_t i = 0; i < nimages && st == VG_CLI_OK; i++)
+            st = add_image(ctx, content, vg_cli_args_nth(args, "image", i), role, via);
     } else if (nimages) {
         json_t *images = json_array();
         json_object_set_new(body, "images", images);
         for (size_t i = 0; i < nimages && st == VG_CLI_OK; i++)
-            st = add_image(ctx, images, vg_cli_args_nth(args, "image", i), NULL);
+            st = add_image(ctx, images, vg_cli_args_nth(args, "image", i), NULL, via);
     }
     return st;
 }

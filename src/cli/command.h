@@ -41,5 +41,11 @@ extern const vg_cli_command vg_cli_cmd_me;
 extern const vg_cli_command vg_cli_cmd_keys_create;
 extern const vg_cli_command vg_cli_cmd_keys_list;
 extern const vg_cli_command vg_cli_cmd_keys_revoke;
+/* Asset commands (cmd_assets.c). */
+extern const vg_cli_command vg_cli_cmd_assets_group_create;
+extern const vg_cli_command vg_cli_cmd_assets_upload;
+extern const vg_cli_command vg_cli_cmd_assets_list;
+extern const vg_cli_command vg_cli_cmd_assets_get;
+extern const vg_cli_command vg_cli_cmd_assets_delete;
 
 #endif

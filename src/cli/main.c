@@ -18,9 +18,21 @@
 #define DEFAULT_BASE_URL "http://127.0.0.1:8080"
 
 static const vg_cli_command *const commands[] = {
-    &vg_cli_cmd_generate,  &vg_cli_cmd_status,      &vg_cli_cmd_wait, &vg_cli_cmd_download,
-    &vg_cli_cmd_list,      &vg_cli_cmd_cancel,      &vg_cli_cmd_me,   &vg_cli_cmd_keys_create,
-    &vg_cli_cmd_keys_list, &vg_cli_cmd_keys_revoke,
+    &vg_cli_cmd_generate,
+    &vg_cli_cmd_status,
+    &vg_cli_cmd_wait,
+    &vg_cli_cmd_download,
+    &vg_cli_cmd_list,
+    &vg_cli_cmd_cancel,
+    &vg_cli_cmd_me,
+    &vg_cli_cmd_keys_create,
+    &vg_cli_cmd_keys_list,
+    &vg_cli_cmd_keys_revoke,
+    &vg_cli_cmd_assets_group_create,
+    &vg_cli_cmd_assets_upload,
+    &vg_cli_cmd_assets_list,
+    &vg_cli_cmd_assets_get,
+    &vg_cli_cmd_assets_delete,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -39,6 +39,14 @@ static const opt options[] = {
      "open connections at most"},
     {"request_timeout_ms", "VIDGATE_REQUEST_TIMEOUT_MS", N(T_I64, request_timeout_ms),
      "time to receive a request"},
+    {"upstream_workers", "VIDGATE_UPSTREAM_WORKERS", N(T_INT, upstream_workers),
+     "threads for upstream calls and result downloads"},
+    {"upstream_task_ttl_s", "VIDGATE_UPSTREAM_TASK_TTL_S", N(T_I64, upstream_task_ttl_s),
+     "seconds an upstream task may take before it fails as expired"},
+    {"upstream_poll_min_ms", "VIDGATE_UPSTREAM_POLL_MIN_MS", N(T_I64, upstream_poll_min_ms),
+     "shortest interval between two polls of one upstream task"},
+    {"upstream_poll_max_ms", "VIDGATE_UPSTREAM_POLL_MAX_MS", N(T_I64, upstream_poll_max_ms),
+     "longest interval between two polls of one upstream task"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -52,6 +60,10 @@ static void defaults(vg_config *c)
     c->retention_s = 7 * 24 * 3600;
     c->max_connections = 4096;
     c->request_timeout_ms = 60000;
+    c->upstream_workers = 8;
+    c->upstream_task_ttl_s = 172800;
+    c->upstream_poll_min_ms = 2000;
+    c->upstream_poll_max_ms = 30000;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -109,21 +121,38 @@ static int set_json(vg_config *c, const opt *o, json_t *v, char *err, size_t err
     return -1;
 }
 
-static int load_file(vg_config *c, const char *path, char *err, size_t errlen)
+static json_t *read_object(const char *path, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         snprintf(err, errlen, "%s:%d: %s", path, je.line, root ? "not a JSON object" : je.text);
         json_decref(root);
-        return -1;
+        return NULL;
     }
+    return root;
+}
+
+/* Keys of the file that hold structures rather than options (file only). */
+static json_t **structured(vg_config *c, const char *key)
+{
+    if (!strcmp(key, "models")) return &c->models;
+    if (!strcmp(key, "channels")) return &c->channels;
+    return NULL;
+}
+
+static int load_file(vg_config *c, const char *path, char *err, size_t errlen)
+{
+    json_t *root = read_object(path, err, errlen);
+    if (!root) return -1;
     const char *k;
     json_t *v;
     json_object_foreach(root, k, v)
     {
-        if (!strcmp(k, "models")) {
-            c->models = json_incref(v);
+        json_t **slot = structured(c, k);
+        if (slot) {
+            json_decref(*slot);
+            *slot = json_incref(v);
             continue;
         }
         size_t i;
@@ -232,13 +261,32 @@ json_t *vg_config_to_json(const vg_config *c)
         json_object_set_new(j, o->name, v);
     }
     if (c->models) json_object_set(j, "models", c->models);
+    if (c->channels) json_object_set(j, "channels", c->channels); /* keys are env names only */
     return j;
 }
 
 void vg_config_free(vg_config *c)
 {
     json_decref(c->models);
-    c->models = NULL;
+    json_decref(c->channels);
+    c->models = c->channels = NULL;
+}
+
+int vg_config_read_channels(const char *file, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    json_t *root = read_object(file, err, errlen);
+    if (!root) return -1;
+    json_t *ch = json_object_get(root, "channels");
+    int rc = 0;
+    if (ch && !json_is_array(ch)) {
+        snprintf(err, errlen, "%s: \"channels\" must be an array", file);
+        rc = -1;
+    } else if (ch) {
+        *out = json_incref(ch);
+    }
+    json_decref(root);
+    return rc;
 }
 
 int vg_config_listen_addr(const vg_config *c, char *host, size_t hostlen, int *port)

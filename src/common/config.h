@@ -3,10 +3,14 @@
  * VIDGATE_* environment variables, then command-line flags (later wins). One table (config.c)
  * describes every option once: its name in the file, its variable, its flag and its help text.
  *
- * Secrets are never put in the file or printed: the admin key comes from VIDGATE_ADMIN_KEY, and
+ * Secrets are never put in the file or printed: the admin key comes from VIDGATE_ADMIN_KEY, a
+ * channel names the environment variable holding its upstream key (api_key_env), and
  * --print-config shows every option but those.
  *
- * The struct is filled once at start-up and read-only afterwards (any thread may read it).
+ * The struct is filled once at start-up and read-only afterwards (any thread may read it). The
+ * channels are the exception: SIGHUP makes the dispatcher read them again from the file with
+ * vg_config_read_channels() and swap its own copy (dispatch/channel.h); cfg->channels stays the
+ * start-up value.
  */
 #ifndef VG_CONFIG_H
 #define VG_CONFIG_H
@@ -29,7 +33,12 @@ typedef struct {
     bool allow_private_fetch; /* accept loopback/private destinations (tests) */
     int max_connections;
     int64_t request_timeout_ms;
-    json_t *models;      /* "models" array of the file, or NULL = built-in table; owned */
+    int upstream_workers;         /* threads making upstream calls and downloads */
+    int64_t upstream_task_ttl_s;  /* an upstream task not final after this fails as "expired" */
+    int64_t upstream_poll_min_ms; /* shortest interval between two polls of one task */
+    int64_t upstream_poll_max_ms; /* longest interval */
+    json_t *models;               /* "models" array of the file, or NULL = built-in table; owned */
+    json_t *channels;    /* "channels" array of the file, or NULL = one local channel; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */
 } vg_config;
 
@@ -42,6 +51,12 @@ int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen
 /** The effective configuration as JSON, without secrets (new reference). */
 json_t *vg_config_to_json(const vg_config *c);
 void vg_config_free(vg_config *c);
+/**
+ * Reads the "channels" array of a config file again (SIGHUP). *out = the array (new reference)
+ * or NULL when the file has none. 0, or -1 with a reason in err (the file is unreadable or not a
+ * JSON object, or "channels" is not an array).
+ */
+int vg_config_read_channels(const char *file, json_t **out, char *err, size_t errlen);
 /** Splits listen into host and port. 0 or -1. */
 int vg_config_listen_addr(const vg_config *c, char *host, size_t hostlen, int *port);
 

@@ -52,4 +52,38 @@
 #define VG_MAX_RENDER_WORKERS  64
 #define VG_DEFAULT_RETENTION_S (7 * 24 * 3600)
 
+/* Assets (spec §6). Sizes are decimal megabytes, as the spec writes them (30 MB = 30,000,000). */
+#define VG_ASSET_IMAGE_MAX_BYTES   (30000000 - 1) /* images: < 30 MB */
+#define VG_ASSET_VIDEO_MAX_BYTES   50000000       /* video: <= 50 MB (a URL: VG_FETCH_MAX_BYTES) */
+#define VG_ASSET_AUDIO_MAX_BYTES   15000000       /* audio: <= 15 MB */
+#define VG_ASSET_IMAGE_MIN_SIDE_PX 300
+#define VG_ASSET_IMAGE_MAX_SIDE_PX 6000
+#define VG_ASSET_MIN_MEDIA_MS      2000
+#define VG_ASSET_MAX_MEDIA_MS      15000
+#define VG_ASSET_DURATION_SLACK_MS 50 /* container rounding: 15.04 s still counts as 15 s */
+#define VG_ASSET_NAME_MAX_CHARS    64
+#define VG_ASSET_DESC_MAX_CHARS    300
+#define VG_ASSET_MAX_PAGE_SIZE     100
+#define VG_ASSET_MAX_FILTER_ITEMS  100    /* GroupIds[] / Statuses[] of a list filter */
+#define VG_ASSET_ID_RANDOM_CHARS   16     /* lowercase alnum: 82 random bits */
+#define VG_ASSET_WORKERS           2      /* processing threads */
+#define VG_ASSET_LEASE_MS          120000 /* a claimed asset is re-claimed after this */
+#define VG_ASSET_MAX_ATTEMPTS      5      /* claims of one asset; a crash mid-processing counts */
+#define VG_ASSET_GC_GRACE_S        60     /* a deleted asset's bytes outlive it by at least this */
+#define VG_ASSET_GC_EVERY_MS       10000
+#define VG_ASSET_URL_TTL_S         86400 /* presigned asset URLs stay valid at least this long */
+
+/* Upstream (Ark) channels */
+#define VG_MAX_CHANNELS             32
+#define VG_MAX_CHANNEL_MODELS       32
+#define VG_UPSTREAM_MAX_REPLY_BYTES (4u << 20) /* one Ark API reply (a list page of 500 tasks) */
+#define VG_UPSTREAM_TIMEOUT_MS      30000      /* one Ark API call; channels may lower it */
+#define VG_UPSTREAM_CONNECT_MS      5000
+#define VG_UPSTREAM_MAX_WORKERS     64
+#define VG_UPSTREAM_POLL_BATCH      100 /* task ids per list call (Ark allows 500 per page) */
+#define VG_UPSTREAM_MAX_RETRIES     8   /* transient refusals before acceptance, then failed */
+#define VG_UPSTREAM_LOOKUP_PAGES    5   /* list pages searched for a lost submit */
+#define VG_UPSTREAM_MAX_BACKOFF_MS  300000
+#define VG_UPSTREAM_TOKEN_BYTES     64 /* safety_identifier we send (Ark's cap is not published) */
+
 #endif

@@ -13,6 +13,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "dispatch/upstream.h"
 #include "providers/provider.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ struct vg_dispatch {
     pthread_t *threads;
     atomic_llong next_sweep_ms; /* whichever idle worker passes this time sweeps */
     int64_t sweep_every_ms;     /* a quarter of the retention, within 1..30 s */
+    vg_upstream *up;            /* routing and upstream channels */
 };
 
 typedef struct {
@@ -193,7 +195,11 @@ static void *worker_main(void *arg)
     }
     while (!atomic_load(&d->stopping)) {
         vg_task t;
-        int rc = s->ops->task_claim(s, vg_now_ms(), VG_TASK_LEASE_MS, &t);
+        char local[64];
+        bool take_unrouted = false;
+        vg_upstream_local_claim(d->up, local, &take_unrouted);
+        int rc =
+            s->ops->task_claim_local(s, vg_now_ms(), VG_TASK_LEASE_MS, local, take_unrouted, &t);
         if (rc == VG_OK) {
             run_task(d, s, &t);
             vg_task_free(&t);
@@ -221,13 +227,29 @@ static int recover(vg_store *s)
     return 0;
 }
 
+static void wake_render(void *ud)
+{
+    vg_dispatch *d = ud;
+    pthread_mutex_lock(&d->lock);
+    if (d->pending < (unsigned)d->n_workers) d->pending++;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
 vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
                                char *err, size_t errlen)
 {
+    char why[512];
+    vg_channels *set = vg_channels_build(app->cfg->channels, why, sizeof why);
+    if (!set) {
+        snprintf(err, errlen, "config: %s", why);
+        return NULL;
+    }
     vg_store *s = open_store((void *)app);
     if (!s || recover(s)) {
         snprintf(err, errlen, "dispatcher: cannot recover interrupted tasks");
         vg_store_close(s);
+        vg_channels_unref(set);
         return NULL;
     }
     vg_store_close(s);
@@ -239,6 +261,13 @@ vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_
     if (d->sweep_every_ms > 30000) d->sweep_every_ms = 30000;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
+    d->up = vg_upstream_start(app, set, open_store, wake_render, d, err, errlen);
+    if (!d->up) {
+        pthread_cond_destroy(&d->wake);
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return NULL;
+    }
     d->threads = vg_calloc((size_t)workers, sizeof *d->threads);
     for (int i = 0; i < workers; i++) {
         if (pthread_create(&d->threads[i], NULL, worker_main, d)) break;
@@ -251,10 +280,13 @@ vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_
 void vg_dispatch_notify(vg_dispatch *d)
 {
     if (!d) return;
-    pthread_mutex_lock(&d->lock);
-    if (d->pending < (unsigned)d->n_workers) d->pending++;
-    pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
+    wake_render(d);
+    vg_upstream_notify(d->up);
+}
+
+void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag)
+{
+    if (d) vg_upstream_watch_reload(d->up, flag);
 }
 
 void vg_dispatch_stop(vg_dispatch *d)
@@ -266,6 +298,7 @@ void vg_dispatch_stop(vg_dispatch *d)
     pthread_mutex_unlock(&d->lock);
     for (int i = 0; i < d->n_workers; i++)
         pthread_join(d->threads[i], NULL);
+    vg_upstream_stop(d->up);
     free(d->threads);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);

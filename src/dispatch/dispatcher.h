@@ -1,14 +1,23 @@
 /*
- * dispatcher.h - moves tasks from queued to a final status.
+ * dispatcher.h - moves tasks from queued to a final status, on the local engine or through an
+ * upstream channel.
  *
- * Design: a fixed pool of worker threads, each with its own store connection. A worker claims the
- * oldest queued task (an atomic UPDATE … RETURNING: two workers, or two processes on one database,
- * never get the same task), runs its provider with a lease that progress reports extend, moves the
+ * Two halves. The upstream loop (dispatch/upstream.h: one scheduler thread and a pool of upstream
+ * workers) routes queued tasks to channels (dispatch/channel.h) and drives the tasks of upstream
+ * channels; the render pool below runs the tasks routed to the local engine. With the default
+ * configuration (one local channel) the render pool takes every queued task itself, as before
+ * channels existed; test-mode tasks always go to the render pool.
+ *
+ * Render pool: a fixed pool of worker threads, each with its own store connection. A worker claims
+ * the oldest queued task meant for the local engine (an atomic UPDATE … RETURNING: two workers, or
+ * two processes on one database, never get the same task), runs its provider with a lease that
+ * progress reports extend, moves the
  * result files into place, then commits completion (status + usage + capture + release) in one
  * transaction. Files are moved before the commit, so a committed "completed" always has its files;
  * a crash between the two leaves files that the retried render replaces.
  *
- * Wake-up: vg_dispatch_notify() after a submit commits; otherwise workers poll every second.
+ * Wake-up: vg_dispatch_notify() after a submit commits (or a callback arrives); otherwise workers
+ * poll every second.
  * Crash recovery: at start every task left `running` by a previous process is re-queued (the store
  * is single-node SQLite; a shared store would use lease expiry instead), and renders restart.
  * Shutdown: vg_dispatch_stop() makes running renders abort at their next progress report and puts
@@ -20,13 +29,21 @@
 #include "api/app.h"
 #include "store/store.h"
 
+#include <signal.h>
+
 typedef struct vg_dispatch vg_dispatch;
 
-/** Re-queues orphaned tasks and starts `workers` threads. NULL with a reason on failure. */
+/** Builds the channel set from app->cfg->channels, re-queues orphaned local tasks, makes every
+ *  upstream task due, and starts the upstream loop and `workers` render threads. NULL with a
+ *  reason on failure (an invalid channel configuration among them). */
 vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
                                char *err, size_t errlen);
-/** Wakes an idle worker (a task was queued). Thread-safe; cheap. */
+/** Wakes an idle worker and the upstream scheduler (a task was queued, a callback arrived).
+ *  Thread-safe; cheap. */
 void vg_dispatch_notify(vg_dispatch *d);
+/** Reloads the channels from the config file whenever *flag becomes non-zero (set it from a
+ *  SIGHUP handler). */
+void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag);
 /** Stops the workers (interrupting renders, re-queueing their tasks) and frees d. */
 void vg_dispatch_stop(vg_dispatch *d);
 

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -179,6 +180,7 @@ static void *loop_main(void *arg)
         h2o_evloop_run(t->ctx.loop, 100);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
+    if (t->opts->on_loop_stop) t->opts->on_loop_stop(t->opts->app);
     drain(t);
     vg_keycache_thread_exit();
     return NULL;
@@ -207,9 +209,10 @@ int vg_server_run(const vg_server_opts *o, volatile sig_atomic_t *stop, char *er
         t->conf = &conf;
         t->stop = stop;
         t->fd = open_listener(o->host, o->port, err, errlen);
-        t->store = t->fd >= 0 ? o->open_store(o->app) : NULL;
-        if (t->fd >= 0 && !t->store) snprintf(err, errlen, "cannot open the store");
-        if (t->fd < 0 || !t->store || pthread_create(&t->thread, NULL, loop_main, t)) {
+        t->store = t->fd >= 0 && o->open_store ? o->open_store(o->app) : NULL;
+        bool store_ok = t->store || !o->open_store;
+        if (t->fd >= 0 && !store_ok) snprintf(err, errlen, "cannot open the store");
+        if (t->fd < 0 || !store_ok || pthread_create(&t->thread, NULL, loop_main, t)) {
             if (t->fd >= 0) close(t->fd);
             vg_store_close(t->store);
             rc = -1;

@@ -26,8 +26,12 @@ typedef struct {
     uint64_t request_timeout_ms;
     vg_router router;
     void *app;
-    /* Opens this thread's store connection (NULL on failure); closed by the server. */
+    /* Opens this thread's store connection (NULL on failure); closed by the server. NULL = the
+     * server runs without a store (handlers get c->store == NULL; routes must not need keys). */
     vg_store *(*open_store)(void *app);
+    /* Called on each loop thread when it stops, before in-flight responses drain, so handlers
+     * that hold requests for later (the simulator's delays) can answer them. May be NULL. */
+    void (*on_loop_stop)(void *app);
 } vg_server_opts;
 
 /** Binds, serves until *stop, and cleans up. Returns 0, or -1 with a reason in err. */

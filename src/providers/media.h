@@ -1,7 +1,9 @@
 /*
  * media.h - loads the bytes behind a media URL of a task: data: URLs are decoded, http(s) URLs
  * fetched with the SSRF rules (net/fetch.h) under the operator's policy, asset:// references
- * resolved from the asset store (not yet: they fail with asset_not_found).
+ * read from the asset content store: a stored spec names them "asset://<id>?sha256=<hex>" (written
+ * at submit), and the bytes of that hash are loaded and checked, so a task renders what it was
+ * accepted with even when the asset has been deleted since (assets/asset.h).
  *
  * On success *out is malloc'd (caller frees). On failure returns VG_INVALID or VG_ERR with a static
  * error code ("image_fetch_failed", "invalid_image", "asset_not_found") and a message.

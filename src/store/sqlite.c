@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/limits.h"
 #include "store/migrations.h"
+#include "store/sqlite_internal.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -54,6 +55,26 @@ enum {
     Q_IDEM_GET,
     Q_KEY_UPDATE,
     Q_LEDGER_LIST,
+    Q_AGROUP_INSERT,
+    Q_AGROUP_GET,
+    Q_AGROUP_DEFAULT,
+    Q_AGROUP_UPDATE,
+    Q_AGROUP_USED,
+    Q_AGROUP_DELETE,
+    Q_ASSET_INSERT,
+    Q_ASSET_GET,
+    Q_ASSET_GET_ANY,
+    Q_ASSET_UPDATE,
+    Q_ASSET_DELETE,
+    Q_ASSET_CLAIM,
+    Q_ASSET_ACTIVATE,
+    Q_ASSET_FAIL,
+    Q_ASSET_RELEASE_ALL,
+    Q_ASSET_GC_DUE,
+    Q_ASSET_BLOB_ROWS,
+    Q_ASSET_BLOB_TASKS,
+    Q_ASSET_GC_DEFER,
+    Q_ASSET_PURGE,
     Q_COUNT
 };
 
@@ -67,6 +88,12 @@ enum {
     "tokens, error_code, error_message, attempts, lease_until, has_last_frame, content_deleted, "  \
     "test_mode"
 #define ACTIVE "('queued','dispatching','running','finalizing')"
+
+#define AGROUP_COLS "id, key_id, name, description, group_type, is_default, created_at, updated_at"
+#define ASSET_COLS                                                                                 \
+    "id, key_id, group_id, name, asset_type, status, source_url, sha256, size_bytes, format, "     \
+    "width, height, duration_ms, error_code, error_message, attempts, created_at, updated_at, "    \
+    "deleted_at"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -119,7 +146,9 @@ static const char *const sql_text[Q_COUNT] = {
                        "WHERE id = ?2 AND (?3 IS NULL OR key_id = ?3) AND status IN "
                        "('completed','failed','cancelled')",
     [Q_TASK_MONEY] = "SELECT key_id, hold_micro FROM tasks WHERE id = ?",
-    [Q_TASK_ORPHANS] = "SELECT id FROM tasks WHERE status = 'running' AND lease_until < ?",
+    /* Upstream tasks hold no lease (0): the upstream runs them, recovery re-polls them. */
+    [Q_TASK_ORPHANS] =
+        "SELECT id FROM tasks WHERE status = 'running' AND lease_until > 0 AND lease_until < ?",
     [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE key_id = ? AND idem_key = ? AND created_at < ?",
     [Q_IDEM_INSERT] = "INSERT INTO idempotency (key_id, idem_key, body_hash, task_id, response, "
                       "created_at) VALUES (?,?,?,?,?,?)",
@@ -132,6 +161,43 @@ static const char *const sql_text[Q_COUNT] = {
         "FROM ledger WHERE key_id = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
     [Q_TASK_EXPIRED] = "SELECT id FROM tasks WHERE status = 'completed' AND content_deleted = 0 "
                        "AND expires_at > 0 AND expires_at <= ? LIMIT ?",
+    [Q_AGROUP_INSERT] = "INSERT INTO asset_groups (" AGROUP_COLS ") VALUES (?,?,?,?,?,?,?,?)",
+    [Q_AGROUP_GET] = "SELECT " AGROUP_COLS " FROM asset_groups WHERE id = ? AND key_id = ?",
+    [Q_AGROUP_DEFAULT] =
+        "SELECT " AGROUP_COLS " FROM asset_groups WHERE key_id = ? AND is_default = 1",
+    [Q_AGROUP_UPDATE] = "UPDATE asset_groups SET name = coalesce(?1, name), "
+                        "description = coalesce(?2, description), updated_at = ?3 "
+                        "WHERE id = ?4 AND key_id = ?5",
+    [Q_AGROUP_USED] = "SELECT count(*) FROM assets WHERE group_id = ? AND deleted_at = 0",
+    [Q_AGROUP_DELETE] = "DELETE FROM asset_groups WHERE id = ? AND key_id = ?",
+    [Q_ASSET_INSERT] = "INSERT INTO assets (id, key_id, group_id, name, asset_type, status, "
+                       "source_url, created_at, updated_at) VALUES (?,?,?,?,?,'Processing',?,?,?)",
+    [Q_ASSET_GET] =
+        "SELECT " ASSET_COLS " FROM assets WHERE id = ? AND key_id = ? AND deleted_at = 0",
+    [Q_ASSET_GET_ANY] = "SELECT " ASSET_COLS " FROM assets WHERE id = ?",
+    [Q_ASSET_UPDATE] = "UPDATE assets SET name = ?1, updated_at = ?2 "
+                       "WHERE id = ?3 AND key_id = ?4 AND deleted_at = 0",
+    [Q_ASSET_DELETE] = "UPDATE assets SET deleted_at = ?1, gc_at = ?2 "
+                       "WHERE id = ?3 AND key_id = ?4 AND deleted_at = 0",
+    [Q_ASSET_CLAIM] =
+        "UPDATE assets SET attempts = attempts + 1, lease_until = ?1 "
+        "WHERE id = (SELECT id FROM assets WHERE status = 'Processing' AND lease_until < ?2 "
+        "ORDER BY rowid LIMIT 1) AND status = 'Processing' RETURNING " ASSET_COLS,
+    [Q_ASSET_ACTIVATE] = "UPDATE assets SET status = 'Active', sha256 = ?1, size_bytes = ?2, "
+                         "format = ?3, width = ?4, height = ?5, duration_ms = ?6, updated_at = ?7, "
+                         "lease_until = 0 WHERE id = ?8 AND status = 'Processing'",
+    [Q_ASSET_FAIL] = "UPDATE assets SET status = 'Failed', error_code = ?1, error_message = ?2, "
+                     "updated_at = ?3, lease_until = 0 WHERE id = ?4 AND status = 'Processing'",
+    [Q_ASSET_RELEASE_ALL] = "UPDATE assets SET lease_until = 0 WHERE status = 'Processing'",
+    [Q_ASSET_GC_DUE] = "SELECT " ASSET_COLS " FROM assets WHERE deleted_at > 0 AND gc_at <= ? "
+                       "AND status != 'Processing' ORDER BY gc_at LIMIT ?",
+    [Q_ASSET_BLOB_ROWS] = "SELECT count(*) FROM assets WHERE sha256 = ?1 "
+                          "AND (deleted_at = 0 OR deleted_at > ?2)",
+    /* The stored spec of a task that uses an asset names its hash (asset://id?sha256=…). */
+    [Q_ASSET_BLOB_TASKS] =
+        "SELECT count(*) FROM tasks WHERE status IN " ACTIVE " AND instr(params, ?1) > 0",
+    [Q_ASSET_GC_DEFER] = "UPDATE assets SET gc_at = ? WHERE id = ? AND deleted_at > 0",
+    [Q_ASSET_PURGE] = "DELETE FROM assets WHERE id = ? AND deleted_at > 0",
 };
 
 typedef struct {
@@ -571,6 +637,18 @@ static void row_to_task(sqlite3_stmt *st, vg_task *t)
     t->test_mode = sqlite3_column_int(st, 26) != 0;
 }
 
+sqlite3 *vg_sqlite_db(vg_store *base)
+{
+    return ((vg_sqlite *)base)->db;
+}
+
+const char vg_sq_task_cols[] = TASK_COLS;
+
+void vg_sq_row_to_task(sqlite3_stmt *st, vg_task *t)
+{
+    row_to_task(st, t);
+}
+
 static int one_int64(vg_sqlite *s, int which, const char *arg, int64_t *a, int64_t *b)
 {
     sqlite3_stmt *st = stmt(s, which);
@@ -897,6 +975,443 @@ static int sq_task_expired(vg_store *base, int64_t now, int limit, char (**ids)[
     return collect_ids(st, ids, n);
 }
 
+/* ---- assets and asset groups ------------------------------------------------------------- */
+
+static void row_to_group(sqlite3_stmt *st, vg_asset_group *g)
+{
+    memset(g, 0, sizeof *g);
+    col_copy(st, 0, g->id, sizeof g->id);
+    col_copy(st, 1, g->key_id, sizeof g->key_id);
+    col_copy(st, 2, g->name, sizeof g->name);
+    col_copy(st, 3, g->description, sizeof g->description);
+    col_copy(st, 4, g->group_type, sizeof g->group_type);
+    g->is_default = sqlite3_column_int(st, 5) != 0;
+    g->created_at = sqlite3_column_int64(st, 6);
+    g->updated_at = sqlite3_column_int64(st, 7);
+}
+
+static void row_to_asset(sqlite3_stmt *st, vg_asset *a)
+{
+    char buf[16];
+    memset(a, 0, sizeof *a);
+    col_copy(st, 0, a->id, sizeof a->id);
+    col_copy(st, 1, a->key_id, sizeof a->key_id);
+    col_copy(st, 2, a->group_id, sizeof a->group_id);
+    col_copy(st, 3, a->name, sizeof a->name);
+    col_copy(st, 4, buf, sizeof buf);
+    a->type = (vg_asset_type)vg_asset_type_parse(buf);
+    col_copy(st, 5, buf, sizeof buf);
+    a->status = (vg_asset_status)vg_asset_status_parse(buf);
+    a->source_url = col_dup(st, 6);
+    col_copy(st, 7, a->sha256, sizeof a->sha256);
+    a->media.size_bytes = sqlite3_column_int64(st, 8);
+    col_copy(st, 9, a->media.format, sizeof a->media.format);
+    a->media.width = sqlite3_column_int(st, 10);
+    a->media.height = sqlite3_column_int(st, 11);
+    a->media.duration_ms = sqlite3_column_int64(st, 12);
+    col_copy(st, 13, a->error_code, sizeof a->error_code);
+    col_copy(st, 14, a->error_message, sizeof a->error_message);
+    a->attempts = sqlite3_column_int(st, 15);
+    a->created_at = sqlite3_column_int64(st, 16);
+    a->updated_at = sqlite3_column_int64(st, 17);
+    a->deleted_at = sqlite3_column_int64(st, 18);
+}
+
+/* Steps a bound single-row SELECT into *out with fill(). */
+static int one_row(sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *), void *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) fill(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : rc == SQLITE_DONE ? VG_NOTFOUND : VG_ERR;
+}
+
+static void fill_group(sqlite3_stmt *st, void *out)
+{
+    row_to_group(st, out);
+}
+
+static void fill_asset(sqlite3_stmt *st, void *out)
+{
+    row_to_asset(st, out);
+}
+
+static int group_insert(vg_sqlite *s, const vg_asset_group *g)
+{
+    sqlite3_stmt *st = stmt(s, Q_AGROUP_INSERT);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, g->id);
+    bind_text(st, 2, g->key_id);
+    bind_text(st, 3, g->name);
+    bind_text(st, 4, g->description);
+    bind_text(st, 5, g->group_type);
+    sqlite3_bind_int(st, 6, g->is_default);
+    sqlite3_bind_int64(st, 7, g->created_at);
+    sqlite3_bind_int64(st, 8, g->updated_at);
+    int rc = exec_q(s, st);
+    return rc == -2 ? VG_DUPLICATE : rc == 1 ? VG_OK : VG_ERR;
+}
+
+static int sq_asset_group_create(vg_store *base, const vg_asset_group *g)
+{
+    return group_insert((vg_sqlite *)base, g);
+}
+
+static int group_lookup(vg_sqlite *s, int which, const char *a, const char *b, vg_asset_group *out)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, a);
+    if (b) bind_text(st, 2, b);
+    return one_row(st, fill_group, out);
+}
+
+static int sq_asset_group_get(vg_store *base, const char *id, const char *key_id,
+                              vg_asset_group *out)
+{
+    return group_lookup((vg_sqlite *)base, Q_AGROUP_GET, id, key_id, out);
+}
+
+static int sq_asset_group_update(vg_store *base, const char *id, const char *key_id,
+                                 const char *name, const char *description, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_AGROUP_UPDATE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, name);
+    bind_text(st, 2, description);
+    sqlite3_bind_int64(st, 3, now);
+    bind_text(st, 4, id);
+    bind_text(st, 5, key_id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
+}
+
+/* Checked and deleted in one transaction, so an asset created meanwhile cannot be orphaned. */
+static int sq_asset_group_delete(vg_store *base, const char *id, const char *key_id)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    vg_asset_group g;
+    if (begin(s)) return VG_ERR;
+    int rc = group_lookup(s, Q_AGROUP_GET, id, key_id, &g);
+    if (rc) return rollback(s, rc);
+    int64_t used = 0;
+    if (one_int64(s, Q_AGROUP_USED, id, &used, NULL)) return rollback(s, VG_ERR);
+    if (used > 0) return rollback(s, VG_CONFLICT);
+    sqlite3_stmt *st = stmt(s, Q_AGROUP_DELETE);
+    if (!st) return rollback(s, VG_ERR);
+    bind_text(st, 1, id);
+    bind_text(st, 2, key_id);
+    if (exec_q(s, st) != 1) return rollback(s, VG_ERR);
+    return commit(s);
+}
+
+/* The group an asset goes into, inside the open transaction (see asset_create in store.h). */
+static int resolve_group(vg_sqlite *s, vg_asset *a, const vg_asset_group *dflt)
+{
+    vg_asset_group g;
+    if (a->group_id[0]) return group_lookup(s, Q_AGROUP_GET, a->group_id, a->key_id, &g);
+    int rc = group_lookup(s, Q_AGROUP_DEFAULT, a->key_id, NULL, &g);
+    if (rc == VG_NOTFOUND && dflt) {
+        g = *dflt;
+        rc = group_insert(s, &g);
+    }
+    if (rc == VG_OK) snprintf(a->group_id, sizeof a->group_id, "%s", g.id);
+    return rc;
+}
+
+static int sq_asset_create(vg_store *base, vg_asset *a, const vg_asset_group *dflt)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (begin(s)) return VG_ERR;
+    int rc = resolve_group(s, a, dflt);
+    if (rc) return rollback(s, rc);
+    sqlite3_stmt *st = stmt(s, Q_ASSET_INSERT);
+    if (!st) return rollback(s, VG_ERR);
+    bind_text(st, 1, a->id);
+    bind_text(st, 2, a->key_id);
+    bind_text(st, 3, a->group_id);
+    bind_text(st, 4, a->name);
+    bind_text(st, 5, vg_asset_type_name(a->type));
+    bind_text(st, 6, a->source_url);
+    sqlite3_bind_int64(st, 7, a->created_at);
+    sqlite3_bind_int64(st, 8, a->updated_at);
+    rc = exec_q(s, st);
+    if (rc != 1) return rollback(s, rc == -2 ? VG_DUPLICATE : VG_ERR);
+    return commit(s);
+}
+
+static int sq_asset_get(vg_store *base, const char *id, const char *key_id, vg_asset *out)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, key_id ? Q_ASSET_GET : Q_ASSET_GET_ANY);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, id);
+    if (key_id) bind_text(st, 2, key_id);
+    return one_row(st, fill_asset, out);
+}
+
+/* The WHERE clause of a list and its bindings, built once for the count and the page. */
+typedef struct {
+    char sql[1024];
+    size_t len;
+    const vg_asset_filter *f;
+    bool assets;
+} list_query;
+
+static void where_add(list_query *q, const char *clause)
+{
+    if (q->len < sizeof q->sql)
+        q->len += (size_t)snprintf(q->sql + q->len, sizeof q->sql - q->len, "%s", clause);
+}
+
+static void list_where(list_query *q)
+{
+    const vg_asset_filter *f = q->f;
+    where_add(q, q->assets ? " WHERE key_id = ? AND deleted_at = 0" : " WHERE key_id = ?");
+    if (f->name) where_add(q, " AND instr(lower(name), lower(?)) > 0");
+    if (q->assets && f->n_group_ids) {
+        where_add(q, " AND group_id IN (?");
+        for (size_t i = 1; i < f->n_group_ids; i++)
+            where_add(q, ",?");
+        where_add(q, ")");
+    }
+    if (q->assets && f->statuses) {
+        const char *sep = " AND status IN (?";
+        for (int i = 0; i < VG_ASSET_STATUS_COUNT; i++)
+            if (f->statuses & (1u << i)) {
+                where_add(q, sep);
+                sep = ",?";
+            }
+        where_add(q, ")");
+    }
+    if (f->group_type)
+        where_add(q, q->assets ? " AND group_id IN (SELECT id FROM asset_groups WHERE "
+                                 "group_type = ?)"
+                               : " AND group_type = ?");
+}
+
+static int list_bind(const list_query *q, sqlite3_stmt *st)
+{
+    const vg_asset_filter *f = q->f;
+    int i = 1;
+    bind_text(st, i++, f->key_id);
+    if (f->name) bind_text(st, i++, f->name);
+    for (size_t k = 0; q->assets && k < f->n_group_ids; k++)
+        bind_text(st, i++, f->group_ids[k]);
+    for (int k = 0; q->assets && k < VG_ASSET_STATUS_COUNT; k++)
+        if (f->statuses & (1u << k)) bind_text(st, i++, vg_asset_status_name((vg_asset_status)k));
+    if (f->group_type) bind_text(st, i++, f->group_type);
+    return i;
+}
+
+/* Runs "SELECT count(*) FROM table WHERE …" then the page; fill() copies each row to arr[i]. */
+static int run_list(vg_sqlite *s, list_query *q, const char *table, const char *cols,
+                    void (*fill)(sqlite3_stmt *, void *, size_t), void *arr, int64_t *total,
+                    size_t *n)
+{
+    char sql[1400];
+    sqlite3_stmt *st = NULL;
+    list_where(q);
+    if (q->len >= sizeof q->sql) return VG_ERR;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s%s", table, q->sql);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
+    list_bind(q, st);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return VG_ERR;
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM %s%s ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", cols,
+             table, q->sql);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
+    int i = list_bind(q, st);
+    sqlite3_bind_int(st, i++, q->f->page_size);
+    sqlite3_bind_int64(st, i, (int64_t)(q->f->page - 1) * q->f->page_size);
+    size_t len = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && len < (size_t)q->f->page_size)
+        fill(st, arr, len++);
+    sqlite3_finalize(st);
+    *n = len;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : VG_ERR;
+}
+
+static void fill_group_at(sqlite3_stmt *st, void *arr, size_t i)
+{
+    row_to_group(st, (vg_asset_group *)arr + i);
+}
+
+static void fill_asset_at(sqlite3_stmt *st, void *arr, size_t i)
+{
+    row_to_asset(st, (vg_asset *)arr + i);
+}
+
+static int sq_asset_group_list(vg_store *base, const vg_asset_filter *f, vg_asset_group **out,
+                               size_t *n, int64_t *total)
+{
+    list_query q = {.f = f, .assets = false};
+    vg_asset_group *arr = vg_calloc((size_t)f->page_size, sizeof *arr);
+    int rc =
+        run_list((vg_sqlite *)base, &q, "asset_groups", AGROUP_COLS, fill_group_at, arr, total, n);
+    *out = arr;
+    return rc;
+}
+
+static int sq_asset_list(vg_store *base, const vg_asset_filter *f, vg_asset **out, size_t *n,
+                         int64_t *total)
+{
+    list_query q = {.f = f, .assets = true};
+    vg_asset *arr = vg_calloc((size_t)f->page_size, sizeof *arr);
+    int rc = run_list((vg_sqlite *)base, &q, "assets", ASSET_COLS, fill_asset_at, arr, total, n);
+    *out = arr;
+    return rc;
+}
+
+static int sq_asset_update(vg_store *base, const char *id, const char *key_id, const char *name,
+                           int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_UPDATE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, now);
+    bind_text(st, 3, id);
+    bind_text(st, 4, key_id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
+}
+
+static int sq_asset_delete(vg_store *base, const char *id, const char *key_id, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_DELETE);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, now + VG_ASSET_GC_GRACE_S);
+    bind_text(st, 3, id);
+    bind_text(st, 4, key_id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
+}
+
+static int sq_asset_claim(vg_store *base, int64_t now_ms, int64_t lease_ms, vg_asset *out)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    out->id[0] = '\0';
+    sqlite3_stmt *st = stmt(s, Q_ASSET_CLAIM);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now_ms + lease_ms);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_to_asset(st, out);
+        rc = sqlite3_step(st); /* finish the statement so the write commits */
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        vg_asset_free(out);
+        return rc == SQLITE_BUSY ? VG_AGAIN : VG_ERR;
+    }
+    return out->id[0] ? VG_OK : VG_NOTFOUND;
+}
+
+static int sq_asset_activate(vg_store *base, const char *id, const char *sha256,
+                             const vg_asset_media *m, int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_ACTIVATE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, sha256);
+    sqlite3_bind_int64(st, 2, m->size_bytes);
+    bind_text(st, 3, m->format);
+    sqlite3_bind_int(st, 4, m->width);
+    sqlite3_bind_int(st, 5, m->height);
+    sqlite3_bind_int64(st, 6, m->duration_ms);
+    sqlite3_bind_int64(st, 7, now);
+    bind_text(st, 8, id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
+}
+
+static int sq_asset_fail(vg_store *base, const char *id, const char *code, const char *msg,
+                         int64_t now)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_FAIL);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, code);
+    bind_text(st, 2, msg);
+    sqlite3_bind_int64(st, 3, now);
+    bind_text(st, 4, id);
+    int rc = exec_q(s, st);
+    return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
+}
+
+static int sq_asset_release_all(vg_store *base, int64_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    int rc = exec_q(s, stmt(s, Q_ASSET_RELEASE_ALL));
+    *n = rc > 0 ? rc : 0;
+    return rc < 0 ? VG_ERR : VG_OK;
+}
+
+static int sq_asset_gc_due(vg_store *base, int64_t now, int limit, vg_asset **out, size_t *n)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_GC_DUE);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    vg_asset *arr = vg_calloc((size_t)limit, sizeof *arr);
+    size_t len = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && len < (size_t)limit)
+        row_to_asset(st, &arr[len++]);
+    sqlite3_reset(st);
+    *out = arr;
+    *n = len;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : VG_ERR;
+}
+
+static int count_q(vg_sqlite *s, int which, const char *text, const int64_t *num, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, text);
+    if (num) sqlite3_bind_int64(st, 2, *num);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VG_OK : VG_ERR;
+}
+
+static int sq_asset_blob_refs(vg_store *base, const char *sha256, int64_t since, int64_t *rows,
+                              int64_t *tasks)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    if (count_q(s, Q_ASSET_BLOB_ROWS, sha256, &since, rows)) return VG_ERR;
+    return count_q(s, Q_ASSET_BLOB_TASKS, sha256, NULL, tasks);
+}
+
+static int sq_asset_gc_defer(vg_store *base, const char *id, int64_t gc_at)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_GC_DEFER);
+    if (!st) return VG_ERR;
+    sqlite3_bind_int64(st, 1, gc_at);
+    bind_text(st, 2, id);
+    return exec_q(s, st) < 0 ? VG_ERR : VG_OK;
+}
+
+static int sq_asset_purge(vg_store *base, const char *id)
+{
+    vg_sqlite *s = (vg_sqlite *)base;
+    sqlite3_stmt *st = stmt(s, Q_ASSET_PURGE);
+    if (!st) return VG_ERR;
+    bind_text(st, 1, id);
+    return exec_q(s, st) < 0 ? VG_ERR : VG_OK;
+}
+
 static int sq_ping(vg_store *base)
 {
     int64_t n;
@@ -940,6 +1455,34 @@ static const vg_store_ops sqlite_ops = {
     .ledger_list = sq_ledger_list,
     .usage = sq_usage,
     .audit = sq_audit,
+    .asset_group_create = sq_asset_group_create,
+    .asset_group_get = sq_asset_group_get,
+    .asset_group_list = sq_asset_group_list,
+    .asset_group_update = sq_asset_group_update,
+    .asset_group_delete = sq_asset_group_delete,
+    .asset_create = sq_asset_create,
+    .asset_get = sq_asset_get,
+    .asset_list = sq_asset_list,
+    .asset_update = sq_asset_update,
+    .asset_delete = sq_asset_delete,
+    .asset_claim = sq_asset_claim,
+    .asset_activate = sq_asset_activate,
+    .asset_fail = sq_asset_fail,
+    .asset_release_all = sq_asset_release_all,
+    .asset_gc_due = sq_asset_gc_due,
+    .asset_blob_refs = sq_asset_blob_refs,
+    .asset_gc_defer = sq_asset_gc_defer,
+    .asset_purge = sq_asset_purge,
+    .task_claim_local = vg_sq_task_claim_local,
+    .task_route_local = vg_sq_task_route_local,
+    .channel_load = vg_sq_channel_load,
+    .upstream_due = vg_sq_upstream_due,
+    .upstream_get = vg_sq_upstream_get,
+    .upstream_begin = vg_sq_upstream_begin,
+    .upstream_attempt_end = vg_sq_upstream_attempt_end,
+    .upstream_requeue = vg_sq_upstream_requeue,
+    .upstream_update = vg_sq_upstream_update,
+    .upstream_recover = vg_sq_upstream_recover,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */

@@ -1,0 +1,421 @@
+/*
+ * worker.c - the asset processing pool of worker.h (read its design note first).
+ *
+ * Per asset, on one worker: claim (lease, attempts + 1) → the bytes into a file (download into
+ * DATA/tmp, or the staging copy of a Data upload) → size, SHA-256, FFmpeg probe, AssetType rules →
+ * publish under the content lock (flush, link/rename to DATA/files/assets/<sha256>, commit Active)
+ * or commit Failed → remove the job's file. Every path ends in exactly one store call, conditional
+ * on the asset still being Processing; a store error leaves it Processing and its lease expiry
+ * brings it back.
+ */
+#include "assets/worker.h"
+
+#include "assets/probe.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "net/fetch.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IDLE_POLL_MS   1000
+#define GC_BATCH       100
+#define HASH_BUF_BYTES 65536
+
+struct vg_assets {
+    vg_assets_env env;
+    vg_store *(*open_store)(void *ud);
+    void *ud;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned pending; /* notifications not yet consumed, so a wake-up is never lost */
+    atomic_bool stopping;
+    int n_workers;
+    pthread_t *threads;
+    atomic_llong next_gc_ms; /* whichever idle worker passes this time collects */
+};
+
+/* Publishing a content file and collecting one never interleave (see worker.h). */
+static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The running pool, for vg_assets_notify(). */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static vg_assets *current;
+
+/* One asset being processed. */
+typedef struct {
+    const vg_assets_env *env;
+    vg_store *s;
+    const vg_asset *a;
+    char src[1400]; /* the bytes: a download in DATA/tmp or the staging copy */
+    bool staged;    /* src is the staging copy: linked, not moved, and removed after the commit */
+    vg_asset_media media;
+    char sha[65];
+    const char *code; /* Error.Code once something failed */
+    char msg[256];
+} job;
+
+static int job_fail(job *j, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int job_fail(job *j, const char *code, const char *fmt, ...)
+{
+    if (!j->code) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(j->msg, sizeof j->msg, fmt, ap);
+        va_end(ap);
+        j->code = code;
+    }
+    return -1;
+}
+
+/* ---- the steps of one asset -------------------------------------------------------------- */
+
+static const char *fetch_code(int rc)
+{
+    return rc == VG_INVALID ? "URLNotAllowed" : rc == VG_TOOLARGE ? "FileTooLarge" : "FetchFailed";
+}
+
+/* Puts the asset's bytes in j->src: downloaded (URL) or already staged (Data). */
+static int obtain(job *j)
+{
+    const vg_asset *a = j->a;
+    if (!a->source_url) {
+        j->staged = true;
+        vg_asset_staging_path(j->env->data_dir, a->id, j->src, sizeof j->src);
+        if (access(j->src, F_OK) == 0) return 0;
+        return job_fail(j, "UploadLost", "the uploaded bytes were lost; upload the asset again");
+    }
+    snprintf(j->src, sizeof j->src, "%s/asset-%s.%d", j->env->tmp_dir, a->id, a->attempts);
+    vg_fetch_opts o = {.allow_http = j->env->allow_http,
+                       .allow_private = j->env->allow_private,
+                       .max_bytes = (size_t)vg_asset_max_bytes(a->type)};
+    char ctype[VG_FETCH_CTYPE_BYTES], why[200] = "";
+    size_t len = 0;
+    int rc = vg_fetch_file(a->source_url, &o, j->src, &len, ctype, why, sizeof why);
+    if (rc == VG_OK) return 0;
+    return job_fail(j, fetch_code(rc), "cannot fetch the URL: %s", why[0] ? why : "failed");
+}
+
+/* Streams the file through SHA-256 (never whole in memory). */
+static int hash_file(job *j)
+{
+    int fd = open(j->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *buf = vg_malloc(HASH_BUF_BYTES), digest[32];
+    unsigned dlen = 0;
+    ssize_t n = -1;
+    bool ok = fd >= 0 && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    while (ok && (n = read(fd, buf, HASH_BUF_BYTES)) > 0)
+        ok = EVP_DigestUpdate(md, buf, (size_t)n);
+    ok = ok && n == 0 && EVP_DigestFinal_ex(md, digest, &dlen) && dlen == 32;
+    for (unsigned i = 0; ok && i < 32; i++)
+        snprintf(j->sha + 2 * i, 3, "%02x", digest[i]);
+    free(buf);
+    EVP_MD_CTX_free(md);
+    if (fd >= 0) close(fd);
+    return ok ? 0 : job_fail(j, "InternalError", "the stored bytes cannot be read");
+}
+
+/* Size first (cheap, and bounds the work), then FFmpeg, then the AssetType's rules. */
+static int validate(job *j)
+{
+    struct stat sb;
+    int64_t max = vg_asset_max_bytes(j->a->type);
+    if (stat(j->src, &sb)) return job_fail(j, "InternalError", "the stored bytes are missing");
+    if ((int64_t)sb.st_size > max)
+        return job_fail(j, "FileTooLarge",
+                        "the file is %lld bytes; the limit for %s assets is %lld",
+                        (long long)sb.st_size, vg_asset_type_name(j->a->type), (long long)max);
+    const char *code = NULL;
+    if (vg_asset_probe(j->src, &j->media, &code, j->msg, sizeof j->msg) != VG_OK)
+        return j->code = code, -1;
+    if (vg_asset_check(j->a->type, &j->media, &code, j->msg, sizeof j->msg) != VG_OK)
+        return j->code = code, -1;
+    return hash_file(j);
+}
+
+static int fsync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Makes the content file exist (durably) under its hash; identical content is stored once. */
+static int place_content(job *j)
+{
+    char blob[1400], dir[1200];
+    vg_asset_blob_path(j->env->data_dir, j->sha, blob, sizeof blob);
+    vg_asset_store_dir(j->env->data_dir, dir, sizeof dir);
+    if (access(blob, F_OK) == 0) return 0;
+    if (fsync_file(j->src)) return -1;
+    if ((j->staged ? link(j->src, blob) : rename(j->src, blob)) && errno != EEXIST) return -1;
+    return vg_fsync_dir(dir);
+}
+
+/* Content file, then the commit, under the content lock (the collector takes it too). */
+static int publish(job *j)
+{
+    pthread_mutex_lock(&content_lock);
+    int rc = VG_ERR;
+    if (place_content(j) == 0)
+        rc = j->s->ops->asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
+    else
+        vg_error("asset %s: cannot store its content: %s", j->a->id, strerror(errno));
+    pthread_mutex_unlock(&content_lock);
+    return rc;
+}
+
+/* Records the outcome; returns whether the job's file may go (the store took the outcome). */
+static bool settle(job *j)
+{
+    const vg_asset *a = j->a;
+    int rc;
+    if (j->code) {
+        rc = j->s->ops->asset_fail(j->s, a->id, j->code, j->msg, vg_now_s());
+        if (rc == VG_OK) vg_info("asset %s failed: %s: %s", a->id, j->code, j->msg);
+    } else {
+        rc = publish(j);
+        if (rc == VG_OK)
+            vg_info("asset %s active: %s, %lld bytes", a->id, j->media.format,
+                    (long long)j->media.size_bytes);
+    }
+    if (rc == VG_OK || rc == VG_CONFLICT) return true;
+    vg_error("asset %s: cannot record the outcome (%d); it will be processed again", a->id, rc);
+    return false;
+}
+
+void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a)
+{
+    job j = {.env = env, .s = s, .a = a};
+    if (a->attempts > VG_ASSET_MAX_ATTEMPTS)
+        /* Claimed again and again while the process died: the input may be what kills it. */
+        job_fail(&j, "ProcessingInterrupted", "processing was interrupted too many times");
+    else if (obtain(&j) == 0)
+        validate(&j);
+    bool done = settle(&j);
+    if (j.src[0] && (done || !j.staged)) unlink(j.src);
+}
+
+/* ---- collection -------------------------------------------------------------------------- */
+
+static void collect_one(const vg_assets_env *env, vg_store *s, const vg_asset *a, int64_t now)
+{
+    int64_t rows = 0, tasks = 0;
+    pthread_mutex_lock(&content_lock);
+    int rc = a->sha256[0]
+                 ? s->ops->asset_blob_refs(s, a->sha256, now - VG_ASSET_GC_GRACE_S, &rows, &tasks)
+                 : VG_OK;
+    if (rc == VG_OK && rows == 0 && tasks > 0) {
+        /* Only tasks still need the bytes: keep this row as their reminder. */
+        s->ops->asset_gc_defer(s, a->id, now + VG_ASSET_GC_GRACE_S);
+    } else if (rc == VG_OK) {
+        char blob[1400];
+        vg_asset_blob_path(env->data_dir, a->sha256, blob, sizeof blob);
+        if (a->sha256[0] && rows == 0 && unlink(blob) && errno != ENOENT)
+            vg_warn("asset %s: cannot remove %s: %s", a->id, blob, strerror(errno));
+        s->ops->asset_purge(s, a->id);
+    }
+    pthread_mutex_unlock(&content_lock);
+}
+
+int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
+{
+    vg_asset *due = NULL;
+    size_t n = 0;
+    int purged = 0;
+    if (s->ops->asset_gc_due(s, now, GC_BATCH, &due, &n) == VG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            collect_one(env, s, &due[i], now);
+            purged++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        vg_asset_free(&due[i]);
+    free(due);
+    return purged;
+}
+
+/* ---- start-up recovery ------------------------------------------------------------------- */
+
+static bool is_sha_name(const char *name)
+{
+    return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+/* A staging file is kept only while its asset is still Processing. */
+static void sweep_staging(const vg_assets_env *env, vg_store *s)
+{
+    char dir[1200];
+    vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        vg_asset a;
+        int rc = s->ops->asset_get(s, e->d_name, NULL, &a);
+        bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
+        if (rc == VG_OK) vg_asset_free(&a);
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!keep) unlink(path);
+    }
+    if (d) closedir(d);
+}
+
+/* A content file no asset row and no active task names is left over from a crash. */
+static void sweep_content(const vg_assets_env *env, vg_store *s)
+{
+    char dir[1200];
+    vg_asset_store_dir(env->data_dir, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int64_t rows = 1, tasks = 1;
+        if (!is_sha_name(e->d_name) ||
+            s->ops->asset_blob_refs(s, e->d_name, -1, &rows, &tasks) != VG_OK || rows || tasks)
+            continue;
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
+}
+
+int vg_assets_recover(const vg_assets_env *env, vg_store *s)
+{
+    char dir[1200];
+    int64_t n = 0;
+    vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
+    if (vg_mkdir_p(dir, 0700) || s->ops->asset_release_all(s, &n) != VG_OK) return -1;
+    sweep_staging(env, s);
+    sweep_content(env, s);
+    if (n) vg_info("assets: resuming %lld Processing asset(s)", (long long)n);
+    return 0;
+}
+
+/* ---- the pool ---------------------------------------------------------------------------- */
+
+static void wait_for_work(vg_assets *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->pending == 0 && !atomic_load(&p->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += IDLE_POLL_MS / 1000;
+        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+    }
+    if (p->pending) p->pending--;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void maybe_collect(vg_assets *p, vg_store *s)
+{
+    long long due = atomic_load(&p->next_gc_ms), now = vg_now_ms();
+    if (now < due ||
+        !atomic_compare_exchange_strong(&p->next_gc_ms, &due, now + VG_ASSET_GC_EVERY_MS))
+        return;
+    if (vg_assets_collect(&p->env, s, vg_now_s()) == GC_BATCH)
+        atomic_store(&p->next_gc_ms, 0); /* more to do: collect again soon */
+}
+
+static void *worker_main(void *arg)
+{
+    vg_assets *p = arg;
+    vg_store *s = p->open_store(p->ud);
+    if (!s) {
+        vg_error("assets: a worker cannot open the store");
+        return NULL;
+    }
+    while (!atomic_load(&p->stopping)) {
+        vg_asset a;
+        int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
+        if (rc == VG_OK) {
+            vg_assets_process(&p->env, s, &a);
+            vg_asset_free(&a);
+            continue;
+        }
+        if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
+        maybe_collect(p, s);
+        wait_for_work(p);
+    }
+    vg_store_close(s);
+    return NULL;
+}
+
+vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*open_store)(void *ud),
+                           void *ud, char *err, size_t errlen)
+{
+    vg_store *s = open_store(ud);
+    if (!s || vg_assets_recover(env, s)) {
+        snprintf(err, errlen, "assets: cannot prepare the content store in %s/files/assets",
+                 env->data_dir);
+        vg_store_close(s);
+        return NULL;
+    }
+    vg_store_close(s);
+    vg_assets *p = vg_calloc(1, sizeof *p);
+    p->env = *env;
+    p->open_store = open_store;
+    p->ud = ud;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->threads = vg_calloc((size_t)workers, sizeof *p->threads);
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p)) break;
+        p->n_workers++;
+    }
+    pthread_mutex_lock(&current_lock);
+    current = p;
+    pthread_mutex_unlock(&current_lock);
+    vg_info("assets: %d processing worker(s)", p->n_workers);
+    return p;
+}
+
+void vg_assets_notify(void)
+{
+    pthread_mutex_lock(&current_lock);
+    vg_assets *p = current;
+    if (p) {
+        pthread_mutex_lock(&p->lock);
+        if (p->pending < (unsigned)p->n_workers) p->pending++;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&current_lock);
+}
+
+void vg_assets_stop(vg_assets *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&current_lock);
+    if (current == p) current = NULL;
+    pthread_mutex_unlock(&current_lock);
+    atomic_store(&p->stopping, true);
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n_workers; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

@@ -1,0 +1,73 @@
+/*
+ * worker.h - the asset processing pool: turns Processing assets into Active or Failed ones, and
+ * collects the bytes of deleted assets once nothing needs them.
+ *
+ * Design:
+ *   - What runs where. The HTTP handler of CreateAsset only checks the request, stages a Data
+ *     upload in DATA/files/assets/staging/<id>, inserts the row (Processing) and wakes the pool;
+ *     it never fetches or decodes. VG_ASSET_WORKERS threads, each with its own store connection,
+ *     claim Processing assets one at a time (an atomic UPDATE … RETURNING with a lease), fetch a
+ *     URL into DATA/tmp (net/fetch.h: https only unless allowed, SSRF checks at connect time,
+ *     bounded size and time), probe the bytes with FFmpeg (probe.h), check the AssetType's rules
+ *     (asset.h), and publish.
+ *   - Publishing. The file is flushed, then hard-linked (a Data upload: its staging copy stays
+ *     until the commit) or renamed (a download) to DATA/files/assets/<sha256>; identical content
+ *     is stored once. Then the row becomes Active with its hash. Failures become Failed with an
+ *     Error{Code, Message}; the downloaded or staged bytes are removed after the commit.
+ *   - Who frees what. A claimed vg_asset is the worker's and freed by it; a job's files are
+ *     removed by the job. Content files belong to the collector.
+ *   - Collection. A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit
+ *     takes from its asset check to its commit). Then an idle worker removes the row, and the
+ *     bytes too unless another asset row (live, or deleted within the grace) or an active task
+ *     names the hash; when only tasks do, the row is kept and looked at again later. Publishing
+ *     and collecting hold one lock, so a file is never removed while it is being made Active.
+ *   - Crash. Start-up (vg_assets_start) releases every Processing asset's lease, so they are
+ *     processed again from the start: a URL is fetched again (DATA/tmp was wiped), a Data upload
+ *     still has its staging copy. Staging files without a Processing row (a crash between the
+ *     staging and the insert) and content files no row or task names (a crash between a publish
+ *     and its commit) are removed. An asset claimed more than VG_ASSET_MAX_ATTEMPTS times fails
+ *     with ProcessingInterrupted rather than crash-loop the server.
+ *   - Shutdown. vg_assets_stop() lets each worker finish its current asset (a fetch is bounded by
+ *     VG_FETCH_TIMEOUT_MS), then joins the threads.
+ *
+ * One pool per process: vg_assets_notify() wakes the pool started last (handlers have no pointer
+ * to it), and does nothing when none runs.
+ */
+#ifndef VG_ASSETS_WORKER_H
+#define VG_ASSETS_WORKER_H
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *data_dir; /* DATA: the content store is DATA/files/assets */
+    const char *tmp_dir;  /* DATA/tmp: downloads in progress */
+    bool allow_http;      /* the operator's fetch policy (config allow_http_fetch) */
+    bool allow_private;   /* (config allow_private_fetch) */
+} vg_assets_env;
+
+typedef struct vg_assets vg_assets;
+
+/**
+ * Prepares the content store (directories, start-up recovery described above) with a connection
+ * from open_store(ud), then starts `workers` threads. env and its strings must outlive the pool.
+ * NULL with a reason in err on failure.
+ */
+vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*open_store)(void *ud),
+                           void *ud, char *err, size_t errlen);
+/** Wakes an idle worker of the running pool (an asset was created). Thread-safe; cheap. */
+void vg_assets_notify(void);
+/** Stops the pool (each worker finishes its current asset) and frees it. NULL is a no-op. */
+void vg_assets_stop(vg_assets *a);
+
+/* The steps of a worker, exposed for tests. Each runs on the caller's thread. */
+
+/** Processes one claimed asset to Active or Failed. */
+void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a);
+/** One collection pass over deleted assets due at `now`. Returns how many rows were removed. */
+int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now);
+/** Start-up recovery: releases leases, removes orphaned staging and content files. */
+int vg_assets_recover(const vg_assets_env *env, vg_store *s);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * upstream.h - the upstream loop: routes queued tasks to channels and drives the tasks that run
+ * on upstream (Ark) channels from submit to a final status.
+ *
+ * Design (what runs where):
+ *   - One scheduler thread, with its own store connection, runs a round at least every 250 ms and
+ *     whenever vg_upstream_notify() is called (a submit committed, a callback arrived, a worker
+ *     finished something that is due at once). A round asks the store for each kind of due work
+ *     (store/upstream.h: route, resolve, poll, finalize, cleanup), turns it into jobs and queues
+ *     them; it writes only leases (next_poll_at in the future, so the next round does not hand out
+ *     the same rows), routing decisions (the write-ahead attempt record of a submit, or the local
+ *     channel), and failures of tasks no channel can ever take.
+ *   - A pool of upstream workers (upstream_workers, each with its own store connection and HTTP
+ *     client) runs the jobs: one HTTP exchange each (a list call refreshes up to
+ *     VG_UPSTREAM_POLL_BATCH tasks), or a result download; then the store change. Nothing here
+ *     runs on an HTTP event loop.
+ *   - Ordering: a task is in at most one job at a time (an in-flight set, on top of the lease);
+ *     every store change is conditional on the status the job expected, so a cancel, a callback
+ *     or a second process racing a job cannot apply anything twice.
+ *   - Who frees: a job owns its rows and a reference to the channel set it was planned with; the
+ *     worker that ran it frees both. The channel set is swapped on SIGHUP (vg_upstream_reload) and
+ *     freed when the last job holding it ends.
+ *   - Crash: nothing is kept in memory that the store does not also have. At start every upstream
+ *     task is due at once (upstream_recover): dispatching without an upstream id is resolved
+ *     through the list endpoint before any resubmission, running ones are re-polled, finalizing
+ *     ones are downloaded again. Shutdown drops queued jobs (their leases expire; the next start
+ *     makes them due) and waits for running ones, whose HTTP calls are aborted.
+ *
+ * Policy (the README's "Channels / Ark upstream" section says the same for operators):
+ *   submit outcome  definite refusal (4xx) → the task fails with the upstream code, refunded;
+ *                   transient (not sent, 429, 503, bad key) → the channel cools down (Retry-After
+ *                   when given) and the task goes back to routing, avoiding that channel, up to
+ *                   VG_UPSTREAM_MAX_RETRIES times; ambiguous (timeout after sending, lost or
+ *                   unreadable reply, 500/502/504) → the task stays dispatching and is looked up
+ *                   by its per-attempt client token (safety_identifier) in the list filtered by
+ *                   model; found → it continues as accepted; not found twice, 2 s apart → only
+ *                   then a new attempt. Lookup errors never lead to a resubmission.
+ *   polling         due tasks of one channel are refreshed together through the list endpoint
+ *                   (filter.task_ids); tasks the list does not name get a single GET. The next poll
+ *                   is half the time left to the expected finish (learned per channel), between
+ *                   upstream_poll_min_ms and upstream_poll_max_ms, and backs off on errors. Every
+ *                   call spends a token of the channel's request budget. Poll errors never fail a
+ *                   task; upstream_task_ttl_s after creation an unfinished task fails "expired".
+ *   results         downloaded at once into DATA/files/<task>/ (tmp, then rename), then one
+ *                   transaction completes the task and captures the real usage at the produced
+ *                   tier. An expired result URL is refreshed with a GET; if the upstream no longer
+ *                   offers it, the task fails "result_unavailable" (refunded).
+ *   cleanup         a task that ends for us while its upstream task may still be open (cancelled
+ *                   while dispatching, expired) has that upstream task cancelled.
+ */
+#ifndef VG_DISPATCH_UPSTREAM_H
+#define VG_DISPATCH_UPSTREAM_H
+#include "api/app.h"
+#include "dispatch/channel.h"
+#include "store/store.h"
+
+#include <signal.h>
+
+typedef struct vg_upstream vg_upstream;
+
+/**
+ * Starts the scheduler and the workers with channel set `set` (the reference is taken over).
+ * notify_local(ud) is called when a task was routed to the local channel. NULL with a reason.
+ */
+vg_upstream *vg_upstream_start(const vg_app *app, vg_channels *set,
+                               vg_store *(*open_store)(void *app), void (*notify_local)(void *ud),
+                               void *ud, char *err, size_t errlen);
+/** Runs a scheduler round soon. Thread-safe; cheap. */
+void vg_upstream_notify(vg_upstream *u);
+/** Replaces the channel set (the reference is taken over). Thread-safe. */
+void vg_upstream_reload(vg_upstream *u, vg_channels *set);
+/** Makes the scheduler re-read the channels from the config file when *flag becomes non-zero
+ *  (it clears it). Call before any SIGHUP can arrive. */
+void vg_upstream_watch_reload(vg_upstream *u, volatile sig_atomic_t *flag);
+/**
+ * How the local render pool should claim: the local channel's name, and whether it may take
+ * tasks nobody routed (true when every task can only go to the local engine).
+ */
+void vg_upstream_local_claim(vg_upstream *u, char name[64], bool *take_unrouted);
+/** Stops everything and frees u (see the crash note above). */
+void vg_upstream_stop(vg_upstream *u);
+
+/** The callback path of a task: "/internal/ark/callback/<task>?token=<secret>". */
+#define VG_UPSTREAM_CALLBACK_PREFIX "/internal/ark/callback/"
+
+#endif

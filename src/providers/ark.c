@@ -1,0 +1,436 @@
+/*
+ * ark.c - the Ark protocol (ark.h) and the vg_provider_ark operations (provider.h).
+ *
+ * Each operation is one blocking exchange on the caller's vg_http_client (find may read a few
+ * list pages). Nothing is retried here: the dispatcher owns retries, because only it knows
+ * whether a retry could submit twice.
+ */
+#include "providers/ark.h"
+
+#include "common/alloc.h"
+#include "common/limits.h"
+#include "core/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASKS_PATH "/contents/generations/tasks"
+
+void vg_up_task_free(vg_up_task *t)
+{
+    if (!t) return;
+    free(t->video_url);
+    free(t->last_frame_url);
+    t->video_url = t->last_frame_url = NULL;
+}
+
+static const char *const g_up_status[] = {
+    [VG_UP_QUEUED] = "queued",   [VG_UP_RUNNING] = "running",     [VG_UP_SUCCEEDED] = "succeeded",
+    [VG_UP_FAILED] = "failed",   [VG_UP_CANCELLED] = "cancelled", [VG_UP_EXPIRED] = "expired",
+    [VG_UP_UNKNOWN] = "unknown",
+};
+
+const char *vg_up_status_name(vg_up_status s)
+{
+    return (unsigned)s <= VG_UP_UNKNOWN ? g_up_status[s] : "unknown";
+}
+
+vg_up_status vg_ark_status_parse(const char *s)
+{
+    for (int i = 0; s && i < VG_UP_UNKNOWN; i++)
+        if (!strcmp(g_up_status[i], s)) return (vg_up_status)i;
+    return VG_UP_UNKNOWN;
+}
+
+/* ---- translation ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *type;  /* content item type */
+    const char *field; /* the object holding the url */
+} g_media_kind[] = {
+    [VG_MEDIA_IMAGE] = {"image_url", "image_url"},
+    [VG_MEDIA_VIDEO] = {"video_url", "video_url"},
+    [VG_MEDIA_AUDIO] = {"audio_url", "audio_url"},
+};
+
+static const char *const g_role_name[] = {
+    [VG_ROLE_FIRST_FRAME] = "first_frame",         [VG_ROLE_LAST_FRAME] = "last_frame",
+    [VG_ROLE_REFERENCE_IMAGE] = "reference_image", [VG_ROLE_REFERENCE_VIDEO] = "reference_video",
+    [VG_ROLE_REFERENCE_AUDIO] = "reference_audio",
+};
+
+static json_t *content_items(const vg_task_spec *s)
+{
+    json_t *items = json_array();
+    json_array_append_new(
+        items, json_pack("{s:s, s:s}", "type", "text", "text", s->prompt ? s->prompt : ""));
+    for (int i = 0; i < s->n_media; i++) {
+        const vg_media *m = &s->media[i];
+        json_array_append_new(items,
+                              json_pack("{s:s, s:{s:s}, s:s}", "type", g_media_kind[m->type].type,
+                                        g_media_kind[m->type].field, "url", m->url, "role",
+                                        g_role_name[m->role]));
+    }
+    return items;
+}
+
+json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_up_submit *o)
+{
+    json_t *j =
+        json_pack("{s:s, s:o, s:s, s:s, s:i, s:I, s:b, s:b, s:b, s:b}", "model", o->upstream_model,
+                  "content", content_items(s), "resolution", vg_resolution_name(t->resolution),
+                  "ratio", vg_ratio_name(t->ratio), "duration", t->seconds, "seed",
+                  (json_int_t)t->seed, "generate_audio", s->generate_audio, "return_last_frame",
+                  s->return_last_frame, "watermark", s->watermark, "camera_fixed", s->camera_fixed);
+    if (o->callback_url) json_object_set_new(j, "callback_url", json_string(o->callback_url));
+    if (o->expires_after_s > 0)
+        json_object_set_new(j, "execution_expires_after", json_integer(o->expires_after_s));
+    if (o->client_token) json_object_set_new(j, "safety_identifier", json_string(o->client_token));
+    return j;
+}
+
+/* First match wins; "?" matches any byte. */
+static const struct {
+    size_t off;
+    const char *magic;
+    size_t len;
+    const char *mime;
+} g_magic[] = {
+    {0, "\xff\xd8\xff", 3, "image/jpeg"}, {0, "\x89PNG", 4, "image/png"},
+    {8, "WEBP", 4, "image/webp"},         {8, "WAVE", 4, "audio/wav"},
+    {0, "GIF8", 4, "image/gif"},          {0, "BM", 2, "image/bmp"},
+    {0, "II*\0", 4, "image/tiff"},        {0, "MM\0*", 4, "image/tiff"},
+    {0, "ID3", 3, "audio/mpeg"},          {0, "\xff\xfb", 2, "audio/mpeg"},
+    {0, "\xff\xf3", 2, "audio/mpeg"},     {0, "\xff\xf2", 2, "audio/mpeg"},
+};
+
+const char *vg_ark_sniff_mime(const unsigned char *data, size_t len)
+{
+    for (size_t i = 0; i < sizeof g_magic / sizeof g_magic[0]; i++)
+        if (len >= g_magic[i].off + g_magic[i].len &&
+            !memcmp(data + g_magic[i].off, g_magic[i].magic, g_magic[i].len))
+            return g_magic[i].mime;
+    return "application/octet-stream";
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+static void copy_str(const json_t *obj, const char *key, char *dst, size_t cap)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static char *dup_str(const json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v && *v ? vg_strdup(v) : NULL;
+}
+
+/* error / failure_reason: an object {code, message}, or (seen in list items) a bare string. */
+static void parse_error(const json_t *obj, vg_up_task *out)
+{
+    const json_t *e = json_object_get(obj, "error");
+    if (!e || json_is_null(e)) e = json_object_get(obj, "failure_reason");
+    if (json_is_object(e)) {
+        copy_str(e, "code", out->error_code, sizeof out->error_code);
+        copy_str(e, "message", out->error_message, sizeof out->error_message);
+    } else if (json_is_string(e)) {
+        snprintf(out->error_message, sizeof out->error_message, "%s", json_string_value(e));
+    }
+}
+
+int vg_ark_task_parse(const json_t *obj, vg_up_task *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    const char *status = json_string_value(json_object_get(obj, "status"));
+    if (!json_is_object(obj) || !id || !*id || !status) return -1;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    out->status = vg_ark_status_parse(status);
+    parse_error(obj, out);
+    const json_t *content = json_object_get(obj, "content");
+    out->video_url = dup_str(content, "video_url");
+    out->last_frame_url = dup_str(content, "last_frame_url");
+    out->tokens =
+        json_integer_value(json_object_get(json_object_get(obj, "usage"), "completion_tokens"));
+    out->created_at = json_integer_value(json_object_get(obj, "created_at"));
+    out->seed = json_integer_value(json_object_get(obj, "seed"));
+    out->duration = (int)json_integer_value(json_object_get(obj, "duration"));
+    copy_str(obj, "resolution", out->resolution, sizeof out->resolution);
+    copy_str(obj, "ratio", out->ratio, sizeof out->ratio);
+    copy_str(obj, "safety_identifier", out->client_token, sizeof out->client_token);
+    return 0;
+}
+
+/* First match wins; statuses outside every range are REFUSED when 4xx, AMBIGUOUS otherwise. */
+static const struct {
+    long lo, hi;
+    vg_up_class cls;
+} g_status_class[] = {
+    {200, 299, VG_UP_OK},        {408, 408, VG_UP_TRANSIENT}, {429, 429, VG_UP_TRANSIENT},
+    {503, 503, VG_UP_TRANSIENT}, {400, 499, VG_UP_REFUSED},   {500, 599, VG_UP_AMBIGUOUS},
+};
+
+/* Codes about the account, not the request: another channel (or later) may work. */
+static const char *const g_channel_codes[] = {"AuthenticationError", "AccountOverdueError"};
+
+void vg_ark_classify(const vg_http_resp *r, vg_up_error *err)
+{
+    memset(err, 0, sizeof *err);
+    err->retry_after_s = -1;
+    if (r->outcome != VG_HTTP_DONE) {
+        err->cls = r->outcome == VG_HTTP_NOT_SENT ? VG_UP_TRANSIENT : VG_UP_AMBIGUOUS;
+        snprintf(err->code, sizeof err->code, "%s",
+                 r->outcome == VG_HTTP_NOT_SENT ? "upstream_unreachable" : "upstream_no_reply");
+        snprintf(err->message, sizeof err->message, "%s", r->error);
+        return;
+    }
+    err->http_status = r->status;
+    err->retry_after_s = r->retry_after_s;
+    err->cls = VG_UP_AMBIGUOUS;
+    for (size_t i = 0; i < sizeof g_status_class / sizeof g_status_class[0]; i++)
+        if (r->status >= g_status_class[i].lo && r->status <= g_status_class[i].hi) {
+            err->cls = g_status_class[i].cls;
+            break;
+        }
+    if (err->cls == VG_UP_OK) return;
+    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+    const json_t *e = json_object_get(j, "error");
+    copy_str(e, "code", err->code, sizeof err->code);
+    copy_str(e, "message", err->message, sizeof err->message);
+    json_decref(j);
+    if (!err->code[0]) snprintf(err->code, sizeof err->code, "upstream_http_%ld", r->status);
+    if (!err->message[0])
+        snprintf(err->message, sizeof err->message, "the upstream answered HTTP %ld", r->status);
+    for (size_t i = 0; i < sizeof g_channel_codes / sizeof g_channel_codes[0]; i++)
+        if (!strcmp(err->code, g_channel_codes[i])) {
+            err->cls = VG_UP_TRANSIENT;
+            err->channel_fault = true;
+        }
+}
+
+/* ---- URLs -------------------------------------------------------------------------------- */
+
+int vg_ark_task_url(const char *base, const char *id, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s" TASKS_PATH "%s", base, id ? "/" : "");
+    if (n < 0 || (size_t)n >= cap) return -1;
+    if (id) vg_http_query_escape(out, cap, id);
+    return strlen(out) + 4 < cap ? 0 : -1;
+}
+
+int vg_ark_list_url(const char *base, const char *const *ids, size_t n, const char *model,
+                    int page_num, int page_size, char *out, size_t cap)
+{
+    int len =
+        snprintf(out, cap, "%s" TASKS_PATH "?page_num=%d&page_size=%d", base, page_num, page_size);
+    if (len < 0 || (size_t)len >= cap) return -1;
+    for (size_t i = 0; i < n; i++) {
+        strncat(out, "&filter.task_ids=", cap - strlen(out) - 1);
+        vg_http_query_escape(out, cap, ids[i]);
+    }
+    if (model) {
+        strncat(out, "&filter.model=", cap - strlen(out) - 1);
+        vg_http_query_escape(out, cap, model);
+    }
+    return strlen(out) + 4 < cap ? 0 : -1;
+}
+
+/* ---- the provider operations -------------------------------------------------------------- */
+
+/* One exchange; the reply is classified into err and, when OK, parsed into *json. */
+static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *method,
+                 const char *url, const char *body, json_t **json, vg_up_error *err)
+{
+    vg_http_req rq = {.method = method,
+                      .url = url,
+                      .bearer = ep->api_key,
+                      .body = body,
+                      .timeout_ms = ep->timeout_ms};
+    vg_http_resp rs;
+    vg_http_do(hc, &rq, &rs);
+    vg_ark_classify(&rs, err);
+    if (json) *json = NULL;
+    if (err->cls == VG_UP_OK && json) {
+        *json = json_loadb(rs.body, rs.body_len, 0, NULL);
+        if (!json_is_object(*json)) {
+            json_decref(*json);
+            *json = NULL;
+            /* The call was answered but the answer is unreadable: for a create, whether a task
+             * exists is unknown. Readers treat this like any other failed read. */
+            err->cls = VG_UP_AMBIGUOUS;
+            snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
+            snprintf(err->message, sizeof err->message, "the upstream reply is not JSON");
+        }
+    }
+    vg_http_resp_free(&rs);
+}
+
+static void url_error(vg_up_error *err)
+{
+    memset(err, 0, sizeof *err);
+    err->cls = VG_UP_REFUSED;
+    err->retry_after_s = -1;
+    snprintf(err->code, sizeof err->code, "internal_error");
+    snprintf(err->message, sizeof err->message, "the upstream URL is too long");
+}
+
+static void ark_submit(const vg_upstream_endpoint *ep, vg_http_client *hc, const vg_task *t,
+                       const vg_task_spec *spec, const vg_up_submit *o, char *id, size_t cap,
+                       vg_up_error *err)
+{
+    char url[2048];
+    if (vg_ark_task_url(ep->base_url, NULL, url, sizeof url)) {
+        url_error(err);
+        return;
+    }
+    json_t *body = vg_ark_create_body(t, spec, o);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    json_t *reply = NULL;
+    call(ep, hc, "POST", url, text, &reply, err);
+    free(text);
+    const char *got = json_string_value(json_object_get(reply, "id"));
+    if (err->cls == VG_UP_OK && (!got || !*got || strlen(got) >= cap)) {
+        err->cls = VG_UP_AMBIGUOUS;
+        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
+        snprintf(err->message, sizeof err->message, "the create reply has no task id");
+    } else if (err->cls == VG_UP_OK) {
+        snprintf(id, cap, "%s", got);
+    }
+    json_decref(reply);
+}
+
+static void ark_get(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *id,
+                    vg_up_task *out, vg_up_error *err)
+{
+    char url[2048];
+    memset(out, 0, sizeof *out);
+    if (vg_ark_task_url(ep->base_url, id, url, sizeof url)) {
+        url_error(err);
+        return;
+    }
+    json_t *reply = NULL;
+    call(ep, hc, "GET", url, NULL, &reply, err);
+    if (err->http_status == 404) err->cls = VG_UP_NOTFOUND;
+    if (err->cls == VG_UP_OK && vg_ark_task_parse(reply, out)) {
+        err->cls = VG_UP_AMBIGUOUS;
+        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
+    }
+    json_decref(reply);
+}
+
+static void ark_poll(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *const *ids,
+                     size_t n, vg_up_task *out, bool *found, vg_up_error *err)
+{
+    char url[8192];
+    memset(out, 0, n * sizeof *out);
+    memset(found, 0, n * sizeof *found);
+    if (vg_ark_list_url(ep->base_url, ids, n, NULL, 1, (int)(n ? n : 1), url, sizeof url)) {
+        url_error(err);
+        return;
+    }
+    json_t *reply = NULL;
+    call(ep, hc, "GET", url, NULL, &reply, err);
+    const json_t *items = json_object_get(reply, "items");
+    if (err->cls == VG_UP_OK && !json_is_array(items)) {
+        err->cls = VG_UP_AMBIGUOUS;
+        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
+    }
+    size_t k;
+    const json_t *it;
+    json_array_foreach(err->cls == VG_UP_OK ? items : NULL, k, it)
+    {
+        vg_up_task t;
+        if (vg_ark_task_parse(it, &t)) continue;
+        size_t i;
+        for (i = 0; i < n && (found[i] || strcmp(ids[i], t.id)); i++)
+            ;
+        if (i == n) {
+            vg_up_task_free(&t);
+            continue;
+        }
+        out[i] = t;
+        found[i] = true;
+    }
+    json_decref(reply);
+}
+
+/* One list page filtered by model; a match of client_token ends the search. Returns 1 found,
+ * 0 not on this page but maybe on the next, -1 no further page can hold it. */
+static int find_page(const json_t *items, const char *token, int64_t since_s, size_t page_size,
+                     vg_up_task *out)
+{
+    size_t k;
+    const json_t *it;
+    bool older = false;
+    json_array_foreach(items, k, it)
+    {
+        vg_up_task t;
+        if (vg_ark_task_parse(it, &t)) continue;
+        if (!strcmp(t.client_token, token)) {
+            *out = t;
+            return 1;
+        }
+        if (t.created_at && t.created_at < since_s) older = true;
+        vg_up_task_free(&t);
+    }
+    /* Newest first: once a page reaches tasks created before the attempt, later pages only
+     * hold older ones. */
+    return older || json_array_size(items) < page_size ? -1 : 0;
+}
+
+static void ark_find(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *model,
+                     const char *token, int64_t since_s, vg_up_task *out, vg_up_error *err)
+{
+    const int page_size = 500; /* Ark's largest page: fewest calls per lookup */
+    memset(out, 0, sizeof *out);
+    for (int page = 1; page <= VG_UPSTREAM_LOOKUP_PAGES; page++) {
+        char url[2048];
+        if (vg_ark_list_url(ep->base_url, NULL, 0, model, page, page_size, url, sizeof url)) {
+            url_error(err);
+            return;
+        }
+        json_t *reply = NULL;
+        call(ep, hc, "GET", url, NULL, &reply, err);
+        const json_t *items = json_object_get(reply, "items");
+        if (err->cls == VG_UP_OK && !json_is_array(items)) {
+            err->cls = VG_UP_AMBIGUOUS;
+            snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
+        }
+        int r = err->cls == VG_UP_OK ? find_page(items, token, since_s - 60, page_size, out) : -1;
+        json_decref(reply);
+        if (err->cls != VG_UP_OK || r == 1) return;
+        if (r < 0) break;
+    }
+    err->cls = VG_UP_NOTFOUND;
+}
+
+static void ark_cancel(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *id,
+                       vg_up_error *err)
+{
+    char url[2048];
+    if (vg_ark_task_url(ep->base_url, id, url, sizeof url)) {
+        url_error(err);
+        return;
+    }
+    vg_http_req rq = {
+        .method = "DELETE", .url = url, .bearer = ep->api_key, .timeout_ms = ep->timeout_ms};
+    vg_http_resp rs;
+    vg_http_do(hc, &rq, &rs);
+    vg_ark_classify(&rs, err); /* any 2xx body ("" or {}) is fine */
+    if (err->http_status == 404) err->cls = VG_UP_NOTFOUND;
+    vg_http_resp_free(&rs);
+}
+
+static const vg_upstream_ops ark_ops = {
+    .submit = ark_submit,
+    .poll = ark_poll,
+    .get = ark_get,
+    .find = ark_find,
+    .cancel = ark_cancel,
+};
+
+const vg_provider vg_provider_ark = {.name = "ark", .upstream = &ark_ops};
