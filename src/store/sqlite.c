@@ -242,7 +242,7 @@ static int rollback(vg_sqlite *s, int status)
     return status;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+void vg_sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -250,7 +250,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+void vg_sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
     const unsigned char *v = sqlite3_column_text(st, i);
     snprintf(dst, cap, "%s", v ? (const char *)v : "");
@@ -276,9 +276,9 @@ void vg_key_free(vg_key *k)
 static void row_to_key(sqlite3_stmt *st, vg_key *k)
 {
     memset(k, 0, sizeof *k);
-    col_copy(st, 0, k->id, sizeof k->id);
-    col_copy(st, 1, k->name, sizeof k->name);
-    col_copy(st, 2, k->hash, sizeof k->hash);
+    vg_sq_col_copy(st, 0, k->id, sizeof k->id);
+    vg_sq_col_copy(st, 1, k->name, sizeof k->name);
+    vg_sq_col_copy(st, 2, k->hash, sizeof k->hash);
     k->is_admin = sqlite3_column_int(st, 3) != 0;
     k->revoked = sqlite3_column_int64(st, 4) != 0;
     k->test_mode = sqlite3_column_int(st, 5) != 0;
@@ -296,11 +296,11 @@ static int ledger_add(vg_sqlite *s, const char *key_id, const char *task_id, con
 {
     sqlite3_stmt *st = stmt(s, Q_LEDGER_INSERT);
     if (!st) return VG_ERR;
-    bind_text(st, 1, key_id);
-    bind_text(st, 2, task_id);
-    bind_text(st, 3, kind);
+    vg_sq_bind_text(st, 1, key_id);
+    vg_sq_bind_text(st, 2, task_id);
+    vg_sq_bind_text(st, 3, kind);
     sqlite3_bind_int64(st, 4, amount);
-    bind_text(st, 5, note ? note : "");
+    vg_sq_bind_text(st, 5, note ? note : "");
     sqlite3_bind_int64(st, 6, now);
     int rc = exec_q(s, st);
     return rc == -2 ? VG_DUPLICATE : rc < 0 ? VG_ERR : VG_OK;
@@ -311,7 +311,7 @@ static int key_add(vg_sqlite *s, int which, const char *key_id, int64_t delta)
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, delta);
-    bind_text(st, 2, key_id);
+    vg_sq_bind_text(st, 2, key_id);
     return exec_q(s, st) == 1 ? VG_OK : VG_ERR;
 }
 
@@ -321,16 +321,16 @@ static int sq_key_insert(vg_store *base, const vg_key *k, int64_t credit, const 
     if (begin(s)) return VG_ERR;
     sqlite3_stmt *st = stmt(s, Q_KEY_INSERT);
     if (!st) return rollback(s, VG_ERR);
-    bind_text(st, 1, k->id);
-    bind_text(st, 2, k->name);
-    bind_text(st, 3, k->hash);
+    vg_sq_bind_text(st, 1, k->id);
+    vg_sq_bind_text(st, 2, k->name);
+    vg_sq_bind_text(st, 3, k->hash);
     sqlite3_bind_int(st, 4, k->is_admin);
     sqlite3_bind_int(st, 5, k->test_mode);
     sqlite3_bind_int64(st, 6, k->created_at);
     sqlite3_bind_int64(st, 7, k->expires_at);
     sqlite3_bind_int(st, 8, k->max_active_tasks);
     sqlite3_bind_int(st, 9, k->rate_limit_per_min);
-    bind_text(st, 10, k->allowed_models);
+    vg_sq_bind_text(st, 10, k->allowed_models);
     int rc = exec_q(s, st);
     if (rc == -2) return rollback(s, VG_DUPLICATE);
     if (rc != 1) return rollback(s, VG_ERR);
@@ -348,7 +348,7 @@ static int key_lookup(vg_sqlite *s, int which, const char *arg, vg_key *out)
 {
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
-    bind_text(st, 1, arg);
+    vg_sq_bind_text(st, 1, arg);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) row_to_key(st, out);
     sqlite3_reset(st);
@@ -389,7 +389,7 @@ static int sq_key_revoke(vg_store *base, const char *id, int64_t now)
     sqlite3_stmt *st = stmt(s, Q_KEY_REVOKE);
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, id);
+    vg_sq_bind_text(st, 2, id);
     int rc = exec_q(s, st);
     if (rc < 0) return VG_ERR;
     if (rc == 1) return VG_OK;
@@ -416,12 +416,12 @@ static int sq_key_update(vg_store *base, const vg_key *k, int64_t now)
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_KEY_UPDATE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, k->name);
-    bind_text(st, 2, k->allowed_models);
+    vg_sq_bind_text(st, 1, k->name);
+    vg_sq_bind_text(st, 2, k->allowed_models);
     sqlite3_bind_int(st, 3, k->max_active_tasks);
     sqlite3_bind_int(st, 4, k->rate_limit_per_min);
     sqlite3_bind_int64(st, 5, k->expires_at);
-    bind_text(st, 6, k->id);
+    vg_sq_bind_text(st, 6, k->id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
 }
@@ -448,7 +448,7 @@ static int sq_ledger_list(vg_store *base, const char *key_id, int64_t before_id,
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_LEDGER_LIST);
     if (!st) return VG_ERR;
-    bind_text(st, 1, key_id);
+    vg_sq_bind_text(st, 1, key_id);
     sqlite3_bind_int64(st, 2, before_id);
     sqlite3_bind_int64(st, 3, before_id);
     sqlite3_bind_int(st, 4, limit + 1);
@@ -458,11 +458,11 @@ static int sq_ledger_list(vg_store *base, const char *key_id, int64_t before_id,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         vg_ledger_entry *e = &arr[len++];
         e->id = sqlite3_column_int64(st, 0);
-        col_copy(st, 1, e->key_id, sizeof e->key_id);
-        col_copy(st, 2, e->task_id, sizeof e->task_id);
-        col_copy(st, 3, e->kind, sizeof e->kind);
+        vg_sq_col_copy(st, 1, e->key_id, sizeof e->key_id);
+        vg_sq_col_copy(st, 2, e->task_id, sizeof e->task_id);
+        vg_sq_col_copy(st, 3, e->kind, sizeof e->kind);
         e->amount_micro = sqlite3_column_int64(st, 4);
-        col_copy(st, 5, e->note, sizeof e->note);
+        vg_sq_col_copy(st, 5, e->note, sizeof e->note);
         e->created_at = sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
@@ -493,7 +493,7 @@ static int sq_usage(vg_store *base, const char *group_by, int64_t from, int64_t 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) arr = vg_realloc(arr, (cap *= 2) * sizeof *arr);
         vg_usage_row *r = &arr[len++];
-        col_copy(st, 0, r->group, sizeof r->group);
+        vg_sq_col_copy(st, 0, r->group, sizeof r->group);
         r->tasks = sqlite3_column_int64(st, 1);
         r->tokens = sqlite3_column_int64(st, 2);
         r->cost_micro = sqlite3_column_int64(st, 3);
@@ -605,10 +605,10 @@ static void row_to_task(sqlite3_stmt *st, vg_task *t)
 {
     char buf[32];
     memset(t, 0, sizeof *t);
-    col_copy(st, 0, t->id, sizeof t->id);
-    col_copy(st, 1, t->key_id, sizeof t->key_id);
-    col_copy(st, 2, t->model, sizeof t->model);
-    col_copy(st, 3, buf, sizeof buf);
+    vg_sq_col_copy(st, 0, t->id, sizeof t->id);
+    vg_sq_col_copy(st, 1, t->key_id, sizeof t->key_id);
+    vg_sq_col_copy(st, 2, t->model, sizeof t->model);
+    vg_sq_col_copy(st, 3, buf, sizeof buf);
     t->status = (vg_task_status)vg_task_status_parse(buf);
     t->version = sqlite3_column_int(st, 4);
     t->progress = sqlite3_column_int(st, 5);
@@ -617,9 +617,9 @@ static void row_to_task(sqlite3_stmt *st, vg_task *t)
     t->completed_at = sqlite3_column_int64(st, 8);
     t->expires_at = sqlite3_column_int64(st, 9);
     t->seconds = sqlite3_column_int(st, 10);
-    col_copy(st, 11, buf, sizeof buf);
+    vg_sq_col_copy(st, 11, buf, sizeof buf);
     t->resolution = (vg_resolution)vg_resolution_parse(buf);
-    col_copy(st, 12, buf, sizeof buf);
+    vg_sq_col_copy(st, 12, buf, sizeof buf);
     t->ratio = (vg_ratio)vg_ratio_parse(buf);
     t->width = sqlite3_column_int(st, 13);
     t->height = sqlite3_column_int(st, 14);
@@ -628,8 +628,8 @@ static void row_to_task(sqlite3_stmt *st, vg_task *t)
     t->hold_micro = sqlite3_column_int64(st, 17);
     t->cost_micro = sqlite3_column_int64(st, 18);
     t->tokens = sqlite3_column_int64(st, 19);
-    col_copy(st, 20, t->error_code, sizeof t->error_code);
-    col_copy(st, 21, t->error_message, sizeof t->error_message);
+    vg_sq_col_copy(st, 20, t->error_code, sizeof t->error_code);
+    vg_sq_col_copy(st, 21, t->error_message, sizeof t->error_message);
     t->attempts = sqlite3_column_int(st, 22);
     t->lease_until_ms = sqlite3_column_int64(st, 23);
     t->has_last_frame = sqlite3_column_int(st, 24) != 0;
@@ -653,7 +653,7 @@ static int one_int64(vg_sqlite *s, int which, const char *arg, int64_t *a, int64
 {
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
-    bind_text(st, 1, arg);
+    vg_sq_bind_text(st, 1, arg);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *a = sqlite3_column_int64(st, 0);
@@ -686,15 +686,15 @@ static int idem_claim(vg_sqlite *s, const vg_task *t, const vg_idem *idem)
 {
     sqlite3_stmt *st = stmt(s, Q_IDEM_PURGE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, t->key_id);
-    bind_text(st, 2, idem->key);
+    vg_sq_bind_text(st, 1, t->key_id);
+    vg_sq_bind_text(st, 2, idem->key);
     sqlite3_bind_int64(st, 3, t->created_at - IDEM_TTL_S);
     if (exec_q(s, st) < 0 || !(st = stmt(s, Q_IDEM_INSERT))) return VG_ERR;
-    bind_text(st, 1, t->key_id);
-    bind_text(st, 2, idem->key);
-    bind_text(st, 3, idem->body_hash);
-    bind_text(st, 4, t->id);
-    bind_text(st, 5, idem->response);
+    vg_sq_bind_text(st, 1, t->key_id);
+    vg_sq_bind_text(st, 2, idem->key);
+    vg_sq_bind_text(st, 3, idem->body_hash);
+    vg_sq_bind_text(st, 4, t->id);
+    vg_sq_bind_text(st, 5, idem->response);
     sqlite3_bind_int64(st, 6, t->created_at);
     int rc = exec_q(s, st);
     return rc == -2 ? VG_DUPLICATE : rc == 1 ? VG_OK : VG_ERR;
@@ -706,12 +706,12 @@ static int sq_idem_get(vg_store *base, const char *key_id, const char *idem_key,
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_IDEM_GET);
     if (!st) return VG_ERR;
-    bind_text(st, 1, key_id);
-    bind_text(st, 2, idem_key);
+    vg_sq_bind_text(st, 1, key_id);
+    vg_sq_bind_text(st, 2, idem_key);
     sqlite3_bind_int64(st, 3, since);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        col_copy(st, 0, hash, 65);
+        vg_sq_col_copy(st, 0, hash, 65);
         *response = col_dup(st, 1);
     }
     sqlite3_reset(st);
@@ -728,18 +728,18 @@ static int sq_task_create(vg_store *base, const vg_task *t, int max_active, cons
     if (rc) return rollback(s, rc);
     sqlite3_stmt *st = stmt(s, Q_TASK_INSERT);
     if (!st) return rollback(s, VG_ERR);
-    bind_text(st, 1, t->id);
-    bind_text(st, 2, t->key_id);
-    bind_text(st, 3, t->model);
+    vg_sq_bind_text(st, 1, t->id);
+    vg_sq_bind_text(st, 2, t->key_id);
+    vg_sq_bind_text(st, 3, t->model);
     sqlite3_bind_int64(st, 4, t->created_at);
     sqlite3_bind_int64(st, 5, t->created_at);
     sqlite3_bind_int(st, 6, t->seconds);
-    bind_text(st, 7, vg_resolution_name(t->resolution));
-    bind_text(st, 8, vg_ratio_name(t->ratio));
+    vg_sq_bind_text(st, 7, vg_resolution_name(t->resolution));
+    vg_sq_bind_text(st, 8, vg_ratio_name(t->ratio));
     sqlite3_bind_int(st, 9, t->width);
     sqlite3_bind_int(st, 10, t->height);
     sqlite3_bind_int64(st, 11, t->seed);
-    bind_text(st, 12, t->params);
+    vg_sq_bind_text(st, 12, t->params);
     sqlite3_bind_int64(st, 13, t->hold_micro);
     sqlite3_bind_int(st, 14, t->test_mode);
     rc = exec_q(s, st);
@@ -755,8 +755,8 @@ static int sq_task_get(vg_store *base, const char *id, const char *key_id, vg_ta
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, key_id ? Q_TASK_GET : Q_TASK_GET_ANY);
     if (!st) return VG_ERR;
-    bind_text(st, 1, id);
-    if (key_id) bind_text(st, 2, key_id);
+    vg_sq_bind_text(st, 1, id);
+    if (key_id) vg_sq_bind_text(st, 2, key_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) row_to_task(st, out);
     sqlite3_reset(st);
@@ -777,9 +777,9 @@ static int sq_task_list(vg_store *base, const vg_task_filter *f, vg_task **out, 
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return VG_ERR;
     int i = 1;
-    if (f->key_id) bind_text(st, i++, f->key_id);
-    if (f->status >= 0) bind_text(st, i++, vg_task_status_name((vg_task_status)f->status));
-    if (f->after) bind_text(st, i++, f->after);
+    if (f->key_id) vg_sq_bind_text(st, i++, f->key_id);
+    if (f->status >= 0) vg_sq_bind_text(st, i++, vg_task_status_name((vg_task_status)f->status));
+    if (f->after) vg_sq_bind_text(st, i++, f->after);
     sqlite3_bind_int(st, i, f->limit + 1); /* one more tells whether there is a next page */
     vg_task *arr = vg_calloc((size_t)f->limit + 1, sizeof *arr);
     size_t len = 0;
@@ -820,7 +820,7 @@ static int sq_task_progress(vg_store *base, const char *id, int progress, int64_
     sqlite3_bind_int(st, 1, progress);
     sqlite3_bind_int64(st, 2, lease_until_ms);
     sqlite3_bind_int64(st, 3, lease_until_ms / 1000);
-    bind_text(st, 4, id);
+    vg_sq_bind_text(st, 4, id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
@@ -830,7 +830,7 @@ static int step_returning(sqlite3_stmt *st, char key_id[48], int64_t *hold)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        col_copy(st, 0, key_id, 48);
+        vg_sq_col_copy(st, 0, key_id, 48);
         *hold = sqlite3_column_int64(st, 1);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -879,12 +879,12 @@ static int sq_task_complete(vg_store *base, const char *id, const vg_task_result
     sqlite3_bind_int64(st, 2, r->expires_at);
     sqlite3_bind_int(st, 3, r->width);
     sqlite3_bind_int(st, 4, r->height);
-    bind_text(st, 5, vg_ratio_name(r->ratio));
+    vg_sq_bind_text(st, 5, vg_ratio_name(r->ratio));
     sqlite3_bind_int64(st, 6, r->seed);
     sqlite3_bind_int64(st, 7, r->tokens);
     sqlite3_bind_int64(st, 8, r->cost_micro);
     sqlite3_bind_int(st, 9, r->has_last_frame);
-    bind_text(st, 10, id);
+    vg_sq_bind_text(st, 10, id);
     return finish_transition(s, st, id, r->cost_micro, now);
 }
 
@@ -896,9 +896,9 @@ static int sq_task_fail(vg_store *base, const char *id, const char *code, const 
     sqlite3_stmt *st = stmt(s, Q_TASK_FAIL);
     if (!st) return rollback(s, VG_ERR);
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, code);
-    bind_text(st, 3, msg);
-    bind_text(st, 4, id);
+    vg_sq_bind_text(st, 2, code);
+    vg_sq_bind_text(st, 3, msg);
+    vg_sq_bind_text(st, 4, id);
     return finish_transition(s, st, id, -1, now);
 }
 
@@ -909,8 +909,8 @@ static int sq_task_cancel(vg_store *base, const char *id, const char *key_id, in
     sqlite3_stmt *st = stmt(s, Q_TASK_CANCEL);
     if (!st) return rollback(s, VG_ERR);
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, id);
-    bind_text(st, 3, key_id);
+    vg_sq_bind_text(st, 2, id);
+    vg_sq_bind_text(st, 3, key_id);
     return finish_transition(s, st, id, -1, now);
 }
 
@@ -919,8 +919,8 @@ static int simple_update(vg_sqlite *s, int which, int64_t now, const char *id, c
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, id);
-    if (key_id) bind_text(st, 3, key_id);
+    vg_sq_bind_text(st, 2, id);
+    if (key_id) vg_sq_bind_text(st, 3, key_id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
@@ -931,7 +931,7 @@ static int sq_task_requeue(vg_store *base, const char *id, bool orderly, int64_t
     sqlite3_stmt *st = stmt(s, Q_TASK_REQUEUE);
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, id);
+    vg_sq_bind_text(st, 2, id);
     sqlite3_bind_int(st, 3, orderly ? 1 : 0);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
@@ -950,7 +950,7 @@ static int collect_ids(sqlite3_stmt *st, char (**ids)[48], size_t *n)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap) arr = vg_realloc(arr, (cap *= 2) * sizeof *arr);
-        col_copy(st, 0, arr[len++], 48);
+        vg_sq_col_copy(st, 0, arr[len++], 48);
     }
     sqlite3_reset(st);
     *ids = arr;
@@ -980,11 +980,11 @@ static int sq_task_expired(vg_store *base, int64_t now, int limit, char (**ids)[
 static void row_to_group(sqlite3_stmt *st, vg_asset_group *g)
 {
     memset(g, 0, sizeof *g);
-    col_copy(st, 0, g->id, sizeof g->id);
-    col_copy(st, 1, g->key_id, sizeof g->key_id);
-    col_copy(st, 2, g->name, sizeof g->name);
-    col_copy(st, 3, g->description, sizeof g->description);
-    col_copy(st, 4, g->group_type, sizeof g->group_type);
+    vg_sq_col_copy(st, 0, g->id, sizeof g->id);
+    vg_sq_col_copy(st, 1, g->key_id, sizeof g->key_id);
+    vg_sq_col_copy(st, 2, g->name, sizeof g->name);
+    vg_sq_col_copy(st, 3, g->description, sizeof g->description);
+    vg_sq_col_copy(st, 4, g->group_type, sizeof g->group_type);
     g->is_default = sqlite3_column_int(st, 5) != 0;
     g->created_at = sqlite3_column_int64(st, 6);
     g->updated_at = sqlite3_column_int64(st, 7);
@@ -994,23 +994,23 @@ static void row_to_asset(sqlite3_stmt *st, vg_asset *a)
 {
     char buf[16];
     memset(a, 0, sizeof *a);
-    col_copy(st, 0, a->id, sizeof a->id);
-    col_copy(st, 1, a->key_id, sizeof a->key_id);
-    col_copy(st, 2, a->group_id, sizeof a->group_id);
-    col_copy(st, 3, a->name, sizeof a->name);
-    col_copy(st, 4, buf, sizeof buf);
+    vg_sq_col_copy(st, 0, a->id, sizeof a->id);
+    vg_sq_col_copy(st, 1, a->key_id, sizeof a->key_id);
+    vg_sq_col_copy(st, 2, a->group_id, sizeof a->group_id);
+    vg_sq_col_copy(st, 3, a->name, sizeof a->name);
+    vg_sq_col_copy(st, 4, buf, sizeof buf);
     a->type = (vg_asset_type)vg_asset_type_parse(buf);
-    col_copy(st, 5, buf, sizeof buf);
+    vg_sq_col_copy(st, 5, buf, sizeof buf);
     a->status = (vg_asset_status)vg_asset_status_parse(buf);
     a->source_url = col_dup(st, 6);
-    col_copy(st, 7, a->sha256, sizeof a->sha256);
+    vg_sq_col_copy(st, 7, a->sha256, sizeof a->sha256);
     a->media.size_bytes = sqlite3_column_int64(st, 8);
-    col_copy(st, 9, a->media.format, sizeof a->media.format);
+    vg_sq_col_copy(st, 9, a->media.format, sizeof a->media.format);
     a->media.width = sqlite3_column_int(st, 10);
     a->media.height = sqlite3_column_int(st, 11);
     a->media.duration_ms = sqlite3_column_int64(st, 12);
-    col_copy(st, 13, a->error_code, sizeof a->error_code);
-    col_copy(st, 14, a->error_message, sizeof a->error_message);
+    vg_sq_col_copy(st, 13, a->error_code, sizeof a->error_code);
+    vg_sq_col_copy(st, 14, a->error_message, sizeof a->error_message);
     a->attempts = sqlite3_column_int(st, 15);
     a->created_at = sqlite3_column_int64(st, 16);
     a->updated_at = sqlite3_column_int64(st, 17);
@@ -1040,11 +1040,11 @@ static int group_insert(vg_sqlite *s, const vg_asset_group *g)
 {
     sqlite3_stmt *st = stmt(s, Q_AGROUP_INSERT);
     if (!st) return VG_ERR;
-    bind_text(st, 1, g->id);
-    bind_text(st, 2, g->key_id);
-    bind_text(st, 3, g->name);
-    bind_text(st, 4, g->description);
-    bind_text(st, 5, g->group_type);
+    vg_sq_bind_text(st, 1, g->id);
+    vg_sq_bind_text(st, 2, g->key_id);
+    vg_sq_bind_text(st, 3, g->name);
+    vg_sq_bind_text(st, 4, g->description);
+    vg_sq_bind_text(st, 5, g->group_type);
     sqlite3_bind_int(st, 6, g->is_default);
     sqlite3_bind_int64(st, 7, g->created_at);
     sqlite3_bind_int64(st, 8, g->updated_at);
@@ -1061,8 +1061,8 @@ static int group_lookup(vg_sqlite *s, int which, const char *a, const char *b, v
 {
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
-    bind_text(st, 1, a);
-    if (b) bind_text(st, 2, b);
+    vg_sq_bind_text(st, 1, a);
+    if (b) vg_sq_bind_text(st, 2, b);
     return one_row(st, fill_group, out);
 }
 
@@ -1078,11 +1078,11 @@ static int sq_asset_group_update(vg_store *base, const char *id, const char *key
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_AGROUP_UPDATE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, name);
-    bind_text(st, 2, description);
+    vg_sq_bind_text(st, 1, name);
+    vg_sq_bind_text(st, 2, description);
     sqlite3_bind_int64(st, 3, now);
-    bind_text(st, 4, id);
-    bind_text(st, 5, key_id);
+    vg_sq_bind_text(st, 4, id);
+    vg_sq_bind_text(st, 5, key_id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
 }
@@ -1100,8 +1100,8 @@ static int sq_asset_group_delete(vg_store *base, const char *id, const char *key
     if (used > 0) return rollback(s, VG_CONFLICT);
     sqlite3_stmt *st = stmt(s, Q_AGROUP_DELETE);
     if (!st) return rollback(s, VG_ERR);
-    bind_text(st, 1, id);
-    bind_text(st, 2, key_id);
+    vg_sq_bind_text(st, 1, id);
+    vg_sq_bind_text(st, 2, key_id);
     if (exec_q(s, st) != 1) return rollback(s, VG_ERR);
     return commit(s);
 }
@@ -1128,12 +1128,12 @@ static int sq_asset_create(vg_store *base, vg_asset *a, const vg_asset_group *df
     if (rc) return rollback(s, rc);
     sqlite3_stmt *st = stmt(s, Q_ASSET_INSERT);
     if (!st) return rollback(s, VG_ERR);
-    bind_text(st, 1, a->id);
-    bind_text(st, 2, a->key_id);
-    bind_text(st, 3, a->group_id);
-    bind_text(st, 4, a->name);
-    bind_text(st, 5, vg_asset_type_name(a->type));
-    bind_text(st, 6, a->source_url);
+    vg_sq_bind_text(st, 1, a->id);
+    vg_sq_bind_text(st, 2, a->key_id);
+    vg_sq_bind_text(st, 3, a->group_id);
+    vg_sq_bind_text(st, 4, a->name);
+    vg_sq_bind_text(st, 5, vg_asset_type_name(a->type));
+    vg_sq_bind_text(st, 6, a->source_url);
     sqlite3_bind_int64(st, 7, a->created_at);
     sqlite3_bind_int64(st, 8, a->updated_at);
     rc = exec_q(s, st);
@@ -1146,8 +1146,8 @@ static int sq_asset_get(vg_store *base, const char *id, const char *key_id, vg_a
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, key_id ? Q_ASSET_GET : Q_ASSET_GET_ANY);
     if (!st) return VG_ERR;
-    bind_text(st, 1, id);
-    if (key_id) bind_text(st, 2, key_id);
+    vg_sq_bind_text(st, 1, id);
+    if (key_id) vg_sq_bind_text(st, 2, key_id);
     return one_row(st, fill_asset, out);
 }
 
@@ -1195,13 +1195,14 @@ static int list_bind(const list_query *q, sqlite3_stmt *st)
 {
     const vg_asset_filter *f = q->f;
     int i = 1;
-    bind_text(st, i++, f->key_id);
-    if (f->name) bind_text(st, i++, f->name);
+    vg_sq_bind_text(st, i++, f->key_id);
+    if (f->name) vg_sq_bind_text(st, i++, f->name);
     for (size_t k = 0; q->assets && k < f->n_group_ids; k++)
-        bind_text(st, i++, f->group_ids[k]);
+        vg_sq_bind_text(st, i++, f->group_ids[k]);
     for (int k = 0; q->assets && k < VG_ASSET_STATUS_COUNT; k++)
-        if (f->statuses & (1u << k)) bind_text(st, i++, vg_asset_status_name((vg_asset_status)k));
-    if (f->group_type) bind_text(st, i++, f->group_type);
+        if (f->statuses & (1u << k))
+            vg_sq_bind_text(st, i++, vg_asset_status_name((vg_asset_status)k));
+    if (f->group_type) vg_sq_bind_text(st, i++, f->group_type);
     return i;
 }
 
@@ -1273,10 +1274,10 @@ static int sq_asset_update(vg_store *base, const char *id, const char *key_id, c
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_ASSET_UPDATE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, name);
+    vg_sq_bind_text(st, 1, name);
     sqlite3_bind_int64(st, 2, now);
-    bind_text(st, 3, id);
-    bind_text(st, 4, key_id);
+    vg_sq_bind_text(st, 3, id);
+    vg_sq_bind_text(st, 4, key_id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
 }
@@ -1288,8 +1289,8 @@ static int sq_asset_delete(vg_store *base, const char *id, const char *key_id, i
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, now + VG_ASSET_GC_GRACE_S);
-    bind_text(st, 3, id);
-    bind_text(st, 4, key_id);
+    vg_sq_bind_text(st, 3, id);
+    vg_sq_bind_text(st, 4, key_id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
 }
@@ -1321,14 +1322,14 @@ static int sq_asset_activate(vg_store *base, const char *id, const char *sha256,
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_ASSET_ACTIVATE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, sha256);
+    vg_sq_bind_text(st, 1, sha256);
     sqlite3_bind_int64(st, 2, m->size_bytes);
-    bind_text(st, 3, m->format);
+    vg_sq_bind_text(st, 3, m->format);
     sqlite3_bind_int(st, 4, m->width);
     sqlite3_bind_int(st, 5, m->height);
     sqlite3_bind_int64(st, 6, m->duration_ms);
     sqlite3_bind_int64(st, 7, now);
-    bind_text(st, 8, id);
+    vg_sq_bind_text(st, 8, id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
@@ -1339,10 +1340,10 @@ static int sq_asset_fail(vg_store *base, const char *id, const char *code, const
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_ASSET_FAIL);
     if (!st) return VG_ERR;
-    bind_text(st, 1, code);
-    bind_text(st, 2, msg);
+    vg_sq_bind_text(st, 1, code);
+    vg_sq_bind_text(st, 2, msg);
     sqlite3_bind_int64(st, 3, now);
-    bind_text(st, 4, id);
+    vg_sq_bind_text(st, 4, id);
     int rc = exec_q(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
@@ -1377,7 +1378,7 @@ static int count_q(vg_sqlite *s, int which, const char *text, const int64_t *num
 {
     sqlite3_stmt *st = stmt(s, which);
     if (!st) return VG_ERR;
-    bind_text(st, 1, text);
+    vg_sq_bind_text(st, 1, text);
     if (num) sqlite3_bind_int64(st, 2, *num);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -1399,7 +1400,7 @@ static int sq_asset_gc_defer(vg_store *base, const char *id, int64_t gc_at)
     sqlite3_stmt *st = stmt(s, Q_ASSET_GC_DEFER);
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, gc_at);
-    bind_text(st, 2, id);
+    vg_sq_bind_text(st, 2, id);
     return exec_q(s, st) < 0 ? VG_ERR : VG_OK;
 }
 
@@ -1408,7 +1409,7 @@ static int sq_asset_purge(vg_store *base, const char *id)
     vg_sqlite *s = (vg_sqlite *)base;
     sqlite3_stmt *st = stmt(s, Q_ASSET_PURGE);
     if (!st) return VG_ERR;
-    bind_text(st, 1, id);
+    vg_sq_bind_text(st, 1, id);
     return exec_q(s, st) < 0 ? VG_ERR : VG_OK;
 }
 

@@ -30,6 +30,11 @@ int vg_sq_upstream_requeue(vg_store *s, const char *task_id, const char *attempt
 int vg_sq_upstream_update(vg_store *s, vg_up_update *u, size_t n, int64_t now);
 int vg_sq_upstream_recover(vg_store *s, int64_t now_ms);
 
+/** Binds text, or NULL when v is NULL (SQLITE_TRANSIENT: the string may go away after). */
+void vg_sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+/** Copies column i as text into dst (cap bytes, always terminated; "" for NULL). */
+void vg_sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
+
 /* The task row decoder of sqlite.c, for statements that select TASK_COLS first. */
 void vg_sq_row_to_task(sqlite3_stmt *st, vg_task *t);
 /* TASK_COLS of sqlite.c, for sibling files' statements. */

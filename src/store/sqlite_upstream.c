@@ -59,20 +59,6 @@ static sqlite3_stmt *prep(vg_store *s, const char *sql)
     return st;
 }
 
-static void text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void col(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *v = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", v ? (const char *)v : "");
-}
-
 /* Steps a statement that returns no rows and finalizes it: changes, or -1. */
 static int run(vg_store *s, sqlite3_stmt *st)
 {
@@ -97,22 +83,22 @@ static void row_to_up(sqlite3_stmt *st, vg_up_row *r)
 {
     char buf[32];
     memset(r, 0, sizeof *r);
-    col(st, 0, r->task_id, sizeof r->task_id);
-    col(st, 1, r->key_id, sizeof r->key_id);
-    col(st, 2, r->model, sizeof r->model);
-    col(st, 3, buf, sizeof buf);
+    vg_sq_col_copy(st, 0, r->task_id, sizeof r->task_id);
+    vg_sq_col_copy(st, 1, r->key_id, sizeof r->key_id);
+    vg_sq_col_copy(st, 2, r->model, sizeof r->model);
+    vg_sq_col_copy(st, 3, buf, sizeof buf);
     r->status = (vg_task_status)vg_task_status_parse(buf);
     r->test_mode = sqlite3_column_int(st, 4) != 0;
     r->created_at = sqlite3_column_int64(st, 5);
     r->next_poll_at = sqlite3_column_int64(st, 6);
-    col(st, 7, r->channel, sizeof r->channel);
-    col(st, 8, r->upstream_model, sizeof r->upstream_model);
-    col(st, 9, r->upstream_id, sizeof r->upstream_id);
-    col(st, 10, r->attempt_id, sizeof r->attempt_id);
-    col(st, 11, r->client_token, sizeof r->client_token);
-    col(st, 12, r->callback_token, sizeof r->callback_token);
-    col(st, 13, r->avoid_channel, sizeof r->avoid_channel);
-    col(st, 14, r->upstream_status, sizeof r->upstream_status);
+    vg_sq_col_copy(st, 7, r->channel, sizeof r->channel);
+    vg_sq_col_copy(st, 8, r->upstream_model, sizeof r->upstream_model);
+    vg_sq_col_copy(st, 9, r->upstream_id, sizeof r->upstream_id);
+    vg_sq_col_copy(st, 10, r->attempt_id, sizeof r->attempt_id);
+    vg_sq_col_copy(st, 11, r->client_token, sizeof r->client_token);
+    vg_sq_col_copy(st, 12, r->callback_token, sizeof r->callback_token);
+    vg_sq_col_copy(st, 13, r->avoid_channel, sizeof r->avoid_channel);
+    vg_sq_col_copy(st, 14, r->upstream_status, sizeof r->upstream_status);
     r->accepted_at_ms = sqlite3_column_int64(st, 15);
     r->attempt_started_ms = sqlite3_column_int64(st, 16);
     r->retries = sqlite3_column_int(st, 17);
@@ -138,7 +124,7 @@ int vg_sq_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms, const 
     if (!st) return VG_ERR;
     sqlite3_bind_int64(st, 1, now_ms + lease_ms);
     sqlite3_bind_int64(st, 2, now_ms / 1000);
-    text(st, 3, local);
+    vg_sq_bind_text(st, 3, local);
     sqlite3_bind_int(st, 4, take_unrouted);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -158,9 +144,9 @@ int vg_sq_task_route_local(vg_store *s, const char *id, const char *channel, int
     sqlite3_stmt *st = prep(s, "UPDATE tasks SET channel = ?1, updated_at = ?2 WHERE id = ?3 "
                                "AND status = 'queued' AND channel = ''");
     if (!st) return VG_ERR;
-    text(st, 1, channel);
+    vg_sq_bind_text(st, 1, channel);
     sqlite3_bind_int64(st, 2, now);
-    text(st, 3, id);
+    vg_sq_bind_text(st, 3, id);
     int rc = run(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_CONFLICT : VG_OK;
 }
@@ -176,7 +162,7 @@ int vg_sq_channel_load(vg_store *s, vg_channel_load **out, size_t *n)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         *out = vg_realloc(*out, (*n + 1) * sizeof **out);
-        col(st, 0, (*out)[*n].channel, sizeof(*out)[*n].channel);
+        vg_sq_col_copy(st, 0, (*out)[*n].channel, sizeof(*out)[*n].channel);
         (*out)[*n].active = sqlite3_column_int64(st, 1);
         (*n)++;
     }
@@ -211,7 +197,7 @@ int vg_sq_upstream_get(vg_store *s, const char *task_id, vg_up_row *out)
         prep(s, "SELECT " UP_COLS " FROM tasks t JOIN upstream_tasks u ON u.task_id = t.id "
                 "WHERE t.id = ?1");
     if (!st) return VG_ERR;
-    text(st, 1, task_id);
+    vg_sq_bind_text(st, 1, task_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) row_to_up(st, out);
     sqlite3_finalize(st);
@@ -225,36 +211,36 @@ int vg_sq_upstream_begin(vg_store *s, const vg_up_attempt *a)
                                "next_poll_at = ?2, version = version + 1, updated_at = ?3 "
                                "WHERE id = ?4 AND status = 'queued' AND channel = ''");
     if (!st) return rollback(s, VG_ERR);
-    text(st, 1, a->channel);
+    vg_sq_bind_text(st, 1, a->channel);
     sqlite3_bind_int64(st, 2, a->lease_until_ms);
     sqlite3_bind_int64(st, 3, a->now_ms / 1000);
-    text(st, 4, a->task_id);
+    vg_sq_bind_text(st, 4, a->task_id);
     int rc = run(s, st);
     if (rc != 1) return rollback(s, rc == 0 ? VG_CONFLICT : VG_ERR);
     st = prep(s, "INSERT INTO upstream_tasks (task_id, callback_token) VALUES (?1, ?2) "
                  "ON CONFLICT (task_id) DO NOTHING");
-    if (st) text(st, 1, a->task_id), text(st, 2, a->callback_token);
+    if (st) vg_sq_bind_text(st, 1, a->task_id), vg_sq_bind_text(st, 2, a->callback_token);
     if (run(s, st) < 0) return rollback(s, VG_ERR);
     st = prep(s, "UPDATE upstream_tasks SET channel = ?1, upstream_model = ?2, attempt_id = ?3, "
                  "client_token = ?4, attempt_started_at = ?5, upstream_id = '', lookups = 0, "
                  "poll_errors = 0, upstream_status = '', open = 1 WHERE task_id = ?6");
     if (st) {
-        text(st, 1, a->channel);
-        text(st, 2, a->upstream_model);
-        text(st, 3, a->attempt_id);
-        text(st, 4, a->client_token);
+        vg_sq_bind_text(st, 1, a->channel);
+        vg_sq_bind_text(st, 2, a->upstream_model);
+        vg_sq_bind_text(st, 3, a->attempt_id);
+        vg_sq_bind_text(st, 4, a->client_token);
         sqlite3_bind_int64(st, 5, a->now_ms);
-        text(st, 6, a->task_id);
+        vg_sq_bind_text(st, 6, a->task_id);
     }
     if (run(s, st) != 1) return rollback(s, VG_ERR);
     st = prep(s, "INSERT INTO upstream_attempts (id, task_id, channel, upstream_model, "
                  "client_token, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (st) {
-        text(st, 1, a->attempt_id);
-        text(st, 2, a->task_id);
-        text(st, 3, a->channel);
-        text(st, 4, a->upstream_model);
-        text(st, 5, a->client_token);
+        vg_sq_bind_text(st, 1, a->attempt_id);
+        vg_sq_bind_text(st, 2, a->task_id);
+        vg_sq_bind_text(st, 3, a->channel);
+        vg_sq_bind_text(st, 4, a->upstream_model);
+        vg_sq_bind_text(st, 5, a->client_token);
         sqlite3_bind_int64(st, 6, a->now_ms);
     }
     if (run(s, st) != 1) return rollback(s, VG_ERR);
@@ -269,12 +255,12 @@ int vg_sq_upstream_attempt_end(vg_store *s, const char *attempt_id, const char *
                                "coalesce(?2, upstream_id), http_status = ?3, detail = ?4, "
                                "ended_at = ?5 WHERE id = ?6");
     if (!st) return VG_ERR;
-    text(st, 1, outcome);
-    text(st, 2, upstream_id);
+    vg_sq_bind_text(st, 1, outcome);
+    vg_sq_bind_text(st, 2, upstream_id);
     sqlite3_bind_int64(st, 3, http_status);
-    text(st, 4, detail ? detail : "");
+    vg_sq_bind_text(st, 4, detail ? detail : "");
     sqlite3_bind_int64(st, 5, now_ms);
-    text(st, 6, attempt_id);
+    vg_sq_bind_text(st, 6, attempt_id);
     int rc = run(s, st);
     return rc < 0 ? VG_ERR : rc == 0 ? VG_NOTFOUND : VG_OK;
 }
@@ -292,16 +278,16 @@ int vg_sq_upstream_requeue(vg_store *s, const char *task_id, const char *attempt
     if (!st) return rollback(s, VG_ERR);
     sqlite3_bind_int64(st, 1, not_before_ms);
     sqlite3_bind_int64(st, 2, now);
-    text(st, 3, task_id);
-    text(st, 4, attempt_id);
+    vg_sq_bind_text(st, 3, task_id);
+    vg_sq_bind_text(st, 4, attempt_id);
     int rc = run(s, st);
     if (rc != 1) return rollback(s, rc == 0 ? VG_CONFLICT : VG_ERR);
     st = prep(s, "UPDATE upstream_tasks SET retries = retries + ?1, avoid_channel = ?2, "
                  "attempt_id = '', open = 0, lookups = 0 WHERE task_id = ?3");
     if (st) {
         sqlite3_bind_int(st, 1, count_retry ? 1 : 0);
-        text(st, 2, avoid_channel ? avoid_channel : "");
-        text(st, 3, task_id);
+        vg_sq_bind_text(st, 2, avoid_channel ? avoid_channel : "");
+        vg_sq_bind_text(st, 3, task_id);
     }
     if (run(s, st) != 1) return rollback(s, VG_ERR);
     return exec(s, "COMMIT") ? rollback(s, VG_ERR) : VG_OK;
@@ -318,14 +304,14 @@ static int update_task(vg_store *s, const vg_up_update *u, int64_t now)
            "WHERE id = ?5 AND instr(?6, ',' || status || ',') > 0");
     if (!st) return -1;
     if (u->to_status >= 0)
-        text(st, 1, vg_task_status_name((vg_task_status)u->to_status));
+        vg_sq_bind_text(st, 1, vg_task_status_name((vg_task_status)u->to_status));
     else
         sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, u->next_poll_at);
     sqlite3_bind_int(st, 3, u->progress);
     sqlite3_bind_int64(st, 4, now);
-    text(st, 5, u->task_id);
-    text(st, 6, u->from);
+    vg_sq_bind_text(st, 5, u->task_id);
+    vg_sq_bind_text(st, 6, u->from);
     return run(s, st);
 }
 
@@ -340,15 +326,15 @@ static int update_upstream(vg_store *s, const vg_up_update *u)
                 "open = CASE WHEN ?6 >= 0 THEN ?6 ELSE open END, result = coalesce(?7, result) "
                 "WHERE task_id = ?8 AND (?9 IS NULL OR attempt_id = ?9)");
     if (!st) return -1;
-    text(st, 1, u->upstream_id);
-    text(st, 2, u->upstream_status);
+    vg_sq_bind_text(st, 1, u->upstream_id);
+    vg_sq_bind_text(st, 2, u->upstream_status);
     sqlite3_bind_int64(st, 3, u->accepted_at_ms);
     sqlite3_bind_int(st, 4, u->poll_errors);
     sqlite3_bind_int(st, 5, u->lookups);
     sqlite3_bind_int(st, 6, u->open);
-    text(st, 7, u->result);
-    text(st, 8, u->task_id);
-    text(st, 9, u->attempt_id);
+    vg_sq_bind_text(st, 7, u->result);
+    vg_sq_bind_text(st, 8, u->task_id);
+    vg_sq_bind_text(st, 9, u->attempt_id);
     return run(s, st);
 }
 
