@@ -16,6 +16,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/wake.h"
 #include "net/fetch.h"
 
 #include <dirent.h>
@@ -40,10 +41,7 @@ struct vg_assets {
     vg_assets_env env;
     vg_store *(*open_store)(void *ud);
     void *ud;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    unsigned pending; /* notifications not yet consumed, so a wake-up is never lost */
-    atomic_bool stopping;
+    vg_wake wake; /* idle workers wait here; its stop flag ends them */
     int n_workers;
     pthread_t *threads;
     atomic_llong next_gc_ms; /* whichever idle worker passes this time collects */
@@ -313,19 +311,6 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
 
 /* ---- the pool ---------------------------------------------------------------------------- */
 
-static void wait_for_work(vg_assets *p)
-{
-    pthread_mutex_lock(&p->lock);
-    if (p->pending == 0 && !atomic_load(&p->stopping)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += IDLE_POLL_MS / 1000;
-        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-    }
-    if (p->pending) p->pending--;
-    pthread_mutex_unlock(&p->lock);
-}
-
 static void maybe_collect(vg_assets *p, vg_store *s)
 {
     long long due = atomic_load(&p->next_gc_ms), now = vg_now_ms();
@@ -344,7 +329,7 @@ static void *worker_main(void *arg)
         vg_error("assets: a worker cannot open the store");
         return NULL;
     }
-    while (!atomic_load(&p->stopping)) {
+    while (!vg_wake_stopping(&p->wake)) {
         vg_asset a;
         int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
         if (rc == VG_OK) {
@@ -354,7 +339,7 @@ static void *worker_main(void *arg)
         }
         if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
         maybe_collect(p, s);
-        wait_for_work(p);
+        vg_wake_wait(&p->wake, IDLE_POLL_MS);
     }
     vg_store_close(s);
     return NULL;
@@ -375,8 +360,7 @@ vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*op
     p->env = *env;
     p->open_store = open_store;
     p->ud = ud;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
+    vg_wake_init(&p->wake, (unsigned)workers);
     p->threads = vg_calloc((size_t)workers, sizeof *p->threads);
     for (int i = 0; i < workers; i++) {
         if (pthread_create(&p->threads[i], NULL, worker_main, p)) break;
@@ -393,12 +377,7 @@ void vg_assets_notify(void)
 {
     pthread_mutex_lock(&current_lock);
     vg_assets *p = current;
-    if (p) {
-        pthread_mutex_lock(&p->lock);
-        if (p->pending < (unsigned)p->n_workers) p->pending++;
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->lock);
-    }
+    if (p) vg_wake_notify(&p->wake);
     pthread_mutex_unlock(&current_lock);
 }
 
@@ -408,14 +387,10 @@ void vg_assets_stop(vg_assets *p)
     pthread_mutex_lock(&current_lock);
     if (current == p) current = NULL;
     pthread_mutex_unlock(&current_lock);
-    atomic_store(&p->stopping, true);
-    pthread_mutex_lock(&p->lock);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
+    vg_wake_stop(&p->wake);
     for (int i = 0; i < p->n_workers; i++)
         pthread_join(p->threads[i], NULL);
     free(p->threads);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
+    vg_wake_destroy(&p->wake);
     free(p);
 }

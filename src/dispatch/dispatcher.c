@@ -13,6 +13,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/wake.h"
 #include "dispatch/upstream.h"
 #include "providers/provider.h"
 
@@ -30,10 +31,7 @@
 struct vg_dispatch {
     const vg_app *app;
     vg_store *(*open_store)(void *app);
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    unsigned pending; /* notifications not yet consumed, so a wake-up is never lost */
-    atomic_bool stopping;
+    vg_wake wake; /* idle render workers wait here; its stop flag ends them */
     int n_workers;
     pthread_t *threads;
     atomic_llong next_sweep_ms; /* whichever idle worker passes this time sweeps */
@@ -54,7 +52,7 @@ typedef struct {
 static int on_progress(void *ud, int percent)
 {
     job_ctx *j = ud;
-    if (atomic_load(&j->d->stopping)) return 1;
+    if (vg_wake_stopping(&j->d->wake)) return 1;
     int64_t now = vg_now_ms();
     if (percent <= j->last_percent || (now - j->last_write_ms < 250 && percent < 100)) return 0;
     j->last_percent = percent;
@@ -150,19 +148,6 @@ static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t)
     vg_rm_rf(tmp_dir);
 }
 
-static void wait_for_work(vg_dispatch *d)
-{
-    pthread_mutex_lock(&d->lock);
-    if (d->pending == 0 && !atomic_load(&d->stopping)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += IDLE_POLL_MS / 1000;
-        pthread_cond_timedwait(&d->wake, &d->lock, &ts);
-    }
-    if (d->pending) d->pending--;
-    pthread_mutex_unlock(&d->lock);
-}
-
 /* Retention: results past their expiry leave the disk. Marked first, removed second, so a crash
  * in between leaves only files nobody can reach. */
 static void sweep_expired(vg_dispatch *d, vg_store *s)
@@ -193,7 +178,7 @@ static void *worker_main(void *arg)
         vg_error("dispatcher: a worker cannot open the store");
         return NULL;
     }
-    while (!atomic_load(&d->stopping)) {
+    while (!vg_wake_stopping(&d->wake)) {
         vg_task t;
         char local[64];
         bool take_unrouted = false;
@@ -207,7 +192,7 @@ static void *worker_main(void *arg)
         }
         if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("dispatcher: claim failed (%d)", rc);
         sweep_expired(d, s);
-        wait_for_work(d);
+        vg_wake_wait(&d->wake, IDLE_POLL_MS);
     }
     vg_store_close(s);
     return NULL;
@@ -230,10 +215,7 @@ static int recover(vg_store *s)
 static void wake_render(void *ud)
 {
     vg_dispatch *d = ud;
-    pthread_mutex_lock(&d->lock);
-    if (d->pending < (unsigned)d->n_workers) d->pending++;
-    pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
+    vg_wake_notify(&d->wake);
 }
 
 vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
@@ -259,12 +241,10 @@ vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_
     d->sweep_every_ms = app->cfg->retention_s * 250;
     if (d->sweep_every_ms < 1000) d->sweep_every_ms = 1000;
     if (d->sweep_every_ms > 30000) d->sweep_every_ms = 30000;
-    pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->wake, NULL);
+    vg_wake_init(&d->wake, (unsigned)workers);
     d->up = vg_upstream_start(app, set, open_store, wake_render, d, err, errlen);
     if (!d->up) {
-        pthread_cond_destroy(&d->wake);
-        pthread_mutex_destroy(&d->lock);
+        vg_wake_destroy(&d->wake);
         free(d);
         return NULL;
     }
@@ -292,15 +272,11 @@ void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag)
 void vg_dispatch_stop(vg_dispatch *d)
 {
     if (!d) return;
-    atomic_store(&d->stopping, true);
-    pthread_mutex_lock(&d->lock);
-    pthread_cond_broadcast(&d->wake);
-    pthread_mutex_unlock(&d->lock);
+    vg_wake_stop(&d->wake);
     for (int i = 0; i < d->n_workers; i++)
         pthread_join(d->threads[i], NULL);
     vg_upstream_stop(d->up);
     free(d->threads);
-    pthread_cond_destroy(&d->wake);
-    pthread_mutex_destroy(&d->lock);
+    vg_wake_destroy(&d->wake);
     free(d);
 }
