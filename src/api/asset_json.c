@@ -2,7 +2,7 @@
 #include "api/asset_json.h"
 
 #include "common/limits.h"
-#include "http/presign.h"
+#include "core/presign.h"
 
 #include <stdio.h>
 #include <time.h>

@@ -9,7 +9,7 @@
 #ifndef VG_API_ASSET_JSON_H
 #define VG_API_ASSET_JSON_H
 #include "api/app.h"
-#include "assets/asset.h"
+#include "core/asset.h"
 
 #include <jansson.h>
 #include <stdint.h>

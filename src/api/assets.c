@@ -27,7 +27,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
-#include "http/presign.h"
+#include "core/presign.h"
 #include "http/sendfile.h"
 #include "net/fetch.h"
 

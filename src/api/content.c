@@ -7,7 +7,7 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "common/clock.h"
-#include "http/presign.h"
+#include "core/presign.h"
 #include "http/sendfile.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #include "api/task_json.h"
 
 #include "core/money.h"
-#include "http/presign.h"
+#include "core/presign.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* probe.c - identifying and decoding an asset's file with libavformat/libavcodec (see probe.h). */
 #include "assets/probe.h"
 
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/diag.h"
 
 #include <stdarg.h>

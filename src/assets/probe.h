@@ -12,7 +12,7 @@
  */
 #ifndef VG_ASSETS_PROBE_H
 #define VG_ASSETS_PROBE_H
-#include "assets/asset.h"
+#include "core/asset.h"
 
 #include <stddef.h>
 

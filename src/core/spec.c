@@ -23,7 +23,7 @@
 #include "common/alloc.h"
 #include "common/limits.h"
 #include "core/dataurl.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stddef.h>
 #include <stdio.h>

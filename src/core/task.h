@@ -96,4 +96,15 @@ typedef struct {
 
 void vg_task_free(vg_task *t);
 
+/* What a finished render/upstream run reports. */
+typedef struct {
+    int width, height;
+    vg_ratio ratio;
+    int64_t seed;
+    int64_t tokens;     /* usage.completion_tokens */
+    int64_t cost_micro; /* price of those tokens (0 for test-mode keys) */
+    bool has_last_frame;
+    int64_t expires_at; /* when the stored content will be removed */
+} vg_task_result;
+
 #endif

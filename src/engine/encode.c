@@ -12,7 +12,7 @@
 #include <libavformat/avformat.h>
 
 #include "common/alloc.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/diag.h"
 #include "engine/engine.h"
 #include "engine/image.h"

@@ -24,7 +24,7 @@
 #include <libswscale/swscale.h>
 
 #include "common/limits.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/diag.h"
 #include "engine/engine.h"
 

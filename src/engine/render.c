@@ -21,7 +21,7 @@
 #include <libavutil/frame.h>
 
 #include "common/alloc.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/camera.h"
 #include "engine/diag.h"
 #include "engine/encode.h"

@@ -8,7 +8,7 @@
  */
 #include "http/multipart.h"
 
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

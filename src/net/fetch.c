@@ -17,7 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/limits.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

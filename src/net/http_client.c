@@ -10,7 +10,7 @@
 
 #include "common/alloc.h"
 #include "common/limits.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "net/fetch.h"
 
 #include <curl/curl.h>

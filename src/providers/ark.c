@@ -9,7 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/limits.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

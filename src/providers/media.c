@@ -1,11 +1,11 @@
 /* media.c - see media.h. */
 #include "providers/media.h"
 
-#include "assets/asset.h"
+#include "core/asset.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "core/dataurl.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "net/fetch.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * engine's working format at its own (even) size, write it as a JPEG. */
 #include "providers/thumb.h"
 
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/diag.h"
 #include "engine/encode.h"
 #include "engine/image.h"

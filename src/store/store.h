@@ -18,8 +18,8 @@
  */
 #ifndef VG_STORE_H
 #define VG_STORE_H
-#include "assets/asset.h"
-#include "core/status.h"
+#include "core/asset.h"
+#include "common/status.h"
 #include "core/task.h"
 #include "store/upstream.h"
 
@@ -52,17 +52,6 @@ typedef struct {
     bool ascending;    /* oldest first (then `after` means: created after this id) */
     int limit;         /* 1..VG_MAX_LIST_LIMIT */
 } vg_task_filter;
-
-/* What a finished render/upstream run reports. */
-typedef struct {
-    int width, height;
-    vg_ratio ratio;
-    int64_t seed;
-    int64_t tokens;     /* usage.completion_tokens */
-    int64_t cost_micro; /* price of those tokens (0 for test-mode keys) */
-    bool has_last_frame;
-    int64_t expires_at; /* when the stored content will be removed */
-} vg_task_result;
 
 /* One money movement (spec §7). kind: credit, debit, hold, capture, release. */
 typedef struct {

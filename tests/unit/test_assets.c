@@ -8,10 +8,10 @@
 #include <cmocka.h>
 
 #include "api/asset_json.h"
-#include "assets/asset.h"
+#include "core/asset.h"
 #include "assets/probe.h"
 #include "common/fsutil.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,7 +27,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
-#include "core/status.h"
+#include "common/status.h"
 #include "engine/engine.h"
 
 /* ---- generated test images ---- */

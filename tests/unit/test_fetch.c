@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "common/limits.h"
-#include "core/status.h"
+#include "common/status.h"
 #include "net/fetch.h"
 
 #include <arpa/inet.h>

@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/ids.h"
-#include "http/presign.h"
+#include "core/presign.h"
 #include "http/router.h"
 #include "http/sendfile.h"
 

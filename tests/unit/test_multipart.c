@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/status.h"
+#include "common/status.h"
 #include "http/multipart.h"
 
 #include <stdio.h>

@@ -15,7 +15,7 @@
 #include "common/limits.h"
 #include "core/dataurl.h"
 #include "core/spec.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

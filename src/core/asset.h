@@ -18,8 +18,8 @@
  * Ownership: vg_asset.source_url is heap memory owned by the struct (vg_asset_free()); everything
  * else is fixed-size. All functions are pure and thread-safe.
  */
-#ifndef VG_ASSETS_ASSET_H
-#define VG_ASSETS_ASSET_H
+#ifndef VG_CORE_ASSET_H
+#define VG_CORE_ASSET_H
 #include "common/limits.h"
 
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* presign.c - see presign.h. */
-#include "http/presign.h"
+#include "core/presign.h"
 
 #include "common/crypto.h"
 

@@ -1,8 +1,8 @@
 /* asset.c - the asset domain: names, ids, validation rules, references (see asset.h). */
-#include "assets/asset.h"
+#include "core/asset.h"
 
 #include "common/crypto.h"
-#include "core/status.h"
+#include "common/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

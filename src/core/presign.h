@@ -3,8 +3,8 @@
  * S = hex HMAC-SHA256(secret, "files\n{task_id}\n{variant}\n{E}"). They let a browser's <video> tag
  * fetch a result without the API key, until E (unix seconds). Verification is constant-time.
  */
-#ifndef VG_HTTP_PRESIGN_H
-#define VG_HTTP_PRESIGN_H
+#ifndef VG_CORE_PRESIGN_H
+#define VG_CORE_PRESIGN_H
 #include <stddef.h>
 #include <stdint.h>
 
