@@ -17,10 +17,11 @@
 #include "engine/engine.h"
 #include "engine/image.h"
 
-#define ENC_PRESET  "veryfast"
-#define ENC_CRF     "23"
-#define ENC_GOP     (2 * VG_RENDER_FPS) /* a keyframe every 2 s keeps seeking cheap */
-#define JPEG_QSCALE 3                   /* mjpeg quantiser: 2 best .. 31 worst */
+#define ENC_PRESET      "veryfast"
+#define ENC_CRF         "23"
+#define ENC_X264_PARAMS "mbtree=0"
+#define ENC_GOP         (2 * VG_RENDER_FPS) /* a keyframe every 2 s keeps seeking cheap */
+#define JPEG_QSCALE     3                   /* mjpeg quantiser: 2 best .. 31 worst */
 
 struct vg_encoder {
     AVFormatContext *oc;
@@ -55,6 +56,10 @@ static int open_x264(vg_encoder *e, int w, int h, char *err, size_t errlen)
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "preset", ENC_PRESET, 0);
     av_dict_set(&opts, "crf", ENC_CRF, 0);
+    /* x264's macroblock-tree rate control reads memory it never wrote (the propagate costs of the
+     * lookahead), so with it two renders of one job in one process could differ by a few pixels.
+     * Without it the output depends on the input alone: same seed and prompt, same bytes. */
+    av_dict_set(&opts, "x264-params", ENC_X264_PARAMS, 0);
     vg_diag_reset();
     int ret = avcodec_open2(cc, codec, &opts);
     av_dict_free(&opts);
