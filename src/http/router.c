@@ -152,7 +152,10 @@ vg_status vg_router_admit(vg_store *store, const vg_reqhead *h, bool *keyed, vg_
         vg_key_free(&k);
     }
     *keyed = rc == VG_OK;
-    bool large = h->chunked || (h->has_length && h->length > VG_MAX_JSON_BODY_BYTES);
+    /* A chunked body to a JSON route is capped by h2o at the JSON cap on an anonymous
+     * connection; to an upload route it may grow past it, so it needs the key like a large one. */
+    bool large = (h->chunked && cap > VG_MAX_JSON_BODY_BYTES) ||
+                 (h->has_length && h->length > VG_MAX_JSON_BODY_BYTES);
     if (large && rc == VG_ERR) return vg_err_set(e, 503, "unavailable", "", "try again"), VG_ERR;
     if (large && !*keyed)
         return vg_err_set(e, 401, "invalid_api_key", "",

@@ -35,9 +35,9 @@ size_t vg_router_max_body(const char *method, size_t mlen, const char *path, siz
 /**
  * Decides on a request by its head alone, before its body is read (loop thread; store may be
  * NULL). VG_ERR with the reply in *e: 413 when Content-Length is over the route's cap, 401 when a
- * body over VG_MAX_JSON_BODY_BYTES (or chunked) comes without a valid key, 503 when the store
- * failed. VG_OK admits it; *keyed tells whether it carried a valid key (not necessarily admin).
- * No rate-limit token is taken: the router does that when the request runs.
+ * body over VG_MAX_JSON_BODY_BYTES (or a chunked one to an upload route) comes without a valid key,
+ * 503 when the store failed. VG_OK admits it; *keyed tells whether it carried a valid key (not
+ * necessarily admin). No rate-limit token is taken: the router does that when the request runs.
  */
 vg_status vg_router_admit(vg_store *store, const vg_reqhead *h, bool *keyed, vg_err *e);
 
