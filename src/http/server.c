@@ -43,6 +43,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "http/keycache.h"
 #include "http/reqhead.h"
@@ -210,9 +211,12 @@ static char *format_refusal(const vg_err *e, size_t *len)
 {
     char *body = vg_err_envelope_text(e);
     const char *b = body ? body : "{}";
+    char id[VG_ID_MAX];
+    vg_id_new("req_", id);
     char *out = vg_asprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
-                            "%zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
-                            e->http_status, reason_of(e->http_status), strlen(b), b);
+                            "%zu\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\nConnection: "
+                            "close\r\n\r\n%s",
+                            e->http_status, reason_of(e->http_status), strlen(b), id, b);
     free(body);
     *len = strlen(out);
     return out;
@@ -288,6 +292,10 @@ static void envelope_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
                            H2O_STRLIT("application/json"));
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                            H2O_STRLIT("no-store"));
+            char id[VG_ID_MAX];
+            vg_id_new("req_", id);
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0,
+                                  NULL, h2o_strdup(&req->pool, id, strlen(id)).base, strlen(id));
             req->res.content_length = o->body.len;
             slot = &o->super.next;
         }
@@ -378,6 +386,12 @@ static void hand_over(conn *c, bool keyed)
     h2o_accept(keyed ? &t->accept_keyed : &t->accept_anon, c->sock);
 }
 
+static size_t span_before(const char *s, size_t n, char ch)
+{
+    const char *p = memchr(s, ch, n);
+    return p ? (size_t)(p - s) : n;
+}
+
 static void on_head_read(h2o_socket_t *sock, const char *err)
 {
     conn *c = sock->data;
@@ -395,6 +409,9 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
         hand_over(c, keyed);
         return;
     }
+    if (rc == VG_OK) /* as the access log writes it; the query may hold a signature */
+        vg_info("%.*s %.*s %d refused by head", (int)h.method.len, h.method.base,
+                (int)span_before(h.path.base, h.path.len, '?'), h.path.base, e.http_status);
     refuse(c, &e);
 }
 
