@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,19 +148,55 @@ static void set_log_level(const char *name)
         if (!strcmp(name, names[i])) vg_log_set_level((vg_log_level)i);
 }
 
-static int serve(vg_app *app, const vg_config *cfg)
+/* Raises the soft descriptor limit to the hard one, then keeps connections below what is left
+ * once renders, fetches, the loops and the database have theirs: a connection flood must not make
+ * a render fail to create its output. 0 with the connection cap in *max_conns, or -1. */
+static int plan_descriptors(const vg_config *cfg, int loops, int workers, int *max_conns)
 {
-    char host[256], err[256];
-    int port;
-    if (vg_config_listen_addr(cfg, host, sizeof host, &port)) {
-        vg_error("invalid listen address %s", cfg->listen);
-        return 1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) {
+        *max_conns = cfg->max_connections;
+        return 0;
     }
+    rlim_t before = rl.rlim_cur, want = rl.rlim_max == RLIM_INFINITY ? 1u << 20 : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl)) rl.rlim_cur = before;
+    }
+    long long reserve = VG_FD_RESERVE_BASE + (long long)VG_FD_PER_RENDER * workers +
+                        (long long)VG_FD_PER_FETCHER * (cfg->upstream_workers + VG_ASSET_WORKERS) +
+                        (long long)VG_FD_PER_LOOP * loops;
+    long long avail = (long long)rl.rlim_cur - reserve;
+    *max_conns = avail < cfg->max_connections ? (int)(avail > 0 ? avail : 0) : cfg->max_connections;
+    if (*max_conns < VG_MIN_CONNECTIONS) {
+        vg_error(
+            "file descriptors: the limit is %llu, %lld are needed for renders, fetches and the "
+            "database, which leaves fewer than %d for connections; raise it (ulimit -n)",
+            (unsigned long long)rl.rlim_cur, reserve, VG_MIN_CONNECTIONS);
+        return -1;
+    }
+    vg_info("file descriptors: limit %llu%s, %lld kept for renders, fetches and the database; at "
+            "most %d connections%s",
+            (unsigned long long)rl.rlim_cur,
+            rl.rlim_cur > before ? " (raised to the hard limit)" : "", reserve, *max_conns,
+            *max_conns < cfg->max_connections ? " (max_connections lowered)" : "");
+    return 0;
+}
+
+static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, int listen_fd)
+{
+    char err[256];
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cfg->render_workers > 0 ? cfg->render_workers : (int)(cores > 0 ? cores : 1);
+    int loops = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1), max_conns;
+    if (plan_descriptors(cfg, loops, workers, &max_conns)) {
+        close(listen_fd);
+        return 1;
+    }
     app->dispatch = vg_dispatch_start(app, workers, open_store, err, sizeof err);
     if (!app->dispatch) {
         vg_error("%s", err);
+        close(listen_fd);
         return 1;
     }
     vg_dispatch_watch_reload(app->dispatch, &reload_flag);
@@ -174,15 +211,20 @@ static int serve(vg_app *app, const vg_config *cfg)
     if (!assets) {
         vg_error("%s", err);
         vg_dispatch_stop(app->dispatch);
+        close(listen_fd);
         return 1;
     }
     size_t n_routes = 0;
     const vg_route *routes = vg_api_routes(&n_routes);
     vg_server_opts so = {.host = host,
                          .port = port,
-                         .threads = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1),
+                         .threads = loops,
+                         .listen_fd = listen_fd,
                          .max_body_bytes = VG_MAX_MULTIPART_BODY_BYTES,
-                         .max_connections = cfg->max_connections,
+                         .max_connections = max_conns,
+                         .max_connections_per_ip = cfg->max_connections_per_ip,
+                         .header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
+                         .idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms,
                          .request_timeout_ms = (uint64_t)cfg->request_timeout_ms,
                          .router = {routes, n_routes},
                          .app = app,
@@ -264,6 +306,17 @@ int main(int argc, char **argv)
 
     rc = 1;
     vg_store *s = NULL;
+    /* The port is taken first: a second server on it stops here, before touching the data. */
+    char host[256];
+    int port, listen_fd = -1;
+    if (vg_config_listen_addr(&cfg, host, sizeof host, &port)) {
+        vg_error("invalid listen address %s", cfg.listen);
+        goto out;
+    }
+    if (vg_server_listen(host, port, &listen_fd, err, sizeof err)) {
+        vg_error("%s", err);
+        goto out;
+    }
     if (setup_models(&cfg) || prepare_dirs(&app, &cfg) || load_secret(&app, &cfg)) goto out;
     if (!(s = open_store(&app))) goto out;
     if (ensure_admin(s, &cfg)) {
@@ -272,8 +325,10 @@ int main(int argc, char **argv)
     }
     vg_store_close(s);
     s = NULL;
-    rc = serve(&app, &cfg);
+    rc = serve(&app, &cfg, host, port, listen_fd);
+    listen_fd = -1; /* serve() owns it */
 out:
+    if (listen_fd >= 0) close(listen_fd);
     vg_store_close(s);
     vg_config_free(&cfg);
     return rc;

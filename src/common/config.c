@@ -1,6 +1,8 @@
 /* config.c - see config.h. Options are rows of one table; loading walks it three times. */
 #include "common/config.h"
 
+#include "common/limits.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,12 @@ static const opt options[] = {
      "accept media URLs on loopback/private addresses"},
     {"max_connections", "VIDGATE_MAX_CONNECTIONS", N(T_INT, max_connections),
      "open connections at most"},
+    {"max_connections_per_ip", "VIDGATE_MAX_CONNECTIONS_PER_IP", N(T_INT, max_connections_per_ip),
+     "open connections per client address (IPv6: per /64) at most"},
+    {"header_timeout_ms", "VIDGATE_HEADER_TIMEOUT_MS", N(T_I64, header_timeout_ms),
+     "time a new connection has to send its first request head"},
+    {"idle_timeout_ms", "VIDGATE_IDLE_TIMEOUT_MS", N(T_I64, idle_timeout_ms),
+     "time a kept-alive connection may wait for (and receive) its next request"},
     {"request_timeout_ms", "VIDGATE_REQUEST_TIMEOUT_MS", N(T_I64, request_timeout_ms),
      "time to receive a request"},
     {"upstream_workers", "VIDGATE_UPSTREAM_WORKERS", N(T_INT, upstream_workers),
@@ -58,8 +66,11 @@ static void defaults(vg_config *c)
     snprintf(c->currency, sizeof c->currency, "USD");
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->retention_s = 7 * 24 * 3600;
-    c->max_connections = 4096;
-    c->request_timeout_ms = 60000;
+    c->max_connections = VG_MAX_CONNECTIONS;
+    c->max_connections_per_ip = VG_MAX_CONNECTIONS_PER_IP;
+    c->header_timeout_ms = VG_HEADER_TIMEOUT_MS;
+    c->idle_timeout_ms = VG_IDLE_TIMEOUT_MS;
+    c->request_timeout_ms = VG_REQUEST_TIMEOUT_MS;
     c->upstream_workers = 8;
     c->upstream_task_ttl_s = 172800;
     c->upstream_poll_min_ms = 2000;

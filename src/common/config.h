@@ -26,12 +26,15 @@ typedef struct {
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
     char currency[8];
     char log_level[16];
-    int threads;              /* HTTP event loops; 0 = one per core */
-    int render_workers;       /* local engine renders at once; 0 = one per core */
-    int64_t retention_s;      /* how long results are kept */
-    bool allow_http_fetch;    /* accept http:// media URLs (tests, closed networks) */
-    bool allow_private_fetch; /* accept loopback/private destinations (tests) */
-    int max_connections;
+    int threads;                /* HTTP event loops; 0 = one per core */
+    int render_workers;         /* local engine renders at once; 0 = one per core */
+    int64_t retention_s;        /* how long results are kept */
+    bool allow_http_fetch;      /* accept http:// media URLs (tests, closed networks) */
+    bool allow_private_fetch;   /* accept loopback/private destinations (tests) */
+    int max_connections;        /* lowered at start to fit the descriptor limit */
+    int max_connections_per_ip; /* per IPv4 address or IPv6 /64 */
+    int64_t header_timeout_ms;  /* a new connection's first request head */
+    int64_t idle_timeout_ms;    /* keep-alive idle */
     int64_t request_timeout_ms;
     int upstream_workers;         /* threads making upstream calls and downloads */
     int64_t upstream_task_ttl_s;  /* an upstream task not final after this fails as "expired" */

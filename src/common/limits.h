@@ -11,11 +11,24 @@
 #define VG_MAX_JSON_BODY_BYTES      (1u << 20)  /* spec §9: JSON bodies */
 #define VG_MAX_MULTIPART_BODY_BYTES (40u << 20) /* spec §9: multipart and asset Data */
 #define VG_MAX_JSON_DEPTH           32
-#define VG_MAX_HEADER_BYTES         (16u << 10)
+#define VG_MAX_HEADER_BYTES         (16u << 10) /* a request head, request line included */
+#define VG_MAX_HEADERS              64          /* header fields of one request */
 #define VG_MAX_REQUEST_ID_BYTES     128
-#define VG_IDLE_TIMEOUT_MS          30000
-#define VG_REQUEST_TIMEOUT_MS       60000
+#define VG_HEADER_TIMEOUT_MS        5000  /* a new connection's first request head */
+#define VG_IDLE_TIMEOUT_MS          30000 /* keep-alive idle (and each later request's arrival) */
+#define VG_REQUEST_TIMEOUT_MS       60000 /* an unauthenticated connection's one request body */
 #define VG_MAX_CONNECTIONS          4096
+#define VG_MAX_CONNECTIONS_PER_IP   128  /* per IPv4 address or IPv6 /64 */
+#define VG_ACCEPT_PAUSE_MS          100  /* no accepting after EMFILE or at max_connections */
+#define VG_LINGER_MS                2000 /* input dropped after a refusal, so it is seen */
+#define VG_LINGER_MAX_BYTES         (64u << 20) /* ... and at most this much of it */
+
+/* File descriptors kept back from connections (the rest of RLIMIT_NOFILE is for connections) */
+#define VG_FD_RESERVE_BASE 64 /* listener, log, wake pipes, the store of the main thread */
+#define VG_FD_PER_RENDER   16 /* a render: inputs, output, temporary files, FFmpeg's own */
+#define VG_FD_PER_FETCHER  4  /* an upstream or asset worker: socket, DNS, file, store */
+#define VG_FD_PER_LOOP     8  /* an event loop: epoll, queues, its store (db, wal, shm) */
+#define VG_MIN_CONNECTIONS 16 /* below this many the server refuses to start */
 
 /* multipart/form-data (POST /v1/videos) */
 #define VG_MP_MAX_PARTS             64

@@ -165,16 +165,30 @@ int vg_reply_json(vg_ctx *c, int status, json_t *j)
 int vg_reply_err(vg_ctx *c, const vg_err *e)
 {
     int status = e->http_status ? e->http_status : 500;
-    const char *code = e->code ? e->code : "internal_error";
     if (e->retry_after_s > 0) {
         char ra[24];
         snprintf(ra, sizeof ra, "%d", e->retry_after_s);
         vg_ctx_header(c, "retry-after", ra);
     }
+    return vg_reply_json(c, status, vg_err_envelope(e));
+}
+
+json_t *vg_err_envelope(const vg_err *e)
+{
+    int status = e->http_status ? e->http_status : 500;
+    const char *code = e->code ? e->code : "internal_error";
     json_t *err = json_pack("{s:s, s:s, s:s, s:o}", "message", e->message, "type",
                             e->type ? e->type : vg_err_type_for(status, code), "code", code,
                             "param", e->param[0] ? json_string(e->param) : json_null());
-    return vg_reply_json(c, status, json_pack("{s:o}", "error", err));
+    return json_pack("{s:o}", "error", err);
+}
+
+char *vg_err_envelope_text(const vg_err *e)
+{
+    json_t *j = vg_err_envelope(e);
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    return s;
 }
 
 int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt, ...)

@@ -62,6 +62,11 @@ int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out);
 int vg_reply_json(vg_ctx *c, int status, json_t *j);
 /** Replies with the error envelope of e (and Retry-After when set). Returns 0. */
 int vg_reply_err(vg_ctx *c, const vg_err *e);
+/** The envelope {"error":{…}} of e as a new JSON reference. */
+json_t *vg_err_envelope(const vg_err *e);
+/** The envelope of e as compact JSON text (malloc'd; caller frees), or NULL when out of memory.
+ * For replies written outside a request (the server's refusals by request head). */
+char *vg_err_envelope_text(const vg_err *e);
 /** Builds and sends an error in one call. Returns 0. */
 int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -7,10 +7,13 @@
  * Authentication: "Authorization: Bearer sk-…"; the secret is hashed (SHA-256) and looked up by its
  * hash, then compared in constant time. Revoked, expired or unknown keys → 401; an admin route with
  * a non-admin key → 401 too (admin routes are not advertised).
+ * Admission: before a connection's first request body is read, the server asks
+ * vg_router_admit() about the head (body cap of the route, key for a large body).
  */
 #ifndef VG_HTTP_ROUTER_H
 #define VG_HTTP_ROUTER_H
 #include "http/ctx.h"
+#include "http/reqhead.h"
 
 #include <stddef.h>
 
@@ -24,5 +27,18 @@ int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *st
 
 /** Matches path against pattern, capturing {…} segments into c->params. 1 on match. */
 int vg_route_match(const char *pattern, const char *path, size_t path_len, vg_ctx *c);
+
+/** The body cap of a route: VG_MAX_MULTIPART_BODY_BYTES for the multipart and asset upload
+ * routes, VG_MAX_JSON_BODY_BYTES for every other method and path (query ignored). */
+size_t vg_router_max_body(const char *method, size_t mlen, const char *path, size_t plen);
+
+/**
+ * Decides on a request by its head alone, before its body is read (loop thread; store may be
+ * NULL). VG_ERR with the reply in *e: 413 when Content-Length is over the route's cap, 401 when a
+ * body over VG_MAX_JSON_BODY_BYTES (or a chunked one to an upload route) comes without a valid key,
+ * 503 when the store failed. VG_OK admits it; *keyed tells whether it carried a valid key (not
+ * necessarily admin). No rate-limit token is taken: the router does that when the request runs.
+ */
+vg_status vg_router_admit(vg_store *store, const vg_reqhead *h, bool *keyed, vg_err *e);
 
 #endif
