@@ -82,9 +82,19 @@ static int authenticate(vg_ctx *c)
      * makes the check independent of how the index found the row. */
     bool ok = rc == VG_OK && vg_ct_streq(c->key.hash, hash) && !c->key.revoked &&
               (c->key.expires_at == 0 || c->key.expires_at > vg_now_s());
-    if (ok && c->route->auth == VG_AUTH_ADMIN && !c->key.is_admin) ok = false;
     if (!ok)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
+               -1;
+    /* A valid key on a route it may not use is authenticated but not authorised: 403. */
+    if (c->route->auth == VG_AUTH_ADMIN && !c->key.is_admin)
+        return vg_reply_error(c, 403, "permission_denied", "",
+                              "this route needs the admin key (VIDGATE_ADMIN_KEY); this key is "
+                              "a user key"),
+               -1;
+    if (c->route->auth == VG_AUTH_USER && c->key.is_admin)
+        return vg_reply_error(c, 403, "permission_denied", "",
+                              "the admin key cannot create tasks or assets; create a user key "
+                              "(POST /admin/keys) and use that"),
                -1;
     int retry = 0;
     if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, now, &retry)) {
