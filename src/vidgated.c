@@ -66,8 +66,8 @@ static int prepare_dirs(vg_app *app, const vg_config *cfg)
     }
     /* The directory holds key hashes, callback tokens, prompts and images: an existing one (made
      * by hand, or by an older version) is tightened, as are the database files in it. */
-    static const char *const private_files[] = {"", "/files", "/vidgate.db", "/vidgate.db-wal",
-                                                "/vidgate.db-shm", "/secret", "/admin.key"};
+    static const char *const private_files[] = {
+        "", "/files", "/vidgate.db", "/vidgate.db-wal", "/vidgate.db-shm", "/secret", "/admin.key"};
     for (size_t i = 0; i < sizeof private_files / sizeof private_files[0]; i++) {
         char path[1400];
         struct stat sb;
