@@ -37,7 +37,7 @@ typedef struct {
 static int load(const vg_run_env *env, const vg_media *m, blob *b, vg_run_result *out)
 {
     if (!m) return VG_OK;
-    char why[sizeof out->error] = "";
+    char why[sizeof out->error - sizeof m->param - 2] = ""; /* room for "<param>: " */
     int rc =
         vg_media_load(env->app->cfg, m->url, &b->data, &b->len, &out->error_code, why, sizeof why);
     if (rc != VG_OK)
