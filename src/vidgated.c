@@ -65,6 +65,20 @@ static int prepare_dirs(vg_app *app, const vg_config *cfg)
         vg_error("cannot create %s: %s", cfg->data_dir, strerror(errno));
         return -1;
     }
+    /* The directory holds key hashes, callback tokens, prompts and images: an existing one (made
+     * by hand, or by an older version) is tightened, as are the database files in it. */
+    static const char *const private_files[] = {
+        "", "/files", "/vidgate.db", "/vidgate.db-wal", "/vidgate.db-shm", "/secret", "/admin.key"};
+    for (size_t i = 0; i < sizeof private_files / sizeof private_files[0]; i++) {
+        char path[1400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s%s", cfg->data_dir, private_files[i]);
+        if (lstat(path, &sb) || S_ISLNK(sb.st_mode) || !(sb.st_mode & 077)) continue;
+        if (chmod(path, sb.st_mode & 0700))
+            vg_warn("cannot make %s private: %s", path, strerror(errno));
+        else
+            vg_info("made %s private (was %03o)", path, (unsigned)(sb.st_mode & 0777));
+    }
     vg_rm_rf(app->tmp_dir); /* renders in progress are redone from scratch */
     return vg_mkdir_p(app->tmp_dir, 0700);
 }
@@ -271,6 +285,22 @@ static int check(const vg_config *cfg)
     return a.problems ? 1 : 0;
 }
 
+/* Links are built on public_url, by default on the listen address: on an unspecified address
+ * ("0.0.0.0", "::") that gives links no client can follow. */
+static void warn_unreachable_links(const vg_config *cfg)
+{
+    static const char *const unspecified[] = {"0.0.0.0:", "[::]:", ":"};
+    if (cfg->public_url[0]) return;
+    for (size_t i = 0; i < sizeof unspecified / sizeof unspecified[0]; i++)
+        if (!strncmp(cfg->listen, unspecified[i], strlen(unspecified[i]))) {
+            vg_warn("listening on %s without public_url: presigned links will start with "
+                    "http://%s, which clients cannot use; set public_url (VIDGATE_PUBLIC_URL) "
+                    "to the address clients reach this server at",
+                    cfg->listen, cfg->listen);
+            return;
+        }
+}
+
 int main(int argc, char **argv)
 {
     vg_config cfg;
@@ -289,6 +319,9 @@ int main(int argc, char **argv)
         return rc;
     }
     set_log_level(cfg.log_level);
+    /* Everything the server creates (database and its -wal/-shm, results, assets, staging files,
+     * secrets) is for its own user alone. */
+    umask(077);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN); /* until the dispatcher can reload */
     struct sigaction sa = {.sa_handler = on_signal};
@@ -303,6 +336,7 @@ int main(int argc, char **argv)
         snprintf(app.public_url, sizeof app.public_url, "http://%s", cfg.listen);
     size_t ul = strlen(app.public_url);
     if (ul && app.public_url[ul - 1] == '/') app.public_url[ul - 1] = '\0';
+    warn_unreachable_links(&cfg);
 
     rc = 1;
     vg_store *s = NULL;

@@ -621,12 +621,12 @@ int vg_api_asset_media(vg_ctx *c, vg_media *m, const char *param, vg_task_spec *
 }
 
 const vg_route vg_routes_assets[] = {
-    {"POST", ROUTE_PREFIX "CreateAssetGroup", VG_AUTH_KEY, handle_action},
+    {"POST", ROUTE_PREFIX "CreateAssetGroup", VG_AUTH_USER, handle_action},
     {"POST", ROUTE_PREFIX "GetAssetGroup", VG_AUTH_KEY, handle_action},
     {"POST", ROUTE_PREFIX "ListAssetGroups", VG_AUTH_KEY, handle_action},
     {"POST", ROUTE_PREFIX "UpdateAssetGroup", VG_AUTH_KEY, handle_action},
     {"POST", ROUTE_PREFIX "DeleteAssetGroup", VG_AUTH_KEY, handle_action},
-    {"POST", ROUTE_PREFIX "CreateAsset", VG_AUTH_KEY, handle_action},
+    {"POST", ROUTE_PREFIX "CreateAsset", VG_AUTH_USER, handle_action},
     {"POST", ROUTE_PREFIX "GetAsset", VG_AUTH_KEY, handle_action},
     {"POST", ROUTE_PREFIX "ListAssets", VG_AUTH_KEY, handle_action},
     {"POST", ROUTE_PREFIX "UpdateAsset", VG_AUTH_KEY, handle_action},

@@ -48,8 +48,9 @@ json_t *vg_key_json(const vg_key *k, bool admin_view)
         "max_active_tasks", k->max_active_tasks, "rate_limit_per_min", k->rate_limit_per_min,
         "created_at", (json_int_t)k->created_at, "expires_at",
         k->expires_at ? json_integer(k->expires_at) : json_null());
-    if (admin_view) {
+    if (admin_view || k->is_admin) /* the admin key calling /v1/me learns what it is */
         json_object_set_new(j, "role", json_string(k->is_admin ? "admin" : "user"));
+    if (admin_view) {
         json_object_set_new(j, "status", json_string(k->revoked ? "revoked" : "active"));
     }
     return j;

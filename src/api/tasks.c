@@ -437,7 +437,7 @@ static int delete_task(vg_ctx *c)
 }
 
 const vg_route vg_routes_tasks[] = {
-    {"POST", "/v1/video/generations", VG_AUTH_KEY, submit},
+    {"POST", "/v1/video/generations", VG_AUTH_USER, submit},
     {"GET", "/v1/video/generations", VG_AUTH_KEY, list_tasks},
     {"GET", "/v1/video/generations/{id}", VG_AUTH_KEY, get_task},
     {"DELETE", "/v1/video/generations/{id}", VG_AUTH_KEY, delete_task},

@@ -15,9 +15,10 @@
  *     encode objects (metadata[seed]=7, input_reference[image_url]=…, images[]=…); "images" given
  *     several times collects into an array; "[]" is only allowed last (arrays of objects, such as
  *     metadata.content, go in a part holding JSON text);
- *   - a file part (it has a filename, or a non-text Content-Type) becomes a base64 data: URL whose
- *     media type is the part's "image/…" Content-Type, else the one its magic bytes show; so an
- *     uploaded input_reference is a first frame and runs through the same image checks;
+ *   - a file part (it has a filename, or a non-text Content-Type) must be an image and becomes a
+ *     base64 data: URL whose media type is the one its magic bytes show (else its "image/…"
+ *     Content-Type); so an uploaded input_reference is a first frame and runs through the same
+ *     image checks; a file that is not an image is a 400 naming what it is;
  *   - text parts are strings, except the fields of g_typed (integers, booleans, JSON text), whose
  *     text is converted when it parses; when it does not, it stays a string and the validator names
  *     the field in its usual 400;
@@ -28,6 +29,7 @@
 
 #include "api/task_json.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "core/models.h"
 #include "http/multipart.h"
@@ -62,18 +64,30 @@ static const struct {
     {"metadata.camera_fixed", AS_BOOL},
 };
 
-/* Media types recognised from the first bytes of an uploaded file. */
+/* Kinds recognised from the first bytes of an uploaded file: the images the engine decodes, and
+ * common files that are not images, so that a wrong upload is named in its refusal. */
 static const struct {
     const char *magic;
     size_t offset, len;
-    const char *mime;
+    const char *mime, *what;
 } g_magic[] = {
-    {"\x89PNG\r\n\x1a\n", 0, 8, "image/png"},
-    {"\xff\xd8\xff", 0, 3, "image/jpeg"},
-    {"WEBP", 8, 4, "image/webp"},
-    {"GIF8", 0, 4, "image/gif"},
-    {"BM", 0, 2, "image/bmp"},
+    {"\x89PNG\r\n\x1a\n", 0, 8, "image/png", "a PNG image"},
+    {"\xff\xd8\xff", 0, 3, "image/jpeg", "a JPEG image"},
+    {"WEBP", 8, 4, "image/webp", "a WebP image"},
+    {"GIF8", 0, 4, "image/gif", "a GIF image"},
+    {"BM", 0, 2, "image/bmp", "a BMP image"},
+    {"II*\0", 0, 4, "image/tiff", "a TIFF image"},
+    {"MM\0*", 0, 4, "image/tiff", "a TIFF image"},
+    {"%PDF-", 0, 5, "application/pdf", "a PDF document"},
+    {"ftyp", 4, 4, "video/mp4", "an MP4 or QuickTime video"},
+    {"\x1a\x45\xdf\xa3", 0, 4, "video/webm", "a WebM or Matroska video"},
+    {"WAVE", 8, 4, "audio/wav", "a WAV audio file"},
+    {"ID3", 0, 3, "audio/mpeg", "an MP3 audio file"},
+    {"OggS", 0, 4, "audio/ogg", "an Ogg file"},
+    {"PK\x03\x04", 0, 4, "application/zip", "a ZIP archive"},
+    {"\x1f\x8b", 0, 2, "application/gzip", "a gzip archive"},
 };
+#define ACCEPTED_IMAGES "a JPEG, PNG, WebP, BMP, GIF or TIFF image"
 
 typedef struct {
     char seg[MAX_NAME_SEGMENTS][MAX_SEGMENT_BYTES + 1];
@@ -148,24 +162,38 @@ static bool declared_type(const vg_mp_part *p, char mime[64])
     return n > 0 && strchr(mime, '/');
 }
 
-/* An "image/…" Content-Type wins; else the magic bytes; else what was declared. */
-static void pick_mime(const vg_mp_part *p, char mime[64])
+static int sniff(const vg_mp_part *p)
 {
-    bool declared = declared_type(p, mime);
-    if (declared && !strncmp(mime, "image/", 6)) return;
     for (size_t i = 0; i < sizeof g_magic / sizeof g_magic[0]; i++)
         if (p->len >= g_magic[i].offset + g_magic[i].len &&
-            !memcmp(p->data + g_magic[i].offset, g_magic[i].magic, g_magic[i].len)) {
-            snprintf(mime, 64, "%s", g_magic[i].mime);
-            return;
-        }
-    if (!declared) snprintf(mime, 64, "application/octet-stream");
+            !memcmp(p->data + g_magic[i].offset, g_magic[i].magic, g_magic[i].len))
+            return (int)i;
+    return -1;
 }
 
-static json_t *data_url(const vg_mp_part *p)
+/* A file part is an image (the only files the routes take): the bytes decide, and a declared
+ * "image/…" type is trusted only for bytes not recognised here (the decoder judges them later).
+ * Anything else is refused, saying what the file is and what is accepted. */
+static json_t *data_url(const vg_mp_part *p, const field_path *fp, vg_err *err)
 {
     char mime[64];
-    pick_mime(p, mime);
+    bool declared = declared_type(p, mime);
+    int k = sniff(p);
+    if (k >= 0 && !strncmp(g_magic[k].mime, "image/", 6)) {
+        snprintf(mime, sizeof mime, "%s", g_magic[k].mime);
+    } else if (k >= 0 || !declared || strncmp(mime, "image/", 6)) {
+        char what[160];
+        if (k >= 0)
+            snprintf(what, sizeof what, "%s (%s)", g_magic[k].what, g_magic[k].mime);
+        else if (declared)
+            snprintf(what, sizeof what, "unrecognised data (sent as %s)", mime);
+        else
+            snprintf(what, sizeof what, "unrecognised data");
+        return vg_err_set(err, 400, "invalid_image", fp->dotted,
+                          "the file uploaded as %s is %s, not an image; upload " ACCEPTED_IMAGES,
+                          fp->dotted, what),
+               NULL;
+    }
     char *b64 = vg_base64_encode(p->data, p->len);
     char *url = vg_asprintf("data:%s;base64,%s", mime, b64);
     free(b64);
@@ -204,7 +232,7 @@ static json_t *coerce(json_t *s, field_kind kind)
 
 static json_t *part_value(const vg_mp_part *p, const field_path *fp, vg_err *err)
 {
-    if (is_file_part(p)) return data_url(p);
+    if (is_file_part(p)) return data_url(p, fp, err);
     json_t *s = json_stringn((const char *)p->data, p->len);
     if (!s) return vg_err_invalid(err, fp->dotted, "%s must be UTF-8 text", fp->dotted), NULL;
     return coerce(s, kind_of(fp->dotted));
@@ -343,10 +371,23 @@ static int check_wait(vg_ctx *c)
     return 0;
 }
 
+/* A video its owner deleted is gone from this surface, as at OpenAI: 404 to retrieve and delete.
+ * Content the retention sweep removed is not a deletion (the video object stays, its content
+ * answers 410), nor is anything on the native routes. */
+static int load_video(vg_ctx *c, const char *id, vg_task *t)
+{
+    if (vg_api_load_task(c, id, t)) return -1;
+    bool expired = t->expires_at && t->expires_at <= vg_now_s();
+    if (!t->content_deleted || expired) return 0;
+    vg_task_free(t);
+    vg_reply_error(c, 404, "video_not_found", "video_id", "video %s was deleted", id);
+    return -1;
+}
+
 static int get_video(vg_ctx *c)
 {
     vg_task t;
-    if (check_wait(c) || vg_api_load_task(c, c->params[0], &t)) return 0;
+    if (check_wait(c) || load_video(c, c->params[0], &t)) return 0;
     vg_reply_json(c, 200, vg_task_json_openai(c->app, &t));
     vg_task_free(&t);
     return 0;
@@ -385,7 +426,7 @@ static int list_videos(vg_ctx *c)
 static int delete_video(vg_ctx *c)
 {
     vg_task t;
-    if (vg_api_load_task(c, c->params[0], &t)) return 0;
+    if (load_video(c, c->params[0], &t)) return 0;
     if (vg_api_cancel_or_delete(c, &t) == 0)
         vg_reply_json(c, 200,
                       t.content_deleted ? vg_task_json_openai_deleted(&t)
@@ -401,7 +442,7 @@ static int remix_video(vg_ctx *c)
 }
 
 const vg_route vg_routes_videos[] = {
-    {"POST", "/v1/videos", VG_AUTH_KEY, create_video},
+    {"POST", "/v1/videos", VG_AUTH_USER, create_video},
     {"GET", "/v1/videos", VG_AUTH_KEY, list_videos},
     {"GET", "/v1/videos/{id}", VG_AUTH_KEY, get_video},
     {"DELETE", "/v1/videos/{id}", VG_AUTH_KEY, delete_video},

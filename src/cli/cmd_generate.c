@@ -9,8 +9,13 @@
  * local image files as assets (waiting until Active) and sends asset:// references, always in
  * metadata.content (images[] takes no asset:// URLs).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/assets.h"
 #include "cli/command.h"
@@ -194,6 +199,29 @@ static vg_cli_status submit(vg_cli_ctx *ctx, const vg_cli_args *args, json_t **t
     return VG_CLI_OK;
 }
 
+/* Whether the video can be saved, checked before anything is submitted (and charged): with -o,
+ * the name is not a directory and its ".part" file (what the download writes first) can be
+ * created; without, the current directory takes a new file. Probe files are removed at once. */
+static vg_cli_status check_output(vg_cli_ctx *ctx, const char *dest)
+{
+    struct stat sb;
+    if (dest && stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return vg_cli_fail(ctx, VG_CLI_LOCAL_IO,
+                           "-o %s is a directory: give a file name; nothing was submitted", dest);
+    char *probe = dest ? vg_asprintf("%s.part", dest) : vg_strdup(".vidgate-probe-XXXXXX");
+    int fd = dest ? open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : mkstemp(probe);
+    vg_cli_status st = VG_CLI_OK;
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+    } else if (!dest || errno != EEXIST) { /* a leftover .part is overwritten by the download */
+        st = vg_cli_fail(ctx, VG_CLI_LOCAL_IO, "cannot write %s: %s; nothing was submitted",
+                         dest ? dest : "a file in the current directory", strerror(errno));
+    }
+    free(probe);
+    return st;
+}
+
 static vg_cli_status download_video(vg_cli_ctx *ctx, const vg_cli_args *args, const char *id,
                                     char **saved)
 {
@@ -204,6 +232,13 @@ static vg_cli_status download_video(vg_cli_ctx *ctx, const vg_cli_args *args, co
     free(path);
     if (st == VG_CLI_INTERRUPTED)
         vg_cli_fail(ctx, st, "interrupted; download it later with vidgate download %s", id);
+    if (st == VG_CLI_LOCAL_IO) { /* the task is done and paid for: say how to still get it */
+        size_t n = strlen(ctx->err);
+        snprintf(ctx->err + n, sizeof ctx->err - n,
+                 "\nvidgate: task %s completed; download its video with: vidgate download %s -o "
+                 "FILE",
+                 id, id);
+    }
     return st;
 }
 
@@ -234,7 +269,9 @@ static vg_cli_status run(vg_cli_ctx *ctx, const vg_cli_args *args)
     json_t *task = NULL;
     const char *id = NULL;
     int json = vg_cli_args_has(args, "json");
-    vg_cli_status st = submit(ctx, args, &task, &id);
+    vg_cli_status st = VG_CLI_OK;
+    if (!vg_cli_args_has(args, "no-wait")) st = check_output(ctx, vg_cli_args_get(args, "output"));
+    if (st == VG_CLI_OK) st = submit(ctx, args, &task, &id);
     if (st == VG_CLI_OK && vg_cli_args_has(args, "no-wait")) {
         if (json)
             vg_cli_print_json(task);

@@ -184,6 +184,7 @@ void vg_cli_print_key_table(FILE *out, const json_t *list)
 {
     static const column cols[] = {{"ID", "id", 30, CELL_TEXT},
                                   {"NAME", "name", 20, CELL_TEXT},
+                                  {"ROLE", "role", 6, CELL_TEXT},
                                   {"BALANCE", "balance", 14, CELL_TEXT},
                                   {"STATE", "status", 8, CELL_KEY_STATE},
                                   {"CREATED", "created_at", 0, CELL_TIME}};

@@ -144,15 +144,18 @@ static const char *ratio_name_i(int i)
     return vg_ratio_name((vg_ratio)i);
 }
 
-static int add_media(parse_ctx *c, vg_media_type type, int role, const char *url, int item)
+/* param: the field the URL came from, kept so a failure at render time can name it. */
+static int add_media(parse_ctx *c, vg_media_type type, int role, const char *url, int item,
+                     const char *param)
 {
     vg_task_spec *o = c->out;
     c->item_of_media[o->n_media] = item;
     c->pending_role[o->n_media] = role;
-    o->media[o->n_media++] =
-        (vg_media){.type = type,
-                   .role = role < 0 ? VG_ROLE_REFERENCE_IMAGE : (vg_media_role)role,
-                   .url = vg_strdup(url)};
+    vg_media *m = &o->media[o->n_media++];
+    *m = (vg_media){.type = type,
+                    .role = role < 0 ? VG_ROLE_REFERENCE_IMAGE : (vg_media_role)role,
+                    .url = vg_strdup(url)};
+    snprintf(m->param, sizeof m->param, "%s", param);
     return 0;
 }
 
@@ -398,7 +401,7 @@ static int parse_images(parse_ctx *c, const json_t *images)
         if (check_url(c, VG_MEDIA_IMAGE, URL_WEB | URL_DATA, json_string_value(v), param,
                       "invalid_image") < 0)
             return -1;
-        add_media(c, VG_MEDIA_IMAGE, role, json_string_value(v), (int)i);
+        add_media(c, VG_MEDIA_IMAGE, role, json_string_value(v), (int)i, param);
     }
     return 0;
 }
@@ -416,7 +419,7 @@ static int parse_input_reference(parse_ctx *c, const json_t *v)
                               "input_reference must be an image URL or {\"image_url\": URL}");
     if (check_url(c, VG_MEDIA_IMAGE, URL_WEB | URL_DATA, url, param, "invalid_image") < 0)
         return -1;
-    return add_media(c, VG_MEDIA_IMAGE, VG_ROLE_FIRST_FRAME, url, 0);
+    return add_media(c, VG_MEDIA_IMAGE, VG_ROLE_FIRST_FRAME, url, 0, param);
 }
 
 /* Content item types: the key that holds {"url"}, the media type, and the default role. */
@@ -519,7 +522,9 @@ static int parse_item(parse_ctx *c, const json_t *it, int i)
     if (!url) return -1;
     int role = item_role(c, it, k, base);
     if (role == -2) return -1;
-    return add_media(c, t, role >= 0 ? role : g_item_types[k].default_role, url, i);
+    char param[80];
+    snprintf(param, sizeof param, "%s.%s.url", base, g_item_types[k].name);
+    return add_media(c, t, role >= 0 ? role : g_item_types[k].default_role, url, i, param);
 }
 
 /* Images without a role: the first frame when that is the only sensible reading (see top). */

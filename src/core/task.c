@@ -119,8 +119,10 @@ static json_t *media_json(const vg_task_spec *s)
     json_t *arr = json_array();
     for (int i = 0; i < s->n_media; i++) {
         const vg_media *m = &s->media[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "type", g_media_types[m->type],
-                                             "role", g_media_roles[m->role], "url", m->url));
+        json_t *it = json_pack("{s:s, s:s, s:s}", "type", g_media_types[m->type], "role",
+                               g_media_roles[m->role], "url", m->url);
+        if (it && m->param[0]) json_object_set_new(it, "param", json_string(m->param));
+        json_array_append_new(arr, it);
     }
     return arr;
 }
@@ -149,8 +151,11 @@ static int media_from_json(const json_t *arr, vg_task_spec *out)
         int role = lookup(g_media_roles, N_ROLES, json_string_value(json_object_get(it, "role")));
         const char *url = json_string_value(json_object_get(it, "url"));
         if (type < 0 || role < 0 || !url) return -1;
-        out->media[out->n_media++] = (vg_media){
+        vg_media *m = &out->media[out->n_media++];
+        *m = (vg_media){
             .type = (vg_media_type)type, .role = (vg_media_role)role, .url = vg_strdup(url)};
+        const char *param = json_string_value(json_object_get(it, "param"));
+        if (param && strlen(param) < sizeof m->param) memcpy(m->param, param, strlen(param) + 1);
     }
     return 0;
 }

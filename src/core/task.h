@@ -46,6 +46,9 @@ typedef struct {
     vg_media_type type;
     vg_media_role role;
     char *url; /* https://…, http://… (when allowed), data:…;base64,… or asset://… ; owned */
+    /* the field it was submitted in, as a 400 would name it ("images[0]",
+     * "metadata.content[1].image_url.url", "input_reference"); "" when unknown */
+    char param[48];
 } vg_media;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include "engine/camera.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #include "common/alloc.h"
 
 #define ZOOM_TRAVEL 0.15 /* push in / pull out: content scale change */
-#define PAN_TRAVEL  0.12 /* pans and tilts: share of the frame travelled, and their zoom margin */
+#define PAN_TRAVEL  0.12 /* pans and tilts: share of the frame the content travels */
 #define ORBIT_DEG   4.0  /* orbit: clockwise turn over the clip */
 
 /* The phrases naming each move. English ones match whole words, case-insensitively. */
@@ -39,20 +40,24 @@ static const struct {
     {VG_MOVE_STATIC, {"static", "fixed", "固定镜头", "镜头固定", "静止"}},
 };
 
-/* What each move does between t = 0 and t = 1 (eased): zoom from/to, content travel as a share of
- * the frame (centred on the start-to-end midpoint), and clockwise turn. An orbit's zoom is not
- * listed: it is whatever keeps the turned frame inside the cover view. */
+/* What each move does between t = 0 and t = 1 (eased). Every move starts on the cover view
+ * itself (zoom 1, no offset, no turn), so a first-frame image is the video's first frame exactly;
+ * then the content is scaled to zoom_to, travels by a share of the frame and turns clockwise.
+ * A travelling move needs a margin to travel into: its zoom reaches 1 + 2 * travel, and grows
+ * ahead of the travel (see travel_zoom) so the window never leaves the cover view. An orbit's zoom
+ * is not listed: it is whatever keeps the turned frame inside the cover view. A pull out ends
+ * below zoom 1: the border it uncovers mirrors the image (see reflect16). */
 static const struct {
-    double zoom_from, zoom_to, travel_x, travel_y, turn_deg;
+    double zoom_to, travel_x, travel_y, turn_deg;
 } camera_moves[] = {
-    [VG_MOVE_PUSH_IN] = {1, 1 + ZOOM_TRAVEL, 0, 0, 0},
-    [VG_MOVE_PULL_OUT] = {1 + ZOOM_TRAVEL, 1, 0, 0, 0},
-    [VG_MOVE_PAN_LEFT] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, PAN_TRAVEL, 0, 0},
-    [VG_MOVE_PAN_RIGHT] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, -PAN_TRAVEL, 0, 0},
-    [VG_MOVE_TILT_UP] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, 0, PAN_TRAVEL, 0},
-    [VG_MOVE_TILT_DOWN] = {1 + PAN_TRAVEL, 1 + PAN_TRAVEL, 0, -PAN_TRAVEL, 0},
-    [VG_MOVE_ORBIT] = {1, 1, 0, 0, ORBIT_DEG},
-    [VG_MOVE_STATIC] = {1, 1, 0, 0, 0},
+    [VG_MOVE_PUSH_IN] = {1 + ZOOM_TRAVEL, 0, 0, 0},
+    [VG_MOVE_PULL_OUT] = {1 / (1 + ZOOM_TRAVEL), 0, 0, 0},
+    [VG_MOVE_PAN_LEFT] = {1 + 2 * PAN_TRAVEL, PAN_TRAVEL, 0, 0},
+    [VG_MOVE_PAN_RIGHT] = {1 + 2 * PAN_TRAVEL, -PAN_TRAVEL, 0, 0},
+    [VG_MOVE_TILT_UP] = {1 + 2 * PAN_TRAVEL, 0, PAN_TRAVEL, 0},
+    [VG_MOVE_TILT_DOWN] = {1 + 2 * PAN_TRAVEL, 0, -PAN_TRAVEL, 0},
+    [VG_MOVE_ORBIT] = {1, 0, 0, ORBIT_DEG},
+    [VG_MOVE_STATIC] = {1, 0, 0, 0},
 };
 
 static const char *const camera_names[] = {
@@ -115,14 +120,23 @@ static double orbit_zoom(double angle, int w, int h)
     return cos(angle) + aspect * sin(fabs(angle));
 }
 
+/* How far a travelling move's zoom has gone at eased time e: e * (2 - e), which is never less
+ * than e. With zoom 1 + 2T * that and an offset of T * e of the frame, the offset stays within the
+ * margin the zoom gives, (zoom - 1) / 2 of the frame, at every instant; the zoom settles first
+ * (its rate is 0 at the end) and the last stretch is pure travel. */
+static double travel_zoom(double e)
+{
+    return e * (2 - e);
+}
+
 void vg_cam_pose_at(vg_camera_move m, double t, int w, int h, vg_cam_pose *pose)
 {
     if ((unsigned)m >= sizeof camera_moves / sizeof camera_moves[0]) m = VG_MOVE_STATIC;
     double e = vg_cam_ease(t);
-    pose->zoom =
-        camera_moves[m].zoom_from + (camera_moves[m].zoom_to - camera_moves[m].zoom_from) * e;
-    pose->dx = w * camera_moves[m].travel_x * (e - 0.5);
-    pose->dy = h * camera_moves[m].travel_y * (e - 0.5);
+    bool travels = camera_moves[m].travel_x != 0 || camera_moves[m].travel_y != 0;
+    pose->zoom = 1 + (camera_moves[m].zoom_to - 1) * (travels ? travel_zoom(e) : e);
+    pose->dx = w * camera_moves[m].travel_x * e;
+    pose->dy = h * camera_moves[m].travel_y * e;
     pose->angle = camera_moves[m].turn_deg * M_PI / 180 * e;
     if (pose->angle != 0) pose->zoom *= orbit_zoom(pose->angle, w, h);
 }
@@ -160,6 +174,15 @@ static int32_t clamp16(int32_t v, int32_t max)
     return v < 0 ? 0 : v > max ? max : v;
 }
 
+/* A position outside the plane (only a pull out, below zoom 1, reads there) is mirrored back at
+ * the edge, so the uncovered border continues the picture instead of smearing its last pixels. */
+static int32_t reflect16(int32_t v, int32_t max)
+{
+    if (v < 0) v = -v;
+    if (v > max) v = max - (v - max);
+    return clamp16(v, max);
+}
+
 /* Positions are worked out in luma pixel units with pixel centres at +0.5, then brought into the
  * plane's sample grid (sub: 1 luma, 2 chroma). */
 static void map_plane(plane_map *m, const AVFrame *src, const vg_cam_pose *p, const AVFrame *dst,
@@ -183,7 +206,7 @@ static void map_columns(plane_map *m, int n)
 {
     m->col_lo = INT32_MAX, m->col_hi = 0;
     for (int x = 0; x < n; x++) {
-        int32_t v = clamp16(fixed16(m->ox + m->xx * x), m->max_x);
+        int32_t v = reflect16(fixed16(m->ox + m->xx * x), m->max_x);
         m->col[x] = v >> 16;
         m->col_w[x] = (uint8_t)(v >> 8);
         if (m->col[x] < m->col_lo) m->col_lo = m->col[x];
@@ -195,7 +218,7 @@ static void map_columns(plane_map *m, int n)
  * vectorises), then one horizontal blend per output sample. */
 static void row_separable(const plane_map *m, int y, uint8_t *out, int n)
 {
-    int32_t fy = clamp16(fixed16(m->oy + m->yy * y), m->max_y);
+    int32_t fy = reflect16(fixed16(m->oy + m->yy * y), m->max_y);
     const uint8_t *r0 = m->src + (fy >> 16) * m->stride, *r1 = r0 + m->stride;
     unsigned ay = (fy >> 8) & 255;
     uint16_t *vert = m->vert;
@@ -223,7 +246,7 @@ static void row_general(const plane_map *m, int y, uint8_t *out, int n)
     int32_t fx = fixed16(m->ox + m->yx * y), fy = fixed16(m->oy + m->yy * y);
     int32_t sxx = fixed16(m->xx), sxy = fixed16(m->xy);
     for (int i = 0; i < n; i++, fx += sxx, fy += sxy)
-        out[i] = bilinear(m->src, m->stride, clamp16(fx, m->max_x), clamp16(fy, m->max_y));
+        out[i] = bilinear(m->src, m->stride, reflect16(fx, m->max_x), reflect16(fy, m->max_y));
 }
 
 static void sample_row(const plane_map *m, int y, uint8_t *out, int n)

@@ -7,14 +7,17 @@
  * so the camera starts and stops gently; the move table in camera.c is the one place the
  * magnitudes live (engine.h states them).
  *
+ * Every move starts at the identity pose (zoom 1, no offset, no turn): a first-frame image is the
+ * video's first frame.
+ *
  * Sampling reads a two-level source, like a mipmap: the base level is the image's cover view at
  * output size, the detail level the same view scaled up by vg_cam_max_zoom(). Each frame mixes
  * the two by how far its zoom has gone from 1 towards the detail level's scale. So a frame at
- * zoom 1 (the start of a push in, every static frame) reproduces the image exactly, a frame at
- * the largest zoom (the end of a push in, every pan) reads the detail level 1:1 with full
- * sharpness, and the mix between them changes smoothly, with no pop. Never reading outside the
- * cover view (zoom >= 1, the window kept inside it) means no border ever shows. Pure functions;
- * thread-safe.
+ * zoom 1 (the start of every move, every static frame) reproduces the image exactly, a frame at
+ * the largest zoom (the end of a push in, of a pan or tilt) reads the detail level 1:1 with full
+ * sharpness, and the mix between them changes smoothly, with no pop. Moves at zoom >= 1 keep the
+ * window inside the cover view, so no border shows; a pull out goes below zoom 1 and the border it
+ * uncovers mirrors the image at its edges. Pure functions; thread-safe.
  */
 #ifndef VG_ENGINE_CAMERA_H
 #define VG_ENGINE_CAMERA_H
@@ -24,7 +27,7 @@
 #include "engine/engine.h"
 
 typedef struct {
-    double zoom;   /* content scale relative to the cover view (>= 1 for image moves) */
+    double zoom;   /* content scale relative to the cover view (< 1 only for a pull out) */
     double angle;  /* radians, clockwise on screen */
     double dx, dy; /* content offset in output pixels */
 } vg_cam_pose;

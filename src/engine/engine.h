@@ -8,18 +8,21 @@
  *
  * What is rendered:
  *   - with a first frame: the image, scaled and centre-cropped to COVER the output, under a smooth
- *     eased camera move named in the prompt (vg_camera_from_prompt). Direction convention, in
- *     screen terms (x right, y down):
- *       push in    content grows about the centre by 15% (starts exactly at the cover view)
- *       pull out   content shrinks by 15% (starts zoomed in, ends exactly at the cover view)
+ *     eased camera move named in the prompt (vg_camera_from_prompt). Every move starts exactly
+ *     on the cover view, so the first frame is the given image. Direction convention, in screen
+ *     terms (x right, y down):
+ *       push in    content grows about the centre by 15%
+ *       pull out   content shrinks about the centre to 1/1.15; the border it uncovers mirrors
+ *                  the image at its edges
  *       pan left   the camera turns left, so content moves RIGHT (+x) by 12% of the width
  *       pan right  content moves LEFT (-x) by 12% of the width
  *       tilt up    the camera turns up, so content moves DOWN (+y) by 12% of the height
  *       tilt down  content moves UP (-y) by 12% of the height
  *       orbit      content turns clockwise on screen by 4 degrees, zoomed just enough that no
- *                  border shows (starts exactly at the cover view)
+ *                  border shows
  *       static     no move; every frame is the cover view
- *     Pans and tilts run at a fixed 1.12x zoom so the travel never uncovers a border.
+ *     Pans and tilts zoom in to 1.24x about the centre while they travel (the zoom leads), so
+ *     the travel never uncovers a border.
  *   - with a last frame as well: the moving first frame cross-fades (eased) into the cover-scaled
  *     last frame, which is the final frame exactly (it does not move).
  *     Input images are turned upright by their EXIF orientation; transparency shows white.
@@ -97,7 +100,10 @@ typedef struct {
     vg_camera_move move;
     /* static string on failure: "invalid_image", "render_failed" ("render_aborted" for VG_AGAIN) */
     const char *error_code;
+    /* on failure, what the task's owner may read: the image's fault in our words, or for an
+     * internal failure (VG_ERR) only that it happened, never system or FFmpeg text */
     char error[256];
+    char detail[256]; /* on failure, the full reason, for the operator's log */
 } vg_render_result;
 
 /**

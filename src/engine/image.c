@@ -4,7 +4,9 @@
  * Decoding: a read-only AVIOContext over the caller's bytes feeds libavformat, which detects the
  * container from the bytes alone; only the still-image demuxers below may answer, and only the
  * matching decoders are opened, so a video or anything exotic is refused before a decoder sees it.
- * max_pixels bounds what a decoder may allocate before we get to check the sides.
+ * max_pixels bounds what a decoder may allocate before we get to check the sides. A failure that is
+ * the system's rather than the image's (out of memory, out of descriptors) is VG_ERR, not
+ * VG_INVALID: the user's image is not at fault.
  *
  * Orientation: an EXIF orientation tag is honoured (sizes are reported as displayed, and the
  * cover view is cut from the stored picture then turned), since FFmpeg 5.1 only reports it.
@@ -14,6 +16,7 @@
  */
 #include "engine/image.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +31,10 @@
 #include "engine/diag.h"
 #include "engine/engine.h"
 
-#define IMAGE_IO_BUF_BYTES 16384
-#define IMAGE_DEMUXERS     "jpeg_pipe,png_pipe,webp_pipe,bmp_pipe,gif,gif_pipe,tiff_pipe"
-#define IMAGE_KINDS        "jpeg, png, webp, bmp, gif or tiff"
+#define IMAGE_IO_BUF_BYTES   16384
+#define IMAGE_ALIGN_SLACK_PX 128 /* see reader_open */
+#define IMAGE_DEMUXERS       "jpeg_pipe,png_pipe,webp_pipe,bmp_pipe,gif,gif_pipe,tiff_pipe"
+#define IMAGE_KINDS          "jpeg, png, webp, bmp, gif or tiff"
 /* bicubic, accurately rounded, with chroma read and written at full resolution */
 #define IMAGE_SWS_FLAGS (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP)
 
@@ -90,6 +94,15 @@ static int codec_allowed(enum AVCodecID id)
     return 0;
 }
 
+/* Whether an FFmpeg error is the system's (resources, I/O), not something in the image. */
+static int system_error(int averr)
+{
+    static const int errs[] = {ENOMEM, EMFILE, ENFILE, EIO, ENOSPC, EAGAIN};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+        if (averr == AVERROR(errs[i])) return 1;
+    return 0;
+}
+
 static void reader_close(img_reader *r)
 {
     av_packet_free(&r->pkt);
@@ -138,12 +151,16 @@ static int reader_open(img_reader *r, const unsigned char *data, size_t len, cha
         return VG_ERR;
     }
     r->dec->thread_count = 1;
-    r->dec->max_pixels = (int64_t)VG_IMAGE_MAX_SIDE_PX * VG_IMAGE_MAX_SIDE_PX;
+    /* FFmpeg checks the cap against the width rounded up to its stride alignment (up to 64),
+     * so the exact square would refuse the largest image we accept; the sides are checked
+     * exactly once decoded (check_sides). */
+    int64_t side = VG_IMAGE_MAX_SIDE_PX + IMAGE_ALIGN_SLACK_PX;
+    r->dec->max_pixels = side * side;
     vg_diag_reset();
     int ret = avcodec_open2(r->dec, codec, NULL);
     if (ret < 0) { /* its parameters came from the bytes: the image is at fault */
         vg_diag_av(err, errlen, ret, "cannot decode image");
-        return VG_INVALID;
+        return system_error(ret) ? VG_ERR : VG_INVALID;
     }
     return VG_OK;
 }
@@ -214,7 +231,7 @@ int vg_image_decode(const unsigned char *data, size_t len, AVFrame **out, char *
     vg_diag_reset();
     int ret = reader_first_frame(&r, frame);
     if (ret < 0) {
-        rc = VG_INVALID;
+        rc = system_error(ret) ? VG_ERR : VG_INVALID;
         vg_diag_av(err, errlen, ret,
                    ret == AVERROR_EOF ? "image holds no picture" : "cannot decode image");
         goto out;

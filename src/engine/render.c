@@ -31,6 +31,8 @@
 
 #define PROGRESS_STEP      5
 #define PROGRESS_FRAMES_TO 95 /* the frame loop's share; finishing the files is the rest */
+#define RENDER_INTERNAL_ERROR                                                                      \
+    "the video could not be rendered because of an internal error; the task was not charged"
 
 typedef struct {
     const vg_render_job *job;
@@ -237,6 +239,9 @@ int vg_render(const vg_render_job *job, vg_render_result *res)
                           : rc == VG_AGAIN ? "render_aborted"
                                            : "render_failed";
         vg_diag_set(res->error, sizeof res->error, "render failed");
+        snprintf(res->detail, sizeof res->detail, "%s", res->error);
+        if (rc == VG_ERR) /* the system's or our fault, not the job's: the detail is for the log */
+            snprintf(res->error, sizeof res->error, "%s", RENDER_INTERNAL_ERROR);
     }
     av_frame_free(&c->first);
     av_frame_free(&c->detail);

@@ -23,7 +23,10 @@
 typedef struct vg_ctx vg_ctx;
 typedef int (*vg_handler)(vg_ctx *c);
 
-typedef enum { VG_AUTH_NONE, VG_AUTH_KEY, VG_AUTH_ADMIN } vg_auth;
+/* Who may call a route: anyone; any valid key; a user key (the admin key is refused with 403:
+ * it manages keys and has no balance, so it must not create tasks or assets); the admin key (a
+ * user key gets 403). */
+typedef enum { VG_AUTH_NONE, VG_AUTH_KEY, VG_AUTH_USER, VG_AUTH_ADMIN } vg_auth;
 
 /** One row of a route table: "/v1/videos/{id}/content" — each {…} captures one path segment. */
 typedef struct {

@@ -94,10 +94,19 @@ static int authenticate(vg_ctx *c)
                -1;
     vg_status rc = check_key(c->store, h, &c->key);
     if (rc == VG_ERR) return vg_reply_internal(c), -1;
-    bool ok = rc == VG_OK;
-    if (ok && c->route->auth == VG_AUTH_ADMIN && !c->key.is_admin) ok = false;
-    if (!ok)
+    if (rc != VG_OK)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
+               -1;
+    /* A valid key on a route it may not use is authenticated but not authorised: 403. */
+    if (c->route->auth == VG_AUTH_ADMIN && !c->key.is_admin)
+        return vg_reply_error(c, 403, "permission_denied", "",
+                              "this route needs the admin key (VIDGATE_ADMIN_KEY); this key is "
+                              "a user key"),
+               -1;
+    if (c->route->auth == VG_AUTH_USER && c->key.is_admin)
+        return vg_reply_error(c, 403, "permission_denied", "",
+                              "the admin key cannot create tasks or assets; create a user key "
+                              "(POST /admin/keys) and use that"),
                -1;
     int retry = 0;
     if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, vg_mono_ms(), &retry)) {

@@ -288,6 +288,25 @@ out:
     return st;
 }
 
+int vg_fetch_url_host(const char *url, char *out, size_t n)
+{
+    if (!n) return VG_INVALID;
+    out[0] = '\0';
+    vg_fetch_global_init();
+    char *host = NULL;
+    CURLU *u = curl_url();
+    int st = VG_INVALID;
+    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host &&
+        strlen(host) < n) {
+        memcpy(out, host, strlen(host) + 1);
+        st = VG_OK;
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return st;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Transfer
  * ------------------------------------------------------------------------------------------- */

@@ -50,6 +50,13 @@ void vg_fetch_global_init(void);
 int vg_fetch_check_url(const char *url, const vg_fetch_opts *o, char *err, size_t errlen);
 
 /**
+ * The host of url as libcurl reads it (lower case as written, IPv6 in brackets), for messages
+ * that tell a user which of their URLs failed. Returns VG_OK, or VG_INVALID (out = "") when url
+ * has no host or it does not fit n bytes.
+ */
+int vg_fetch_url_host(const char *url, char *out, size_t n);
+
+/**
  * 1 when sa is a public unicast destination, 0 otherwise (including NULL and families other
  * than AF_INET/AF_INET6). sa must point at a whole sockaddr_in or sockaddr_in6. IPv4 refuses 0/8,
  * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24, 192.88.99/24, 192.168/16,

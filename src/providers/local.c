@@ -8,6 +8,7 @@
  */
 #include "providers/provider.h"
 
+#include "common/log.h"
 #include "engine/engine.h"
 #include "providers/media.h"
 
@@ -32,11 +33,16 @@ typedef struct {
     size_t len;
 } blob;
 
+/* A failure names the field the user gave the media in, so they know which URL to fix. */
 static int load(const vg_run_env *env, const vg_media *m, blob *b, vg_run_result *out)
 {
     if (!m) return VG_OK;
-    return vg_media_load(env->app->cfg, m->url, &b->data, &b->len, &out->error_code, out->error,
-                         sizeof out->error);
+    char why[sizeof out->error - sizeof m->param - 2] = ""; /* room for "<param>: " */
+    int rc =
+        vg_media_load(env->app->cfg, m->url, &b->data, &b->len, &out->error_code, why, sizeof why);
+    if (rc != VG_OK)
+        snprintf(out->error, sizeof out->error, "%s%s%s", m->param, m->param[0] ? ": " : "", why);
+    return rc;
 }
 
 /* Output size: the task's, or for an adaptive ratio the one closest to the first frame. */
@@ -90,6 +96,7 @@ static int local_run(const vg_provider *p, const vg_task *t, const vg_task_spec 
         if (rc != VG_OK && rc != VG_AGAIN) {
             out->error_code = rr.error_code ? rr.error_code : "render_failed";
             snprintf(out->error, sizeof out->error, "%s", rr.error);
+            if (rc == VG_ERR) vg_error("task %s: render failed: %s", t->id, rr.detail);
         }
         out->r.tokens = rr.tokens;
     }

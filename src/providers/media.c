@@ -63,6 +63,10 @@ int vg_media_load(const vg_config *cfg, const char *url, unsigned char **out, si
     int rc = vg_fetch_mem(url, &o, out, out_len, NULL, why, sizeof why);
     if (rc == VG_OK) return VG_OK;
     *code = "image_fetch_failed";
-    snprintf(err, errlen, "cannot fetch the image: %s", why);
+    char host[256];
+    if (vg_fetch_url_host(url, host, sizeof host) == VG_OK)
+        snprintf(err, errlen, "cannot fetch the image from %s: %s", host, why);
+    else
+        snprintf(err, errlen, "cannot fetch the image: %s", why);
     return rc == VG_ERR ? VG_ERR : VG_INVALID;
 }

@@ -196,9 +196,10 @@ class ApiTest(unittest.TestCase):
         self.assertError(self.srv.api("GET", path, key="sk-wrong"), 401, "invalid_api_key")
         self.assertError(self.srv.api("GET", path, headers={"Authorization": "Basic eDp5"}), 401,
                          "invalid_api_key")
-        e = self.assertError(self.srv.api("GET", "/admin/keys", key=self.key), 401,
-                             "invalid_api_key")
-        self.assertEqual(e["type"], "authentication_error")
+        # A valid user key on an admin route is authenticated but not authorised.
+        e = self.assertError(self.srv.api("GET", "/admin/keys", key=self.key), 403,
+                             "permission_denied")
+        self.assertEqual(e["type"], "permission_error")
         kid, k = self.srv.new_key("revoked", "1.00")
         self.assertEqual(self.srv.api("GET", "/v1/me", key=k)[0], 200)
         st, _, j = self.srv.api("DELETE", "/admin/keys/" + kid, key=self.srv.admin_key)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -470,10 +471,11 @@ typedef struct {
     blob first, last;
 } move_run;
 
-/* A 640x480 image (same aspect as the output: cover = half size) with the blob off-centre. */
-static void render_move(fixture *fx, const char *prompt, bool fixed, move_run *run)
+/* A 640x480 image (same aspect as the output: cover = half size) with the blob at (bx, by). */
+static void render_move_at(fixture *fx, const char *prompt, bool fixed, double bx, double by,
+                           move_run *run)
 {
-    scene_desc d = {.bx = 192, .by = 168, .sigma = 9, .phase = 0};
+    scene_desc d = {.bx = bx, .by = by, .sigma = 9, .phase = 0};
     size_t len;
     unsigned char *png = make_png(640, 480, &d, &len);
     vg_render_job job = job_for(fx, I2V_W, I2V_H, 1, prompt);
@@ -489,6 +491,12 @@ static void render_move(fixture *fx, const char *prompt, bool fixed, move_run *r
     run->first = find_blob(m.first);
     run->last = find_blob(m.last);
     media_free(&m);
+}
+
+/* The blob off-centre, at (96, 84) of the output. */
+static void render_move(fixture *fx, const char *prompt, bool fixed, move_run *run)
+{
+    render_move_at(fx, prompt, fixed, 192, 168, run);
 }
 
 static double dist_from_centre(blob b)
@@ -514,27 +522,37 @@ static void test_move_push_pull(void **state)
     assert_int_equal(r.move, VG_MOVE_PULL_OUT);
     assert_true(dist_from_centre(r.last) < dist_from_centre(r.first) * 0.92);
     assert_true(r.last.count < r.first.count * 0.87);
-    assert_true(fabs(r.last.x - 96) < 1.5 && fabs(r.last.y - 84) < 1.5); /* ends at cover */
+    assert_true(fabs(r.first.x - 96) < 1.5 && fabs(r.first.y - 84) < 1.5); /* starts at cover */
 }
 
+/* Pans and tilts start on the cover view and zoom in about the centre as they travel, so the blob
+ * sits on the centre line across the move: only the travel moves it, and by the whole travel. */
 static void test_move_pans(void **state)
 {
     move_run r;
+    render_move_at(*state, "pan left", false, 320, 240, &r);
+    assert_true(fabs(r.first.x - 160) < 1.5 && fabs(r.first.y - 120) < 1.5); /* starts at cover */
+    assert_true(r.last.x - r.first.x > 0.1 * I2V_W); /* content moves right */
+    assert_true(fabs(r.last.y - r.first.y) < 1.5);
+
+    render_move_at(*state, "pan right", false, 320, 240, &r);
+    assert_true(r.last.x - r.first.x < -0.1 * I2V_W);
+    assert_true(fabs(r.last.y - r.first.y) < 1.5);
+
+    render_move_at(*state, "tilt up", false, 320, 240, &r);
+    assert_true(fabs(r.first.x - 160) < 1.5 && fabs(r.first.y - 120) < 1.5);
+    assert_true(r.last.y - r.first.y > 0.1 * I2V_H); /* content moves down */
+    assert_true(fabs(r.last.x - r.first.x) < 1.5);
+
+    render_move_at(*state, "tilt down", false, 320, 240, &r);
+    assert_true(r.last.y - r.first.y < -0.1 * I2V_H);
+    assert_true(fabs(r.last.x - r.first.x) < 1.5);
+
+    /* off the centre line the zoom adds its own drift, outwards, but the travel dominates */
     render_move(*state, "pan left", false, &r);
-    assert_true(r.last.x - r.first.x > 0.08 * I2V_W); /* content moves right */
-    assert_true(fabs(r.last.y - r.first.y) < 1.5);
-
-    render_move(*state, "pan right", false, &r);
-    assert_true(r.last.x - r.first.x < -0.08 * I2V_W);
-    assert_true(fabs(r.last.y - r.first.y) < 1.5);
-
-    render_move(*state, "tilt up", false, &r);
-    assert_true(r.last.y - r.first.y > 0.08 * I2V_H); /* content moves down */
-    assert_true(fabs(r.last.x - r.first.x) < 1.5);
-
-    render_move(*state, "tilt down", false, &r);
-    assert_true(r.last.y - r.first.y < -0.08 * I2V_H);
-    assert_true(fabs(r.last.x - r.first.x) < 1.5);
+    assert_true(fabs(r.first.x - 96) < 1.5 && fabs(r.first.y - 84) < 1.5);
+    assert_true(r.last.x - r.first.x > 0.06 * I2V_W);
+    assert_true(r.last.x - r.first.x > 2 * fabs(r.last.y - r.first.y));
 }
 
 static void test_move_orbit_and_static(void **state)
@@ -557,7 +575,9 @@ static void test_move_orbit_and_static(void **state)
 static void test_first_frame_fidelity(void **state)
 {
     fixture *fx = *state;
-    static const char *const prompts[] = {"", "orbit", "static"};
+    static const char *const prompts[] = {"",          "push in",   "pull out",
+                                          "pan left",  "pan right", "tilt up",
+                                          "tilt down", "orbit",     "static"};
     scene_desc d = {.bx = 150, .by = 100, .sigma = 12, .phase = 1};
     AVFrame *img = make_rgb(400, 240, &d);
     size_t len;
@@ -565,7 +585,7 @@ static void test_first_frame_fidelity(void **state)
     AVFrame *expect = av_frame_clone(img);
     expect->data[0] += 40 * 3;
     expect->width = 320;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof prompts / sizeof prompts[0]; i++) {
         vg_render_job job = job_for(fx, 320, 240, 1, prompts[i]);
         job.first_frame = png;
         job.first_frame_len = len;
@@ -574,7 +594,7 @@ static void test_first_frame_fidelity(void **state)
         media m;
         probe(out_file(fx, "video.mp4"), &m);
         double psnr = psnr_rgb(m.first, expect);
-        if (psnr <= 30) fail_msg("\"%s\": first frame PSNR %.2f dB", prompts[i], psnr);
+        if (psnr < 35) fail_msg("\"%s\": first frame PSNR %.2f dB", prompts[i], psnr);
         media_free(&m);
     }
     av_frame_free(&expect);
@@ -792,6 +812,21 @@ static void test_bad_job(void **state)
     assert_int_equal(vg_render(NULL, &res), VG_ERR);
 }
 
+/* An internal failure (here the system cannot create video.mp4) tells the task's owner only that
+ * it happened; the system's text goes to the detail, for the log. */
+static void test_internal_error_text(void **state)
+{
+    fixture *fx = *state;
+    vg_render_result res;
+    vg_render_job job = job_for(fx, 320, 240, 1, "x");
+    job.out_dir = "/nonexistent/dir";
+    assert_int_equal(vg_render(&job, &res), VG_ERR);
+    if (strstr(res.error, strerror(ENOENT))) fail_msg("public error \"%s\"", res.error);
+    assert_non_null(strstr(res.error, "internal error"));
+    assert_non_null(strstr(res.detail, "video.mp4"));
+    assert_non_null(strstr(res.detail, strerror(ENOENT)));
+}
+
 /* ---- progress and outputs ---- */
 
 typedef struct {
@@ -931,6 +966,7 @@ int main(void)
         T(test_exif_orientation),
         T(test_pixel_formats),
         T(test_bad_job),
+        T(test_internal_error_text),
         T(test_progress),
         T(test_side_outputs),
         T(test_concurrent_renders),
