@@ -16,7 +16,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/wake.h"
+#include "common/pool.h"
 #include "net/fetch.h"
 
 #include <dirent.h>
@@ -41,9 +41,7 @@ struct vg_assets {
     vg_assets_env env;
     vg_store *(*open_store)(void *ud);
     void *ud;
-    vg_wake wake; /* idle workers wait here; its stop flag ends them */
-    int n_workers;
-    pthread_t *threads;
+    vg_pool *pool;           /* the processing threads */
     atomic_llong next_gc_ms; /* whichever idle worker passes this time collects */
 };
 
@@ -321,28 +319,35 @@ static void maybe_collect(vg_assets *p, vg_store *s)
         atomic_store(&p->next_gc_ms, 0); /* more to do: collect again soon */
 }
 
-static void *worker_main(void *arg)
+/* The pool's callbacks (common/pool.h): a store connection per thread, one asset per step. */
+static void *worker_start(void *ud)
 {
-    vg_assets *p = arg;
+    vg_assets *p = ud;
     vg_store *s = p->open_store(p->ud);
-    if (!s) {
-        vg_error("assets: a worker cannot open the store");
-        return NULL;
+    if (!s) vg_error("assets: a worker cannot open the store");
+    return s;
+}
+
+static void worker_end(void *ud, void *state)
+{
+    (void)ud;
+    vg_store_close(state);
+}
+
+static int worker_step(void *ud, void *state)
+{
+    vg_assets *p = ud;
+    vg_store *s = state;
+    vg_asset a;
+    int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
+    if (rc == VG_OK) {
+        vg_assets_process(&p->env, s, &a);
+        vg_asset_free(&a);
+        return 0;
     }
-    while (!vg_wake_stopping(&p->wake)) {
-        vg_asset a;
-        int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
-        if (rc == VG_OK) {
-            vg_assets_process(&p->env, s, &a);
-            vg_asset_free(&a);
-            continue;
-        }
-        if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
-        maybe_collect(p, s);
-        vg_wake_wait(&p->wake, IDLE_POLL_MS);
-    }
-    vg_store_close(s);
-    return NULL;
+    if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
+    maybe_collect(p, s);
+    return IDLE_POLL_MS;
 }
 
 vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*open_store)(void *ud),
@@ -360,16 +365,17 @@ vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*op
     p->env = *env;
     p->open_store = open_store;
     p->ud = ud;
-    vg_wake_init(&p->wake, (unsigned)workers);
-    p->threads = vg_calloc((size_t)workers, sizeof *p->threads);
-    for (int i = 0; i < workers; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker_main, p)) break;
-        p->n_workers++;
-    }
+    p->pool = vg_pool_new(&(vg_pool_def){.name = "assets",
+                                         .threads = workers,
+                                         .ud = p,
+                                         .thread_start = worker_start,
+                                         .thread_end = worker_end,
+                                         .step = worker_step});
+    int started = vg_pool_start(p->pool);
     pthread_mutex_lock(&current_lock);
     current = p;
     pthread_mutex_unlock(&current_lock);
-    vg_info("assets: %d processing worker(s)", p->n_workers);
+    vg_info("assets: %d processing worker(s)", started);
     return p;
 }
 
@@ -377,7 +383,7 @@ void vg_assets_notify(void)
 {
     pthread_mutex_lock(&current_lock);
     vg_assets *p = current;
-    if (p) vg_wake_notify(&p->wake);
+    if (p) vg_pool_notify(p->pool);
     pthread_mutex_unlock(&current_lock);
 }
 
@@ -387,10 +393,6 @@ void vg_assets_stop(vg_assets *p)
     pthread_mutex_lock(&current_lock);
     if (current == p) current = NULL;
     pthread_mutex_unlock(&current_lock);
-    vg_wake_stop(&p->wake);
-    for (int i = 0; i < p->n_workers; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    vg_wake_destroy(&p->wake);
+    vg_pool_stop(p->pool);
     free(p);
 }

@@ -35,7 +35,7 @@ typedef struct {
 static int load(const vg_run_env *env, const vg_media *m, blob *b, vg_run_result *out)
 {
     if (!m) return VG_OK;
-    return vg_media_load(env->app->cfg, m->url, &b->data, &b->len, &out->error_code, out->error,
+    return vg_media_load(&env->media, m->url, &b->data, &b->len, &out->error_code, out->error,
                          sizeof out->error);
 }
 
