@@ -256,43 +256,36 @@ static bool is_sha_name(const char *name)
     return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-/* A staging file is kept only while its asset is still Processing. */
-static void sweep_staging(const vg_assets_env *env, vg_store *s)
+/* Removes the entries of dir that wanted() says nothing backs (start-up sweeps). */
+static void sweep_dir(const char *dir, vg_store *s, bool (*wanted)(vg_store *s, const char *name))
 {
-    char dir[1200];
-    vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        vg_asset a;
-        int rc = s->ops->asset_get(s, e->d_name, NULL, &a);
-        bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
-        if (rc == VG_OK) vg_asset_free(&a);
-        char path[1500];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!keep) unlink(path);
-    }
-    if (d) closedir(d);
-}
-
-/* A content file no asset row and no active task names is left over from a crash. */
-static void sweep_content(const vg_assets_env *env, vg_store *s)
-{
-    char dir[1200];
-    vg_asset_store_dir(env->data_dir, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int64_t rows = 1, tasks = 1;
-        if (!is_sha_name(e->d_name) ||
-            s->ops->asset_blob_refs(s, e->d_name, -1, &rows, &tasks) != VG_OK || rows || tasks)
-            continue;
+        if (e->d_name[0] == '.' || wanted(s, e->d_name)) continue;
         char path[1500];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
     if (d) closedir(d);
+}
+
+/* A staging file is kept only while its asset is still Processing (or the store cannot say). */
+static bool staging_wanted(vg_store *s, const char *name)
+{
+    vg_asset a;
+    int rc = s->ops->asset_get(s, name, NULL, &a);
+    bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
+    if (rc == VG_OK) vg_asset_free(&a);
+    return keep;
+}
+
+/* A content file no asset row and no active task names is left over from a crash. */
+static bool content_wanted(vg_store *s, const char *name)
+{
+    int64_t rows = 1, tasks = 1;
+    return !is_sha_name(name) || s->ops->asset_blob_refs(s, name, -1, &rows, &tasks) != VG_OK ||
+           rows || tasks;
 }
 
 int vg_assets_recover(const vg_assets_env *env, vg_store *s)
@@ -301,8 +294,9 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
     int64_t n = 0;
     vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
     if (vg_mkdir_p(dir, 0700) || s->ops->asset_release_all(s, &n) != VG_OK) return -1;
-    sweep_staging(env, s);
-    sweep_content(env, s);
+    sweep_dir(dir, s, staging_wanted);
+    vg_asset_store_dir(env->data_dir, dir, sizeof dir);
+    sweep_dir(dir, s, content_wanted);
     if (n) vg_info("assets: resuming %lld Processing asset(s)", (long long)n);
     return 0;
 }

@@ -6,11 +6,11 @@
  *   - One scheduler thread, with its own store connection, runs a round every 100 ms while an
  *     upstream channel is configured or the last round found work (every 500 ms otherwise), and
  *     at once whenever vg_upstream_notify() is called (a submit committed, a callback arrived, a
- *     worker finished something that is due at once). A round asks the store for each kind of due
- * work (store/upstream.h: route, resolve, poll, finalize, cleanup), turns it into jobs and queues
- *     them; it writes only leases (next_poll_at in the future, so the next round does not hand out
- *     the same rows), routing decisions (the write-ahead attempt record of a submit, or the local
- *     channel), and failures of tasks no channel can ever take.
+ *     worker finished something that is due at once). A round asks the store for each kind of
+ *     due work (store/upstream.h: route, resolve, poll, finalize, cleanup), turns it into jobs and
+ *     queues them; it writes only leases (next_poll_at in the future, so the next round does not
+ *     hand out the same rows), routing decisions (the write-ahead attempt record of a submit, or
+ *     the local channel), and failures of tasks no channel can ever take.
  *   - A pool of upstream workers (upstream_workers, each with its own store connection and HTTP
  *     client) runs the jobs in queue order: one HTTP exchange each (a list call refreshes up to
  *     VG_UPSTREAM_POLL_BATCH tasks), or a result download; then the store change. Nothing here

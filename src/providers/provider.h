@@ -60,8 +60,8 @@ typedef struct {
 /* How a call ended. The dispatcher's policy per class is in dispatch/upstream.h. */
 typedef enum {
     VG_UP_OK,         /* the upstream answered and did what was asked */
-    VG_UP_UNSENDABLE, /* submit only: the request could not be made from the task (an input is
-                        unusable); nothing was sent, the task fails with the error's code */
+    VG_UP_UNSENDABLE, /* submit only: no request can be made from the task (an input is
+                         unusable); nothing was sent, the task fails with the error's code */
     VG_UP_REFUSED,    /* a definite refusal (4xx): retrying the same request cannot succeed */
     VG_UP_TRANSIENT,  /* not done, and certainly not accepted (connect failed, 429, 503): retry */
     VG_UP_AMBIGUOUS,  /* may or may not have been done (timeout after sending, lost reply, 5xx) */
