@@ -207,7 +207,18 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
         close(listen_fd);
         return 1;
     }
-    app->dispatch = vg_dispatch_start(app, workers, open_store, err, sizeof err);
+    /* The dispatcher gets only what it needs; an upstream reaches us at public_url only when the
+     * operator configured one. */
+    vg_dispatch_env denv = {
+        .cfg = cfg,
+        .secret = app->secret,
+        .public_url = cfg->public_url[0] ? app->public_url : "",
+        .files_dir = app->files_dir,
+        .tmp_dir = app->tmp_dir,
+        .fetch = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
+        .open_store = open_store,
+        .store_ud = app};
+    app->dispatch = vg_dispatch_start(&denv, workers, err, sizeof err);
     if (!app->dispatch) {
         vg_error("%s", err);
         close(listen_fd);

@@ -16,7 +16,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/wake.h"
+#include "common/pool.h"
 #include "net/fetch.h"
 
 #include <dirent.h>
@@ -41,9 +41,7 @@ struct vg_assets {
     vg_assets_env env;
     vg_store *(*open_store)(void *ud);
     void *ud;
-    vg_wake wake; /* idle workers wait here; its stop flag ends them */
-    int n_workers;
-    pthread_t *threads;
+    vg_pool *pool;           /* the processing threads */
     atomic_llong next_gc_ms; /* whichever idle worker passes this time collects */
 };
 
@@ -258,43 +256,36 @@ static bool is_sha_name(const char *name)
     return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-/* A staging file is kept only while its asset is still Processing. */
-static void sweep_staging(const vg_assets_env *env, vg_store *s)
+/* Removes the entries of dir that wanted() says nothing backs (start-up sweeps). */
+static void sweep_dir(const char *dir, vg_store *s, bool (*wanted)(vg_store *s, const char *name))
 {
-    char dir[1200];
-    vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        vg_asset a;
-        int rc = s->ops->asset_get(s, e->d_name, NULL, &a);
-        bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
-        if (rc == VG_OK) vg_asset_free(&a);
-        char path[1500];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!keep) unlink(path);
-    }
-    if (d) closedir(d);
-}
-
-/* A content file no asset row and no active task names is left over from a crash. */
-static void sweep_content(const vg_assets_env *env, vg_store *s)
-{
-    char dir[1200];
-    vg_asset_store_dir(env->data_dir, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int64_t rows = 1, tasks = 1;
-        if (!is_sha_name(e->d_name) ||
-            s->ops->asset_blob_refs(s, e->d_name, -1, &rows, &tasks) != VG_OK || rows || tasks)
-            continue;
+        if (e->d_name[0] == '.' || wanted(s, e->d_name)) continue;
         char path[1500];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
     if (d) closedir(d);
+}
+
+/* A staging file is kept only while its asset is still Processing (or the store cannot say). */
+static bool staging_wanted(vg_store *s, const char *name)
+{
+    vg_asset a;
+    int rc = s->ops->asset_get(s, name, NULL, &a);
+    bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
+    if (rc == VG_OK) vg_asset_free(&a);
+    return keep;
+}
+
+/* A content file no asset row and no active task names is left over from a crash. */
+static bool content_wanted(vg_store *s, const char *name)
+{
+    int64_t rows = 1, tasks = 1;
+    return !is_sha_name(name) || s->ops->asset_blob_refs(s, name, -1, &rows, &tasks) != VG_OK ||
+           rows || tasks;
 }
 
 int vg_assets_recover(const vg_assets_env *env, vg_store *s)
@@ -303,8 +294,9 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
     int64_t n = 0;
     vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
     if (vg_mkdir_p(dir, 0700) || s->ops->asset_release_all(s, &n) != VG_OK) return -1;
-    sweep_staging(env, s);
-    sweep_content(env, s);
+    sweep_dir(dir, s, staging_wanted);
+    vg_asset_store_dir(env->data_dir, dir, sizeof dir);
+    sweep_dir(dir, s, content_wanted);
     if (n) vg_info("assets: resuming %lld Processing asset(s)", (long long)n);
     return 0;
 }
@@ -321,28 +313,35 @@ static void maybe_collect(vg_assets *p, vg_store *s)
         atomic_store(&p->next_gc_ms, 0); /* more to do: collect again soon */
 }
 
-static void *worker_main(void *arg)
+/* The pool's callbacks (common/pool.h): a store connection per thread, one asset per step. */
+static void *worker_start(void *ud)
 {
-    vg_assets *p = arg;
+    vg_assets *p = ud;
     vg_store *s = p->open_store(p->ud);
-    if (!s) {
-        vg_error("assets: a worker cannot open the store");
-        return NULL;
+    if (!s) vg_error("assets: a worker cannot open the store");
+    return s;
+}
+
+static void worker_end(void *ud, void *state)
+{
+    (void)ud;
+    vg_store_close(state);
+}
+
+static int worker_step(void *ud, void *state)
+{
+    vg_assets *p = ud;
+    vg_store *s = state;
+    vg_asset a;
+    int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
+    if (rc == VG_OK) {
+        vg_assets_process(&p->env, s, &a);
+        vg_asset_free(&a);
+        return 0;
     }
-    while (!vg_wake_stopping(&p->wake)) {
-        vg_asset a;
-        int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
-        if (rc == VG_OK) {
-            vg_assets_process(&p->env, s, &a);
-            vg_asset_free(&a);
-            continue;
-        }
-        if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
-        maybe_collect(p, s);
-        vg_wake_wait(&p->wake, IDLE_POLL_MS);
-    }
-    vg_store_close(s);
-    return NULL;
+    if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("assets: claim failed (%d)", rc);
+    maybe_collect(p, s);
+    return IDLE_POLL_MS;
 }
 
 vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*open_store)(void *ud),
@@ -360,16 +359,17 @@ vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*op
     p->env = *env;
     p->open_store = open_store;
     p->ud = ud;
-    vg_wake_init(&p->wake, (unsigned)workers);
-    p->threads = vg_calloc((size_t)workers, sizeof *p->threads);
-    for (int i = 0; i < workers; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker_main, p)) break;
-        p->n_workers++;
-    }
+    p->pool = vg_pool_new(&(vg_pool_def){.name = "assets",
+                                         .threads = workers,
+                                         .ud = p,
+                                         .thread_start = worker_start,
+                                         .thread_end = worker_end,
+                                         .step = worker_step});
+    int started = vg_pool_start(p->pool);
     pthread_mutex_lock(&current_lock);
     current = p;
     pthread_mutex_unlock(&current_lock);
-    vg_info("assets: %d processing worker(s)", p->n_workers);
+    vg_info("assets: %d processing worker(s)", started);
     return p;
 }
 
@@ -377,7 +377,7 @@ void vg_assets_notify(void)
 {
     pthread_mutex_lock(&current_lock);
     vg_assets *p = current;
-    if (p) vg_wake_notify(&p->wake);
+    if (p) vg_pool_notify(p->pool);
     pthread_mutex_unlock(&current_lock);
 }
 
@@ -387,10 +387,6 @@ void vg_assets_stop(vg_assets *p)
     pthread_mutex_lock(&current_lock);
     if (current == p) current = NULL;
     pthread_mutex_unlock(&current_lock);
-    vg_wake_stop(&p->wake);
-    for (int i = 0; i < p->n_workers; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    vg_wake_destroy(&p->wake);
+    vg_pool_stop(p->pool);
     free(p);
 }

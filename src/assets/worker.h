@@ -5,11 +5,12 @@
  * Design:
  *   - What runs where. The HTTP handler of CreateAsset only checks the request, stages a Data
  *     upload in DATA/files/assets/staging/<id>, inserts the row (Processing) and wakes the pool;
- *     it never fetches or decodes. VG_ASSET_WORKERS threads, each with its own store connection,
- *     claim Processing assets one at a time (an atomic UPDATE … RETURNING with a lease), fetch a
- *     URL into DATA/tmp (net/fetch.h: https only unless allowed, SSRF checks at connect time,
- *     bounded size and time), probe the bytes with FFmpeg (probe.h), check the AssetType's rules
- *     (asset.h), and publish.
+ *     it never fetches or decodes. VG_ASSET_WORKERS threads (a common/pool.h pool), each with its
+ *     own store connection, claim Processing assets one at a time (an atomic UPDATE … RETURNING
+ *     with a lease; an idle one looks again every second unless woken), fetch a URL into DATA/tmp
+ *     (net/fetch.h: https only unless allowed, SSRF checks at connect time, bounded size and
+ *     time), probe the bytes with FFmpeg (probe.h), check the AssetType's rules (asset.h), and
+ *     publish.
  *   - Publishing. The file is flushed, then hard-linked (a Data upload: its staging copy stays
  *     until the commit) or renamed (a download) to DATA/files/assets/<sha256>; identical content
  *     is stored once. Then the row becomes Active with its hash. Failures become Failed with an

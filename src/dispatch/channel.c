@@ -45,6 +45,18 @@ static const struct {
     {"ark", VG_CH_ARK, &vg_provider_ark},
 };
 
+const vg_provider *vg_channel_type_provider(vg_channel_type type)
+{
+    for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
+        if (g_types[i].type == type) return g_types[i].provider;
+    return NULL;
+}
+
+bool vg_channels_all_local(const vg_channels *s)
+{
+    return !s->any_upstream && s->local >= 0 && s->ch[s->local].n_models == 0;
+}
+
 static int set_field(vg_channel *c, size_t i, const json_t *v, char *err, size_t errlen)
 {
     char *dst = (char *)c + g_fields[i].off;
@@ -176,7 +188,7 @@ static void add_default_local(vg_channels *s)
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "local");
     c->type = VG_CH_LOCAL;
-    c->provider = &vg_provider_local;
+    c->provider = vg_channel_type_provider(VG_CH_LOCAL);
     c->weight = 1;
     c->expected_s = 10;
 }

@@ -20,7 +20,7 @@
  *
  * Keys: api_key_env names an environment variable; its value is read when the set is built and
  * never printed. A set is immutable and reference-counted: SIGHUP builds a new one and swaps it
- * in (dispatch/upstream.c), while work in flight keeps the set it started with.
+ * in (vg_upstream_reload), while work in flight keeps the set it started with.
  *
  * Picking: the channels that serve the model, are not cooling down and are under max_active;
  * the highest priority wins; among equal priorities the weight decides (weighted random); a
@@ -75,6 +75,13 @@ typedef struct {
 vg_channels *vg_channels_build(const json_t *arr, char *err, size_t errlen);
 vg_channels *vg_channels_ref(vg_channels *s);
 void vg_channels_unref(vg_channels *s);
+
+/** The provider the channel table gives a type (local → the engine, ark → Ark). */
+const vg_provider *vg_channel_type_provider(vg_channel_type type);
+
+/** Whether every task can only go to the local engine: no upstream channel, and a local
+ *  channel that serves every model. */
+bool vg_channels_all_local(const vg_channels *s);
 
 /** The channel named name, or NULL. */
 const vg_channel *vg_channels_find(const vg_channels *s, const char *name);

@@ -1,5 +1,6 @@
 /*
- * dispatcher.c - the worker pool of dispatcher.h (read its design note first).
+ * dispatcher.c - the render pool of dispatcher.h (read its design note first), and the start and
+ * stop of both halves.
  *
  * Per task, on one worker: claim (queued → running, lease) → parse the stored spec → provider run
  * into DATA/tmp/<id>.<attempt> → rename into DATA/files/<id> → one transaction: completed + usage +
@@ -13,12 +14,12 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "common/wake.h"
+#include "common/pool.h"
+#include "dispatch/settle.h"
 #include "dispatch/upstream.h"
 #include "providers/provider.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,9 @@
 #define SWEEP_BATCH  100
 
 struct vg_dispatch {
-    const vg_app *app;
-    vg_store *(*open_store)(void *app);
-    vg_wake wake; /* idle render workers wait here; its stop flag ends them */
-    int n_workers;
-    pthread_t *threads;
+    vg_dispatch_env env;
+    vg_media_env media;         /* what a render may load, built from env */
+    vg_pool *pool;              /* the render workers */
     atomic_llong next_sweep_ms; /* whichever idle worker passes this time sweeps */
     int64_t sweep_every_ms;     /* a quarter of the retention, within 1..30 s */
     vg_upstream *up;            /* routing and upstream channels */
@@ -52,7 +51,7 @@ typedef struct {
 static int on_progress(void *ud, int percent)
 {
     job_ctx *j = ud;
-    if (vg_wake_stopping(&j->d->wake)) return 1;
+    if (vg_pool_stopping(j->d->pool)) return 1;
     int64_t now = vg_now_ms();
     if (percent <= j->last_percent || (now - j->last_write_ms < 250 && percent < 100)) return 0;
     j->last_percent = percent;
@@ -62,33 +61,13 @@ static int on_progress(void *ud, int percent)
     return 0;
 }
 
-static void fail_task(vg_store *s, const vg_task *t, const char *code, const char *msg)
-{
-    int rc = s->ops->task_fail(s, t->id, code, msg, vg_now_s());
-    if (rc == VG_OK)
-        vg_info("task %s failed: %s: %s", t->id, code, msg);
-    else if (rc != VG_CONFLICT)
-        vg_error("task %s: cannot record failure (%d)", t->id, rc);
-}
-
-/* Moves the rendered directory to its final place. Any leftover of an earlier attempt that
- * crashed after its move but before its commit is replaced. */
-static int publish(const vg_app *app, const char *tmp_dir, const char *task_id)
-{
-    char final[1400];
-    snprintf(final, sizeof final, "%s/%s", app->files_dir, task_id);
-    vg_rm_rf(final);
-    if (rename(tmp_dir, final)) return -1;
-    return vg_fsync_dir(app->files_dir);
-}
-
 static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tmp_dir,
                    vg_run_result *res)
 {
-    res->r.expires_at = vg_now_s() + d->app->cfg->retention_s;
-    if (publish(d->app, tmp_dir, t->id)) {
+    res->r.expires_at = vg_now_s() + d->env.cfg->retention_s;
+    if (vg_settle_publish(d->env.files_dir, tmp_dir, t->id)) {
         vg_error("task %s: cannot move results into place: %s", t->id, strerror(errno));
-        fail_task(s, t, "internal_error", "could not store the result");
+        vg_settle_fail(s, t->id, "internal_error", "could not store the result");
         return;
     }
     int rc = s->ops->task_complete(s, t->id, &res->r, vg_now_s());
@@ -106,45 +85,45 @@ static void requeue(vg_store *s, const vg_task *t)
         vg_info("task %s re-queued (interrupted)", t->id);
 }
 
-static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t)
+static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t, const vg_provider *p)
 {
     if (t->attempts > VG_MAX_TASK_ATTEMPTS) {
         /* A task that was running whenever the process died, again and again, may be what
          * kills it: give up on it (refunded) rather than crash-loop. */
-        fail_task(s, t, "task_interrupted", "the task was interrupted too many times");
+        vg_settle_fail(s, t->id, "task_interrupted", "the task was interrupted too many times");
+        return;
+    }
+    if (!p || !p->run) { /* a channel table without a synchronous local provider */
+        vg_settle_fail(s, t->id, "internal_error", "no provider runs local tasks");
         return;
     }
     vg_task_spec spec;
-    memset(&spec, 0, sizeof spec);
-    json_t *params = json_loads(t->params ? t->params : "", 0, NULL);
-    int ok = params && vg_task_spec_from_json(params, &spec) == 0;
-    json_decref(params);
-    if (!ok) {
+    if (vg_settle_read_spec(t, &spec) != VG_OK) {
         vg_task_spec_free(&spec);
-        fail_task(s, t, "internal_error", "stored task parameters are unreadable");
+        vg_settle_fail(s, t->id, "internal_error", "stored task parameters are unreadable");
         return;
     }
     char tmp_dir[1400];
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/%s.%d", d->app->tmp_dir, t->id, t->attempts);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/%s.%d", d->env.tmp_dir, t->id, t->attempts);
     vg_rm_rf(tmp_dir);
     if (vg_mkdir_p(tmp_dir, 0700)) {
         vg_task_spec_free(&spec);
-        fail_task(s, t, "internal_error", "cannot create a working directory");
+        vg_settle_fail(s, t->id, "internal_error", "cannot create a working directory");
         return;
     }
     job_ctx j = {.d = d, .store = s, .task = t, .last_percent = 0};
-    vg_run_env env = {.app = d->app, .out_dir = tmp_dir, .progress = on_progress, .ud = &j};
+    vg_run_env env = {.out_dir = tmp_dir, .media = d->media, .progress = on_progress, .ud = &j};
     vg_run_result res;
     memset(&res, 0, sizeof res);
-    int rc = vg_provider_local.run(&vg_provider_local, t, &spec, &env, &res);
+    int rc = p->run(p, t, &spec, &env, &res);
     vg_task_spec_free(&spec);
     if (rc == VG_OK)
         finish(d, s, t, tmp_dir, &res);
     else if (rc == VG_AGAIN)
         requeue(s, t);
     else
-        fail_task(s, t, res.error_code ? res.error_code : "render_failed",
-                  res.error[0] ? res.error : "the render failed");
+        vg_settle_fail(s, t->id, res.error_code ? res.error_code : "render_failed",
+                       res.error[0] ? res.error : "the render failed");
     vg_rm_rf(tmp_dir);
 }
 
@@ -162,7 +141,7 @@ static void sweep_expired(vg_dispatch *d, vg_store *s)
     for (size_t i = 0; i < n; i++) {
         if (s->ops->task_mark_deleted(s, ids[i], NULL, vg_now_s()) != VG_OK) continue;
         char dir[1400];
-        snprintf(dir, sizeof dir, "%s/%s", d->app->files_dir, ids[i]);
+        snprintf(dir, sizeof dir, "%s/%s", d->env.files_dir, ids[i]);
         vg_rm_rf(dir);
     }
     if (n) vg_info("retention: removed the results of %zu expired task(s)", n);
@@ -170,32 +149,39 @@ static void sweep_expired(vg_dispatch *d, vg_store *s)
     free(ids);
 }
 
-static void *worker_main(void *arg)
+/* The render pool's callbacks (common/pool.h). */
+static void *render_start(void *ud)
 {
-    vg_dispatch *d = arg;
-    vg_store *s = d->open_store((void *)d->app);
-    if (!s) {
-        vg_error("dispatcher: a worker cannot open the store");
-        return NULL;
+    vg_dispatch *d = ud;
+    vg_store *s = d->env.open_store(d->env.store_ud);
+    if (!s) vg_error("dispatcher: a worker cannot open the store");
+    return s;
+}
+
+static void render_end(void *ud, void *state)
+{
+    (void)ud;
+    vg_store_close(state);
+}
+
+static int render_step(void *ud, void *state)
+{
+    vg_dispatch *d = ud;
+    vg_store *s = state;
+    vg_task t;
+    char local[64];
+    bool take_unrouted = false;
+    const vg_provider *p = NULL;
+    vg_upstream_local_claim(d->up, local, &take_unrouted, &p);
+    int rc = s->ops->task_claim_local(s, vg_now_ms(), VG_TASK_LEASE_MS, local, take_unrouted, &t);
+    if (rc == VG_OK) {
+        run_task(d, s, &t, p);
+        vg_task_free(&t);
+        return 0;
     }
-    while (!vg_wake_stopping(&d->wake)) {
-        vg_task t;
-        char local[64];
-        bool take_unrouted = false;
-        vg_upstream_local_claim(d->up, local, &take_unrouted);
-        int rc =
-            s->ops->task_claim_local(s, vg_now_ms(), VG_TASK_LEASE_MS, local, take_unrouted, &t);
-        if (rc == VG_OK) {
-            run_task(d, s, &t);
-            vg_task_free(&t);
-            continue;
-        }
-        if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("dispatcher: claim failed (%d)", rc);
-        sweep_expired(d, s);
-        vg_wake_wait(&d->wake, IDLE_POLL_MS);
-    }
-    vg_store_close(s);
-    return NULL;
+    if (rc != VG_NOTFOUND && rc != VG_AGAIN) vg_warn("dispatcher: claim failed (%d)", rc);
+    sweep_expired(d, s);
+    return IDLE_POLL_MS;
 }
 
 /* Tasks a previous process left running go back to the queue (single-node store: none of them
@@ -215,19 +201,18 @@ static int recover(vg_store *s)
 static void wake_render(void *ud)
 {
     vg_dispatch *d = ud;
-    vg_wake_notify(&d->wake);
+    vg_pool_notify(d->pool);
 }
 
-vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
-                               char *err, size_t errlen)
+vg_dispatch *vg_dispatch_start(const vg_dispatch_env *env, int workers, char *err, size_t errlen)
 {
     char why[512];
-    vg_channels *set = vg_channels_build(app->cfg->channels, why, sizeof why);
+    vg_channels *set = vg_channels_build(env->cfg->channels, why, sizeof why);
     if (!set) {
         snprintf(err, errlen, "config: %s", why);
         return NULL;
     }
-    vg_store *s = open_store((void *)app);
+    vg_store *s = env->open_store(env->store_ud);
     if (!s || recover(s)) {
         snprintf(err, errlen, "dispatcher: cannot recover interrupted tasks");
         vg_store_close(s);
@@ -236,24 +221,26 @@ vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_
     }
     vg_store_close(s);
     vg_dispatch *d = vg_calloc(1, sizeof *d);
-    d->app = app;
-    d->open_store = open_store;
-    d->sweep_every_ms = app->cfg->retention_s * 250;
+    d->env = *env;
+    d->media = (vg_media_env){.data_dir = env->cfg->data_dir, .fetch = env->fetch};
+    d->sweep_every_ms = env->cfg->retention_s * 250;
     if (d->sweep_every_ms < 1000) d->sweep_every_ms = 1000;
     if (d->sweep_every_ms > 30000) d->sweep_every_ms = 30000;
-    vg_wake_init(&d->wake, (unsigned)workers);
-    d->up = vg_upstream_start(app, set, open_store, wake_render, d, err, errlen);
+    /* The pool exists (and keeps notifications) before the upstream loop can route a task to
+     * it; its threads start once d->up, which they read, is set. */
+    d->pool = vg_pool_new(&(vg_pool_def){.name = "dispatcher",
+                                         .threads = workers,
+                                         .ud = d,
+                                         .thread_start = render_start,
+                                         .thread_end = render_end,
+                                         .step = render_step});
+    d->up = vg_upstream_start(&d->env, set, wake_render, d, err, errlen);
     if (!d->up) {
-        vg_wake_destroy(&d->wake);
+        vg_pool_stop(d->pool);
         free(d);
         return NULL;
     }
-    d->threads = vg_calloc((size_t)workers, sizeof *d->threads);
-    for (int i = 0; i < workers; i++) {
-        if (pthread_create(&d->threads[i], NULL, worker_main, d)) break;
-        d->n_workers++;
-    }
-    vg_info("dispatcher: %d render worker(s)", d->n_workers);
+    vg_info("dispatcher: %d render worker(s)", vg_pool_start(d->pool));
     return d;
 }
 
@@ -272,11 +259,7 @@ void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag)
 void vg_dispatch_stop(vg_dispatch *d)
 {
     if (!d) return;
-    vg_wake_stop(&d->wake);
-    for (int i = 0; i < d->n_workers; i++)
-        pthread_join(d->threads[i], NULL);
+    vg_pool_stop(d->pool); /* renders abort at their next progress report and re-queue */
     vg_upstream_stop(d->up);
-    free(d->threads);
-    vg_wake_destroy(&d->wake);
     free(d);
 }

@@ -8,16 +8,17 @@
  * configuration (one local channel) the render pool takes every queued task itself, as before
  * channels existed; test-mode tasks always go to the render pool.
  *
- * Render pool: a fixed pool of worker threads, each with its own store connection. A worker claims
- * the oldest queued task meant for the local engine (an atomic UPDATE … RETURNING: two workers, or
- * two processes on one database, never get the same task), runs its provider with a lease that
- * progress reports extend, moves the
- * result files into place, then commits completion (status + usage + capture + release) in one
- * transaction. Files are moved before the commit, so a committed "completed" always has its files;
- * a crash between the two leaves files that the retried render replaces.
+ * Render pool: a fixed pool of worker threads (common/pool.h), each with its own store
+ * connection. A worker claims the oldest queued task meant for the local engine (an atomic
+ * UPDATE … RETURNING: two workers, or two processes on one database, never get the same task),
+ * runs it on the local channel's provider (through the channel table, like every provider) with a
+ * lease that progress reports extend, moves the result files into place, then commits completion
+ * (status + usage + capture + release) in one transaction. Files are moved before the commit, so
+ * a committed "completed" always has its files; a crash between the two leaves files that the
+ * retried render replaces. An idle worker also sweeps expired results (retention).
  *
- * Wake-up: vg_dispatch_notify() after a submit commits (or a callback arrives); otherwise workers
- * poll every second.
+ * Wake-up: vg_dispatch_notify() after a submit commits (or a callback arrives), and the upstream
+ * scheduler when it routes a task to the local channel; otherwise idle workers look every second.
  * Crash recovery: at start every task left `running` by a previous process is re-queued (the store
  * is single-node SQLite; a shared store would use lease expiry instead), and renders restart.
  * Shutdown: vg_dispatch_stop() makes running renders abort at their next progress report and puts
@@ -26,18 +27,17 @@
  */
 #ifndef VG_DISPATCHER_H
 #define VG_DISPATCHER_H
-#include "api/app.h"
-#include "store/store.h"
+#include "dispatch/env.h"
 
 #include <signal.h>
 
 typedef struct vg_dispatch vg_dispatch;
 
-/** Builds the channel set from app->cfg->channels, re-queues orphaned local tasks, makes every
- *  upstream task due, and starts the upstream loop and `workers` render threads. NULL with a
- *  reason on failure (an invalid channel configuration among them). */
-vg_dispatch *vg_dispatch_start(const vg_app *app, int workers, vg_store *(*open_store)(void *app),
-                               char *err, size_t errlen);
+/** Builds the channel set from env->cfg->channels, re-queues orphaned local tasks, makes every
+ *  upstream task due, and starts the upstream loop and `workers` render threads. env is copied
+ *  (its strings are borrowed). NULL with a reason on failure (an invalid channel configuration
+ *  among them). */
+vg_dispatch *vg_dispatch_start(const vg_dispatch_env *env, int workers, char *err, size_t errlen);
 /** Wakes an idle worker and the upstream scheduler (a task was queued, a callback arrived).
  *  Thread-safe; cheap. */
 void vg_dispatch_notify(vg_dispatch *d);

@@ -3,17 +3,21 @@
  * on upstream (Ark) channels from submit to a final status.
  *
  * Design (what runs where):
- *   - One scheduler thread, with its own store connection, runs a round at least every 250 ms and
- *     whenever vg_upstream_notify() is called (a submit committed, a callback arrived, a worker
- *     finished something that is due at once). A round asks the store for each kind of due work
- *     (store/upstream.h: route, resolve, poll, finalize, cleanup), turns it into jobs and queues
- *     them; it writes only leases (next_poll_at in the future, so the next round does not hand out
- *     the same rows), routing decisions (the write-ahead attempt record of a submit, or the local
- *     channel), and failures of tasks no channel can ever take.
+ *   - One scheduler thread, with its own store connection, runs a round every 100 ms while an
+ *     upstream channel is configured or the last round found work (every 500 ms otherwise), and
+ *     at once whenever vg_upstream_notify() is called (a submit committed, a callback arrived, a
+ *     worker finished something that is due at once). A round asks the store for each kind of
+ *     due work (store/upstream.h: route, resolve, poll, finalize, cleanup), turns it into jobs and
+ *     queues them; it writes only leases (next_poll_at in the future, so the next round does not
+ *     hand out the same rows), routing decisions (the write-ahead attempt record of a submit, or
+ *     the local channel), and failures of tasks no channel can ever take.
  *   - A pool of upstream workers (upstream_workers, each with its own store connection and HTTP
- *     client) runs the jobs: one HTTP exchange each (a list call refreshes up to
+ *     client) runs the jobs in queue order: one HTTP exchange each (a list call refreshes up to
  *     VG_UPSTREAM_POLL_BATCH tasks), or a result download; then the store change. Nothing here
- *     runs on an HTTP event loop.
+ *     runs on an HTTP event loop. Both the scheduler and the workers are common/pool.h pools.
+ *   - What the upstream's dialect needs (how inputs travel, its execution limit, its callback
+ *     URL) is the provider's business (providers/ark_provider.c); this loop hands it the task,
+ *     the attempt's tokens and the process-wide vg_up_env, and acts on the class of the outcome.
  *   - Ordering: a task is in at most one job at a time (an in-flight set, on top of the lease);
  *     every store change is conditional on the status the job expected, so a cancel, a callback
  *     or a second process racing a job cannot apply anything twice.
@@ -27,7 +31,10 @@
  *     makes them due) and waits for running ones, whose HTTP calls are aborted.
  *
  * Policy (the README's "Channels / Ark upstream" section says the same for operators):
- *   submit outcome  definite refusal (4xx) → the task fails with the upstream code, refunded;
+ *   submit outcome  unsendable (an input cannot be put into the request: an asset whose bytes are
+ *                   gone, a video asset without public_url) → the task fails, refunded, and the
+ *                   attempt is logged "not_sent";
+ *                   definite refusal (4xx) → the task fails with the upstream code, refunded;
  *                   transient (not sent, 429, 503, bad key) → the channel cools down (Retry-After
  *                   when given) and the task goes back to routing, avoiding that channel, up to
  *                   VG_UPSTREAM_MAX_RETRIES times; ambiguous (timeout after sending, lost or
@@ -50,9 +57,8 @@
  */
 #ifndef VG_DISPATCH_UPSTREAM_H
 #define VG_DISPATCH_UPSTREAM_H
-#include "api/app.h"
 #include "dispatch/channel.h"
-#include "store/store.h"
+#include "dispatch/env.h"
 
 #include <signal.h>
 
@@ -62,9 +68,8 @@ typedef struct vg_upstream vg_upstream;
  * Starts the scheduler and the workers with channel set `set` (the reference is taken over).
  * notify_local(ud) is called when a task was routed to the local channel. NULL with a reason.
  */
-vg_upstream *vg_upstream_start(const vg_app *app, vg_channels *set,
-                               vg_store *(*open_store)(void *app), void (*notify_local)(void *ud),
-                               void *ud, char *err, size_t errlen);
+vg_upstream *vg_upstream_start(const vg_dispatch_env *env, vg_channels *set,
+                               void (*notify_local)(void *ud), void *ud, char *err, size_t errlen);
 /** Runs a scheduler round soon. Thread-safe; cheap. */
 void vg_upstream_notify(vg_upstream *u);
 /** Replaces the channel set (the reference is taken over). Thread-safe. */
@@ -73,14 +78,13 @@ void vg_upstream_reload(vg_upstream *u, vg_channels *set);
  *  (it clears it). Call before any SIGHUP can arrive. */
 void vg_upstream_watch_reload(vg_upstream *u, volatile sig_atomic_t *flag);
 /**
- * How the local render pool should claim: the local channel's name, and whether it may take
- * tasks nobody routed (true when every task can only go to the local engine).
+ * How the local render pool should claim: the local channel's name, whether it may take tasks
+ * nobody routed (true when every task can only go to the local engine), and the provider that
+ * runs what it claims (the local channel's, else the channel table's for the local type).
  */
-void vg_upstream_local_claim(vg_upstream *u, char name[64], bool *take_unrouted);
+void vg_upstream_local_claim(vg_upstream *u, char name[64], bool *take_unrouted,
+                             const vg_provider **provider);
 /** Stops everything and frees u (see the crash note above). */
 void vg_upstream_stop(vg_upstream *u);
-
-/** The callback path of a task: "/internal/ark/callback/<task>?token=<secret>". */
-#define VG_UPSTREAM_CALLBACK_PREFIX "/internal/ark/callback/"
 
 #endif

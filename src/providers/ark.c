@@ -1,9 +1,6 @@
 /*
- * ark.c - the Ark protocol (ark.h) and the vg_provider_ark operations (provider.h).
- *
- * Each operation is one blocking exchange on the caller's vg_http_client (find may read a few
- * list pages). Nothing is retried here: the dispatcher owns retries, because only it knows
- * whether a retry could submit twice.
+ * ark.c - the Ark protocol of ark.h: translation, reply parsing, classification, URLs. Pure; the
+ * calls that use it are in ark_provider.c.
  */
 #include "providers/ark.h"
 
@@ -17,29 +14,10 @@
 
 #define TASKS_PATH "/contents/generations/tasks"
 
-void vg_up_task_free(vg_up_task *t)
-{
-    if (!t) return;
-    free(t->video_url);
-    free(t->last_frame_url);
-    t->video_url = t->last_frame_url = NULL;
-}
-
-static const char *const g_up_status[] = {
-    [VG_UP_QUEUED] = "queued",   [VG_UP_RUNNING] = "running",     [VG_UP_SUCCEEDED] = "succeeded",
-    [VG_UP_FAILED] = "failed",   [VG_UP_CANCELLED] = "cancelled", [VG_UP_EXPIRED] = "expired",
-    [VG_UP_UNKNOWN] = "unknown",
-};
-
-const char *vg_up_status_name(vg_up_status s)
-{
-    return (unsigned)s <= VG_UP_UNKNOWN ? g_up_status[s] : "unknown";
-}
-
 vg_up_status vg_ark_status_parse(const char *s)
 {
-    for (int i = 0; s && i < VG_UP_UNKNOWN; i++)
-        if (!strcmp(g_up_status[i], s)) return (vg_up_status)i;
+    for (int i = 0; s && i < VG_UP_UNKNOWN; i++) /* Ark's names are ours */
+        if (!strcmp(vg_up_status_name((vg_up_status)i), s)) return (vg_up_status)i;
     return VG_UP_UNKNOWN;
 }
 
@@ -75,7 +53,7 @@ static json_t *content_items(const vg_task_spec *s)
     return items;
 }
 
-json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_up_submit *o)
+json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_ark_create_opts *o)
 {
     json_t *j =
         json_pack("{s:s, s:o, s:s, s:s, s:i, s:I, s:b, s:b, s:b, s:b}", "model", o->upstream_model,
@@ -237,200 +215,3 @@ int vg_ark_list_url(const char *base, const char *const *ids, size_t n, const ch
     }
     return strlen(out) + 4 < cap ? 0 : -1;
 }
-
-/* ---- the provider operations -------------------------------------------------------------- */
-
-/* One exchange; the reply is classified into err and, when OK, parsed into *json. */
-static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *method,
-                 const char *url, const char *body, json_t **json, vg_up_error *err)
-{
-    vg_http_req rq = {.method = method,
-                      .url = url,
-                      .bearer = ep->api_key,
-                      .body = body,
-                      .timeout_ms = ep->timeout_ms};
-    vg_http_resp rs;
-    vg_http_do(hc, &rq, &rs);
-    vg_ark_classify(&rs, err);
-    if (json) *json = NULL;
-    if (err->cls == VG_UP_OK && json) {
-        *json = json_loadb(rs.body, rs.body_len, 0, NULL);
-        if (!json_is_object(*json)) {
-            json_decref(*json);
-            *json = NULL;
-            /* The call was answered but the answer is unreadable: for a create, whether a task
-             * exists is unknown. Readers treat this like any other failed read. */
-            err->cls = VG_UP_AMBIGUOUS;
-            snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
-            snprintf(err->message, sizeof err->message, "the upstream reply is not JSON");
-        }
-    }
-    vg_http_resp_free(&rs);
-}
-
-static void url_error(vg_up_error *err)
-{
-    memset(err, 0, sizeof *err);
-    err->cls = VG_UP_REFUSED;
-    err->retry_after_s = -1;
-    snprintf(err->code, sizeof err->code, "internal_error");
-    snprintf(err->message, sizeof err->message, "the upstream URL is too long");
-}
-
-static void ark_submit(const vg_upstream_endpoint *ep, vg_http_client *hc, const vg_task *t,
-                       const vg_task_spec *spec, const vg_up_submit *o, char *id, size_t cap,
-                       vg_up_error *err)
-{
-    char url[2048];
-    if (vg_ark_task_url(ep->base_url, NULL, url, sizeof url)) {
-        url_error(err);
-        return;
-    }
-    json_t *body = vg_ark_create_body(t, spec, o);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    json_t *reply = NULL;
-    call(ep, hc, "POST", url, text, &reply, err);
-    free(text);
-    const char *got = json_string_value(json_object_get(reply, "id"));
-    if (err->cls == VG_UP_OK && (!got || !*got || strlen(got) >= cap)) {
-        err->cls = VG_UP_AMBIGUOUS;
-        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
-        snprintf(err->message, sizeof err->message, "the create reply has no task id");
-    } else if (err->cls == VG_UP_OK) {
-        snprintf(id, cap, "%s", got);
-    }
-    json_decref(reply);
-}
-
-static void ark_get(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *id,
-                    vg_up_task *out, vg_up_error *err)
-{
-    char url[2048];
-    memset(out, 0, sizeof *out);
-    if (vg_ark_task_url(ep->base_url, id, url, sizeof url)) {
-        url_error(err);
-        return;
-    }
-    json_t *reply = NULL;
-    call(ep, hc, "GET", url, NULL, &reply, err);
-    if (err->http_status == 404) err->cls = VG_UP_NOTFOUND;
-    if (err->cls == VG_UP_OK && vg_ark_task_parse(reply, out)) {
-        err->cls = VG_UP_AMBIGUOUS;
-        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
-    }
-    json_decref(reply);
-}
-
-static void ark_poll(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *const *ids,
-                     size_t n, vg_up_task *out, bool *found, vg_up_error *err)
-{
-    char url[8192];
-    memset(out, 0, n * sizeof *out);
-    memset(found, 0, n * sizeof *found);
-    if (vg_ark_list_url(ep->base_url, ids, n, NULL, 1, (int)(n ? n : 1), url, sizeof url)) {
-        url_error(err);
-        return;
-    }
-    json_t *reply = NULL;
-    call(ep, hc, "GET", url, NULL, &reply, err);
-    const json_t *items = json_object_get(reply, "items");
-    if (err->cls == VG_UP_OK && !json_is_array(items)) {
-        err->cls = VG_UP_AMBIGUOUS;
-        snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
-    }
-    size_t k;
-    const json_t *it;
-    json_array_foreach(err->cls == VG_UP_OK ? items : NULL, k, it)
-    {
-        vg_up_task t;
-        if (vg_ark_task_parse(it, &t)) continue;
-        size_t i;
-        for (i = 0; i < n && (found[i] || strcmp(ids[i], t.id)); i++)
-            ;
-        if (i == n) {
-            vg_up_task_free(&t);
-            continue;
-        }
-        out[i] = t;
-        found[i] = true;
-    }
-    json_decref(reply);
-}
-
-/* One list page filtered by model; a match of client_token ends the search. Returns 1 found,
- * 0 not on this page but maybe on the next, -1 no further page can hold it. */
-static int find_page(const json_t *items, const char *token, int64_t since_s, size_t page_size,
-                     vg_up_task *out)
-{
-    size_t k;
-    const json_t *it;
-    bool older = false;
-    json_array_foreach(items, k, it)
-    {
-        vg_up_task t;
-        if (vg_ark_task_parse(it, &t)) continue;
-        if (!strcmp(t.client_token, token)) {
-            *out = t;
-            return 1;
-        }
-        if (t.created_at && t.created_at < since_s) older = true;
-        vg_up_task_free(&t);
-    }
-    /* Newest first: once a page reaches tasks created before the attempt, later pages only
-     * hold older ones. */
-    return older || json_array_size(items) < page_size ? -1 : 0;
-}
-
-static void ark_find(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *model,
-                     const char *token, int64_t since_s, vg_up_task *out, vg_up_error *err)
-{
-    const int page_size = 500; /* Ark's largest page: fewest calls per lookup */
-    memset(out, 0, sizeof *out);
-    for (int page = 1; page <= VG_UPSTREAM_LOOKUP_PAGES; page++) {
-        char url[2048];
-        if (vg_ark_list_url(ep->base_url, NULL, 0, model, page, page_size, url, sizeof url)) {
-            url_error(err);
-            return;
-        }
-        json_t *reply = NULL;
-        call(ep, hc, "GET", url, NULL, &reply, err);
-        const json_t *items = json_object_get(reply, "items");
-        if (err->cls == VG_UP_OK && !json_is_array(items)) {
-            err->cls = VG_UP_AMBIGUOUS;
-            snprintf(err->code, sizeof err->code, "upstream_malformed_reply");
-        }
-        int r = err->cls == VG_UP_OK ? find_page(items, token, since_s - 60, page_size, out) : -1;
-        json_decref(reply);
-        if (err->cls != VG_UP_OK || r == 1) return;
-        if (r < 0) break;
-    }
-    err->cls = VG_UP_NOTFOUND;
-}
-
-static void ark_cancel(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *id,
-                       vg_up_error *err)
-{
-    char url[2048];
-    if (vg_ark_task_url(ep->base_url, id, url, sizeof url)) {
-        url_error(err);
-        return;
-    }
-    vg_http_req rq = {
-        .method = "DELETE", .url = url, .bearer = ep->api_key, .timeout_ms = ep->timeout_ms};
-    vg_http_resp rs;
-    vg_http_do(hc, &rq, &rs);
-    vg_ark_classify(&rs, err); /* any 2xx body ("" or {}) is fine */
-    if (err->http_status == 404) err->cls = VG_UP_NOTFOUND;
-    vg_http_resp_free(&rs);
-}
-
-static const vg_upstream_ops ark_ops = {
-    .submit = ark_submit,
-    .poll = ark_poll,
-    .get = ark_get,
-    .find = ark_find,
-    .cancel = ark_cancel,
-};
-
-const vg_provider vg_provider_ark = {.name = "ark", .upstream = &ark_ops};

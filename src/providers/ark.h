@@ -3,7 +3,9 @@
  * spec/upstream.md) as vidgate speaks it: the translation of a task into a create body, the
  * parsing of task objects (query and list replies), the classification of replies, and the
  * request URLs. Everything here is pure (no I/O, no globals) so the unit tests can pin it; the
- * HTTP calls themselves are the vg_provider_ark operations (provider.h).
+ * HTTP calls themselves are the vg_provider_ark operations (provider.h, ark_provider.c), which
+ * also shape a submit for Ark: asset:// inputs inlined (images and audio as data: URLs, videos as
+ * presigned links), the execution limit clamped to Ark's range, the callback URL built.
  *
  * Translation (task → create body): model = the channel's upstream id; content[] = one text item
  * with the prompt, then every media item with its type and role (URLs as stored: https://, data:
@@ -18,8 +20,25 @@
 
 #include <jansson.h>
 
-/** The create body for t (whose stored spec is s). New reference. */
-json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_up_submit *o);
+/* Ark's accepted range of execution_expires_after (seconds); the default is 172800. */
+#define VG_ARK_EXPIRES_MIN_S 3600
+#define VG_ARK_EXPIRES_MAX_S 259200
+
+/* Where Ark posts a task's status changes: public_url + this + "<task>?token=<secret>" (the
+ * route is api/upstream.c's). */
+#define VG_ARK_CALLBACK_PREFIX "/internal/ark/callback/"
+
+/* The create call's options beyond the task and its spec, as Ark names them. */
+typedef struct {
+    const char *upstream_model; /* model */
+    const char *client_token;   /* safety_identifier; NULL = none */
+    const char *callback_url;   /* NULL = none */
+    int64_t expires_after_s;    /* execution_expires_after; 0 = Ark's default */
+} vg_ark_create_opts;
+
+/** The create body for t (whose stored spec is s, media URLs as they are to be sent). New
+ *  reference. */
+json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_ark_create_opts *o);
 
 /**
  * The media type of an image or audio file from its first bytes (jpeg, png, webp, gif, bmp, tiff;

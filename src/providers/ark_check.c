@@ -6,6 +6,7 @@
 
 #include "core/dataurl.h"
 #include "engine/engine.h"
+#include "providers/ark.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,7 +88,7 @@ static const param_rule g_params[] = {
     {"watermark", K_BOOL, false, 0, 0, NULL},
     {"camera_fixed", K_BOOL, false, 0, 0, NULL},
     {"callback_url", K_STRING, false, 8, 2048, NULL},
-    {"execution_expires_after", K_INT, false, 3600, 259200, NULL},
+    {"execution_expires_after", K_INT, false, VG_ARK_EXPIRES_MIN_S, VG_ARK_EXPIRES_MAX_S, NULL},
     {"safety_identifier", K_STRING, false, 1, 64, NULL},
 };
 #define N_PARAMS (sizeof g_params / sizeof g_params[0])

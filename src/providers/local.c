@@ -39,7 +39,7 @@ static int load(const vg_run_env *env, const vg_media *m, blob *b, vg_run_result
     if (!m) return VG_OK;
     char why[sizeof out->error - sizeof m->param - 2] = ""; /* room for "<param>: " */
     int rc =
-        vg_media_load(env->app->cfg, m->url, &b->data, &b->len, &out->error_code, why, sizeof why);
+        vg_media_load(&env->media, m->url, &b->data, &b->len, &out->error_code, why, sizeof why);
     if (rc != VG_OK)
         snprintf(out->error, sizeof out->error, "%s%s%s", m->param, m->param[0] ? ": " : "", why);
     return rc;

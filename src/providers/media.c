@@ -1,12 +1,11 @@
 /* media.c - see media.h. */
 #include "providers/media.h"
 
-#include "core/asset.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
-#include "core/dataurl.h"
 #include "common/status.h"
-#include "net/fetch.h"
+#include "core/asset.h"
+#include "core/dataurl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,7 @@
 
 /* "asset://<id>?sha256=<hex>" (what a submit stores): the content file of that hash, checked
  * against it. A reference without its hash never reaches a stored spec. */
-static int load_asset(const vg_config *cfg, const char *url, unsigned char **out, size_t *out_len,
+static int load_asset(const char *data_dir, const char *url, unsigned char **out, size_t *out_len,
                       const char **code, char *err, size_t errlen)
 {
     char id[VG_ASSET_ID_MAX], sha[65], path[1400], got[65];
@@ -26,7 +25,7 @@ static int load_asset(const vg_config *cfg, const char *url, unsigned char **out
         snprintf(err, errlen, "asset not found");
         return VG_INVALID;
     }
-    vg_asset_blob_path(cfg->data_dir, sha, path, sizeof path);
+    vg_asset_blob_path(data_dir, sha, path, sizeof path);
     struct stat sb; /* sized read: vg_read_file() allocates its cap */
     if (stat(path, &sb) || sb.st_size > VG_ASSET_VIDEO_MAX_BYTES ||
         vg_read_file(path, (size_t)sb.st_size, &bytes, &len)) {
@@ -45,7 +44,7 @@ static int load_asset(const vg_config *cfg, const char *url, unsigned char **out
     return VG_OK;
 }
 
-int vg_media_load(const vg_config *cfg, const char *url, unsigned char **out, size_t *out_len,
+int vg_media_load(const vg_media_env *env, const char *url, unsigned char **out, size_t *out_len,
                   const char **code, char *err, size_t errlen)
 {
     if (strncmp(url, "data:", 5) == 0) {
@@ -56,11 +55,9 @@ int vg_media_load(const vg_config *cfg, const char *url, unsigned char **out, si
         return VG_INVALID;
     }
     if (strncmp(url, "asset://", 8) == 0)
-        return load_asset(cfg, url, out, out_len, code, err, errlen);
-    vg_fetch_opts o = {.allow_http = cfg->allow_http_fetch,
-                       .allow_private = cfg->allow_private_fetch};
+        return load_asset(env->data_dir, url, out, out_len, code, err, errlen);
     char why[256] = "";
-    int rc = vg_fetch_mem(url, &o, out, out_len, NULL, why, sizeof why);
+    int rc = vg_fetch_mem(url, &env->fetch, out, out_len, NULL, why, sizeof why);
     if (rc == VG_OK) return VG_OK;
     *code = "image_fetch_failed";
     char host[256];

@@ -1,7 +1,12 @@
 /*
  * provider.h - a provider turns a claimed task into result files. Two kinds exist, behind one
  * struct of function pointers; the dispatcher owns every task's lifecycle, a provider only
- * produces or talks to its upstream.
+ * produces or talks to its upstream. The dispatcher reaches a provider only through a channel's
+ * provider pointer (dispatch/channel.h), never by name.
+ *
+ * A provider is told what it needs and nothing more: where to write, where media come from and
+ * under which fetch policy (vg_media_env), how an upstream can reach this server (vg_up_env). It
+ * never sees the process state, the configuration or the store.
  *
  * Synchronous providers (the local engine) implement run(): called on a render worker, it may
  * block (rendering, fetching inputs). It writes its files into env->out_dir (a fresh directory the
@@ -16,20 +21,22 @@
  * submit by its client token, cancel. Each call is one (or, for find, a few) blocking HTTP
  * exchanges made on an upstream worker thread with that thread's vg_http_client, never on an
  * event loop. They keep no state: everything durable is in the store, written by the dispatcher.
+ * Everything about the upstream's dialect stays behind submit: how inputs travel (an asset as a
+ * data: URL or a presigned link), the execution limit it accepts, the shape of its callback URL.
  * Every call classifies its failure in a vg_up_error (see vg_up_class), which is what the
  * dispatcher's retry and no-double-submission policy is built on.
  */
 #ifndef VG_PROVIDER_H
 #define VG_PROVIDER_H
-#include "api/app.h"
 #include "common/limits.h"
+#include "common/status.h"
 #include "core/task.h"
 #include "net/http_client.h"
-#include "store/store.h"
+#include "providers/media.h"
 
 typedef struct {
-    const vg_app *app;
     const char *out_dir;
+    vg_media_env media; /* where the task's inputs come from */
     int (*progress)(void *ud, int percent);
     void *ud;
 } vg_run_env;
@@ -50,13 +57,15 @@ typedef struct {
     long timeout_ms;      /* per call */
 } vg_upstream_endpoint;
 
-/* How a call ended. The dispatcher's policy per class is in dispatch/upstream.c. */
+/* How a call ended. The dispatcher's policy per class is in dispatch/upstream.h. */
 typedef enum {
-    VG_UP_OK,        /* the upstream answered and did what was asked */
-    VG_UP_REFUSED,   /* a definite refusal (4xx): retrying the same request cannot succeed */
-    VG_UP_TRANSIENT, /* not done, and certainly not accepted (connect failed, 429, 503): retry */
-    VG_UP_AMBIGUOUS, /* may or may not have been done (timeout after sending, lost reply, 5xx) */
-    VG_UP_NOTFOUND,  /* the upstream does not know the task (get, cancel) */
+    VG_UP_OK,         /* the upstream answered and did what was asked */
+    VG_UP_UNSENDABLE, /* submit only: no request can be made from the task (an input is
+                         unusable); nothing was sent, the task fails with the error's code */
+    VG_UP_REFUSED,    /* a definite refusal (4xx): retrying the same request cannot succeed */
+    VG_UP_TRANSIENT,  /* not done, and certainly not accepted (connect failed, 429, 503): retry */
+    VG_UP_AMBIGUOUS,  /* may or may not have been done (timeout after sending, lost reply, 5xx) */
+    VG_UP_NOTFOUND,   /* the upstream does not know the task (get, cancel) */
 } vg_up_class;
 
 typedef struct {
@@ -102,15 +111,25 @@ const char *vg_up_status_name(vg_up_status s);
 typedef struct {
     const char *upstream_model; /* the channel's id for the task's model */
     const char *client_token;   /* unique per attempt; lets a lost submit be found again */
-    const char *callback_url;   /* NULL = none */
-    int64_t expires_after_s;    /* upstream execution limit */
+    const char *callback_token; /* the task's callback secret; "" or NULL = no callback */
+    int64_t ttl_s;              /* how long vidgate waits for the task (the provider maps it to
+                                   the execution limit its upstream accepts) */
 } vg_up_submit;
 
+/* How an upstream reaches this server, and what a submit may load (process-wide, read-only). */
+typedef struct {
+    const char *public_url; /* base URL the upstream can reach, no trailing slash; "" = none
+                               (then no callback and no presigned links are sent) */
+    const char *secret;     /* HMAC key of presigned links (core/presign.h) */
+    vg_media_env media;     /* where asset:// and other inputs are loaded from */
+} vg_up_env;
+
 typedef struct vg_upstream_ops {
-    /** Creates the upstream task; its id into id (cap bytes) on VG_UP_OK. */
-    void (*submit)(const vg_upstream_endpoint *ep, vg_http_client *hc, const vg_task *t,
-                   const vg_task_spec *spec, const vg_up_submit *o, char *id, size_t cap,
-                   vg_up_error *err);
+    /** Creates the upstream task; its id into id (cap bytes) on VG_UP_OK. VG_UP_UNSENDABLE
+     *  when the task's inputs cannot be put into a request (err->code says why). */
+    void (*submit)(const vg_upstream_endpoint *ep, vg_http_client *hc, const vg_up_env *env,
+                   const vg_task *t, const vg_task_spec *spec, const vg_up_submit *o, char *id,
+                   size_t cap, vg_up_error *err);
     /** Refreshes n tasks in one call. out[i] gets ids[i]'s state; found[i] says whether the
      *  reply named it (callers fall back to get() for the others). */
     void (*poll)(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *const *ids,

@@ -133,10 +133,10 @@ static void test_translation_every_field(void **state)
     char *first = png_data_url(640, 360), *last = png_data_url(640, 360);
     add_media(&s, VG_MEDIA_IMAGE, VG_ROLE_FIRST_FRAME, first);
     add_media(&s, VG_MEDIA_IMAGE, VG_ROLE_LAST_FRAME, last);
-    vg_up_submit o = {.upstream_model = "doubao-seedance-2-0-260128",
-                      .client_token = "key_1.abcd",
-                      .callback_url = "https://vg.example.com/internal/ark/callback/t/tok",
-                      .expires_after_s = 7200};
+    vg_ark_create_opts o = {.upstream_model = "doubao-seedance-2-0-260128",
+                            .client_token = "key_1.abcd",
+                            .callback_url = "https://vg.example.com/internal/ark/callback/t/tok",
+                            .expires_after_s = 7200};
     json_t *body = vg_ark_create_body(&t, &s, &o);
     assert_string_equal(json_string_value(json_object_get(body, "model")), o.upstream_model);
     assert_string_equal(json_string_value(json_object_get(body, "resolution")), "1080p");
@@ -184,7 +184,8 @@ static void test_translation_reference_roles(void **state)
     add_media(&s, VG_MEDIA_IMAGE, VG_ROLE_REFERENCE_IMAGE, "asset://asset-1");
     add_media(&s, VG_MEDIA_VIDEO, VG_ROLE_REFERENCE_VIDEO, "https://a.example.com/v.mp4");
     add_media(&s, VG_MEDIA_AUDIO, VG_ROLE_REFERENCE_AUDIO, "https://a.example.com/a.mp3");
-    vg_up_submit o = {.upstream_model = "doubao-seedance-2-0-fast-260128", .client_token = "k.1"};
+    vg_ark_create_opts o = {.upstream_model = "doubao-seedance-2-0-fast-260128",
+                            .client_token = "k.1"};
     json_t *body = vg_ark_create_body(&t, &s, &o);
     json_t *content = json_object_get(body, "content");
     static const char *const types[] = {"text", "image_url", "image_url", "video_url", "audio_url"};

@@ -1,0 +1,36 @@
+/* settle.c - see settle.h. */
+#include "dispatch/settle.h"
+
+#include "common/clock.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int vg_settle_read_spec(const vg_task *t, vg_task_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    json_t *params = json_loads(t->params ? t->params : "", 0, NULL);
+    int ok = params && vg_task_spec_from_json(params, spec) == 0;
+    json_decref(params);
+    return ok ? VG_OK : VG_ERR;
+}
+
+int vg_settle_publish(const char *files_dir, const char *tmp, const char *task_id)
+{
+    char final[1400];
+    snprintf(final, sizeof final, "%s/%s", files_dir, task_id);
+    vg_rm_rf(final);
+    if (rename(tmp, final)) return -1;
+    return vg_fsync_dir(files_dir);
+}
+
+void vg_settle_fail(vg_store *s, const char *task_id, const char *code, const char *msg)
+{
+    int rc = s->ops->task_fail(s, task_id, code, msg, vg_now_s());
+    if (rc == VG_OK)
+        vg_info("task %s failed: %s: %s", task_id, code, msg);
+    else if (rc != VG_CONFLICT) /* a task that ended meanwhile is not a fault */
+        vg_warn("task %s: cannot record failure (%d)", task_id, rc);
+}

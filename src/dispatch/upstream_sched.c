@@ -1,0 +1,232 @@
+/*
+ * upstream_sched.c - the scheduler of the upstream loop: one thread (a pool of one, common/pool.h)
+ * with its own store connection runs rounds. A round re-reads the channels after a SIGHUP, routes
+ * queued tasks to channels (recording the write-ahead attempt of a submit, or routing to the
+ * local channel and waking the render pool), then asks the store for each kind of due work and
+ * plans it into jobs for the workers (polls batched per channel). It writes only leases, routing
+ * decisions and failures of tasks no channel can ever take; everything else is the workers'.
+ *
+ * Pace: a round runs at once when vg_upstream_notify() was called since the last one began,
+ * otherwise ROUND_BUSY_MS after the previous one while upstream channels exist or the round found
+ * work, ROUND_IDLE_MS when neither.
+ */
+#include "dispatch/upstream_int.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "dispatch/settle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROUND_BUSY_MS 100
+#define ROUND_IDLE_MS 500
+#define ROUTE_LIMIT   200
+#define DUE_LIMIT     1000
+
+/* Records the write-ahead attempt and queues the submit. */
+static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx, vg_up_row *r)
+{
+    const vg_channel *ch = &set->ch[idx];
+    char attempt[VG_ID_MAX], token[72], cb[72];
+    unsigned char raw[32];
+    vg_id_new("att_", attempt);
+    vg_random_bytes(raw, 8);
+    snprintf(token, sizeof token, "%s.", r->key_id);
+    for (int i = 0; i < 8; i++)
+        snprintf(token + strlen(token), 3, "%02x", raw[i]);
+    vg_random_bytes(raw, sizeof raw);
+    for (int i = 0; i < 32; i++)
+        snprintf(cb + 2 * i, 3, "%02x", raw[i]);
+    const char *model = vg_channel_model(ch, r->model);
+    int64_t now = vg_now_ms();
+    vg_up_attempt a = {.task_id = r->task_id,
+                       .attempt_id = attempt,
+                       .channel = ch->name,
+                       .upstream_model = model,
+                       .client_token = token,
+                       .callback_token = r->callback_token[0] ? r->callback_token : cb,
+                       .now_ms = now,
+                       .lease_until_ms = now + 2 * ch->timeout_ms + 5000};
+    if (s->ops->upstream_begin(s, &a) != VG_OK) return; /* cancelled meanwhile */
+    vg_ups_job *j = vg_ups_job_new(set, VG_UPS_SUBMIT, idx, 1);
+    j->n = 1;
+    j->rows[0] = *r;
+    j->rows[0].result = NULL;
+    vg_up_row *jr = &j->rows[0];
+    jr->status = VG_TASK_DISPATCHING;
+    snprintf(jr->channel, sizeof jr->channel, "%s", ch->name);
+    snprintf(jr->attempt_id, sizeof jr->attempt_id, "%s", attempt);
+    snprintf(jr->client_token, sizeof jr->client_token, "%s", token);
+    snprintf(jr->upstream_model, sizeof jr->upstream_model, "%s", model);
+    snprintf(jr->callback_token, sizeof jr->callback_token, "%s", a.callback_token);
+    jr->attempt_started_ms = now;
+    vg_ups_enqueue(u, s, j, 0);
+}
+
+static void route(vg_upstream *u, vg_store *s, vg_channels *set, int64_t *active)
+{
+    vg_up_row *rows = NULL;
+    size_t n = 0;
+    int64_t now = vg_now_ms(), cool[VG_MAX_CHANNELS];
+    if (s->ops->upstream_due(s, VG_DUE_ROUTE, now, ROUTE_LIMIT, &rows, &n)) return;
+    for (size_t i = 0; i < n && !vg_ups_queue_full(u); i++) {
+        vg_up_row *r = &rows[i];
+        if (vg_ups_past_deadline(u, r, now)) {
+            vg_settle_fail(s, r->task_id, "expired", "no channel could take the task in time");
+            continue;
+        }
+        pthread_mutex_lock(&u->lock);
+        for (int k = 0; k < set->n; k++)
+            cool[k] = u->st[k].cooldown_until;
+        uint32_t rnd = vg_ups_rand(u);
+        pthread_mutex_unlock(&u->lock);
+        bool served = false;
+        int k = vg_channel_pick(set, r->model, active, cool, now, r->avoid_channel, rnd, &served);
+        if (!served) {
+            vg_settle_fail(s, r->task_id, "model_unavailable", "no channel serves this model");
+            continue;
+        }
+        if (k < 0) continue; /* every channel for it is full or cooling down: later */
+        const vg_channel *ch = &set->ch[k];
+        if (ch->type == VG_CH_LOCAL) {
+            if (s->ops->task_route_local(s, r->task_id, ch->name, now / 1000) == VG_OK) {
+                active[k]++;
+                u->notify_local(u->ud);
+            }
+            continue;
+        }
+        if (!vg_ups_take(u, ch, false)) continue; /* the channel's request budget is spent */
+        start_attempt(u, s, set, k, r);
+        active[k]++;
+    }
+    for (size_t i = 0; i < n; i++)
+        vg_up_row_free(&rows[i]);
+    free(rows);
+}
+
+/* Lease per kind: long enough for the job's calls, short enough to recover from a lost job. */
+static int64_t lease_for(vg_ups_kind kind, const vg_channel *ch)
+{
+    long t = ch ? ch->timeout_ms : VG_UPSTREAM_TIMEOUT_MS;
+    if (kind == VG_UPS_FINALIZE) return 2 * VG_FETCH_TIMEOUT_MS + 10000;
+    if (kind == VG_UPS_RESOLVE || kind == VG_UPS_CLEANUP)
+        return (VG_UPSTREAM_LOOKUP_PAGES + 2) * (int64_t)t + 5000;
+    return 3 * (int64_t)t + 5000;
+}
+
+/* Groups due rows of one kind into jobs (polls: up to a batch per channel) and queues them. */
+static int plan(vg_upstream *u, vg_store *s, vg_channels *set, vg_ups_kind kind, vg_due_kind due,
+                int64_t due_ms)
+{
+    vg_up_row *rows = NULL;
+    size_t n = 0, batch = kind == VG_UPS_POLL ? VG_UPSTREAM_POLL_BATCH : 1;
+    int planned = 0;
+    if (s->ops->upstream_due(s, due, due_ms, DUE_LIMIT, &rows, &n)) return 0;
+    bool *taken = vg_calloc(n ? n : 1, sizeof *taken);
+    for (size_t i = 0; i < n; i++) {
+        if (taken[i] || vg_inflight_has(u->busy, rows[i].task_id)) continue;
+        const vg_channel *ch = vg_channels_find(set, rows[i].channel);
+        int idx = ch ? (int)(ch - set->ch) : -1;
+        if (vg_ups_queue_full(u) || (ch && kind != VG_UPS_FINALIZE && !vg_ups_take(u, ch, false)))
+            continue;
+        vg_ups_job *j = vg_ups_job_new(set, kind, idx, batch);
+        for (size_t k = i; k < n && j->n < batch; k++) {
+            if (taken[k] || strcmp(rows[k].channel, rows[i].channel)) continue;
+            if (k != i && vg_inflight_has(u->busy, rows[k].task_id)) continue;
+            taken[k] = true;
+            j->rows[j->n++] = rows[k];
+            rows[k].result = NULL; /* moved into the job */
+        }
+        vg_ups_enqueue(u, s, j, lease_for(kind, ch));
+        planned++;
+    }
+    for (size_t i = 0; i < n; i++)
+        vg_up_row_free(&rows[i]);
+    free(rows);
+    free(taken);
+    return planned;
+}
+
+static void load_active(vg_store *s, vg_channels *set, int64_t *active)
+{
+    vg_channel_load *load = NULL;
+    size_t n = 0;
+    memset(active, 0, sizeof(int64_t) * VG_MAX_CHANNELS);
+    if (s->ops->channel_load(s, &load, &n)) return;
+    for (size_t i = 0; i < n; i++) {
+        const vg_channel *c = vg_channels_find(set, load[i].channel);
+        if (c) active[c - set->ch] = load[i].active;
+    }
+    free(load);
+}
+
+static void maybe_reload(vg_upstream *u)
+{
+    if (!u->reload_flag || !*u->reload_flag) return;
+    *u->reload_flag = 0;
+    const char *file = u->env.cfg->config_file;
+    json_t *arr = NULL;
+    char err[512];
+    if (!file[0]) {
+        vg_warn("SIGHUP: no configuration file to read channels from");
+        return;
+    }
+    if (vg_config_read_channels(file, &arr, err, sizeof err)) {
+        vg_warn("SIGHUP: channels not reloaded: %s", err);
+        return;
+    }
+    vg_channels *set = vg_channels_build(arr, err, sizeof err);
+    json_decref(arr);
+    if (!set) {
+        vg_warn("SIGHUP: channels not reloaded: %s", err);
+        return;
+    }
+    vg_upstream_reload(u, set);
+    vg_info("SIGHUP: %d channel(s) loaded", set->n);
+}
+
+/* One round; returns whether it found work. */
+static bool round_once(vg_upstream *u, vg_store *s)
+{
+    maybe_reload(u);
+    pthread_mutex_lock(&u->lock);
+    vg_channels *set = vg_channels_ref(u->set);
+    pthread_mutex_unlock(&u->lock);
+    int64_t now = vg_now_ms(), active[VG_MAX_CHANNELS];
+    int work = 0;
+    if (!vg_channels_all_local(set)) {
+        load_active(s, set, active);
+        route(u, s, set, active);
+    }
+    work += plan(u, s, set, VG_UPS_RESOLVE, VG_DUE_RESOLVE, now);
+    work += plan(u, s, set, VG_UPS_POLL, VG_DUE_POLL, now + u->env.cfg->upstream_poll_min_ms / 2);
+    work += plan(u, s, set, VG_UPS_FINALIZE, VG_DUE_FINALIZE, now);
+    work += plan(u, s, set, VG_UPS_CLEANUP, VG_DUE_CLEANUP, now);
+    bool upstream = set->any_upstream;
+    vg_channels_unref(set);
+    return work > 0 || upstream;
+}
+
+void *vg_ups_sched_start(void *ud)
+{
+    vg_upstream *u = ud;
+    vg_store *s = u->env.open_store(u->env.store_ud);
+    if (!s) vg_warn("upstream: the scheduler cannot open the store");
+    return s;
+}
+
+void vg_ups_sched_end(void *ud, void *state)
+{
+    (void)ud;
+    vg_store_close(state);
+}
+
+int vg_ups_sched_step(void *ud, void *state)
+{
+    return round_once(ud, state) ? ROUND_BUSY_MS : ROUND_IDLE_MS;
+}
