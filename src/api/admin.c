@@ -2,7 +2,7 @@
  * admin.c - operator views across keys (spec §7): every task with filters, and usage totals by
  * model or by key over a time range. Admin key only.
  */
-#include "api/app.h"
+#include "api/env.h"
 #include "api/handlers.h"
 #include "api/task_json.h"
 #include "common/clock.h"
@@ -80,11 +80,11 @@ static int usage(vg_ctx *c)
     }
     free(rows);
     json_t *total = usage_entry(label, "all", tasks, tokens, cost);
-    const vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     return vg_reply_json(c, 200,
                          json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "object", "usage", "from",
                                    (json_int_t)from, "to", (json_int_t)to, "group_by", g,
-                                   "currency", app->cfg->currency, "data", data, "total", total));
+                                   "currency", env->currency, "data", data, "total", total));
 }
 
 const vg_route vg_routes_admin[] = {

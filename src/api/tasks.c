@@ -8,7 +8,7 @@
  */
 #include "api/handlers.h"
 
-#include "api/app.h"
+#include "api/env.h"
 #include "api/task_json.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -18,9 +18,7 @@
 #include "common/log.h"
 #include "core/dataurl.h"
 #include "core/spec.h"
-#include "dispatch/dispatcher.h"
 #include "engine/engine.h"
-#include "net/fetch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,16 +66,13 @@ static int check_data_image(const char *url, const char *param, int *w, int *h, 
     return 0;
 }
 
-/* URL policy at submit; resolves an adaptive ratio from an embedded first frame. */
+/* What the spec cannot check alone (web URLs were judged by the one URL policy in vg_spec_parse):
+ * asset:// references, decodable data: images; resolves an adaptive ratio from a first frame. */
 static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *err)
 {
-    const vg_app *app = c->app;
-    vg_fetch_opts fo = {.allow_http = app->cfg->allow_http_fetch,
-                        .allow_private = app->cfg->allow_private_fetch};
     for (int i = 0; i < s->n_media; i++) {
         vg_media *m = &s->media[i];
-        char param[96], why[256] = "";
-        const char *bad_code = m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter";
+        char param[96];
         media_param(body, m, i, param, sizeof param);
         if (strncmp(m->url, "asset://", 8) == 0) {
             if (vg_api_asset_media(c, m, param, s, err)) return -1;
@@ -91,8 +86,6 @@ static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *e
                 s->ratio = vg_ratio_closest(w, h);
             continue;
         }
-        if (vg_fetch_check_url(m->url, &fo, why, sizeof why) != VG_OK)
-            return vg_err_set(err, 400, bad_code, param, "%s: %s", param, why);
     }
     /* Adaptive without an image follows 16:9 (spec §2). */
     if (s->ratio == VG_RATIO_ADAPTIVE && !vg_task_spec_has_role(s, VG_ROLE_FIRST_FRAME) &&
@@ -158,7 +151,7 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
                  (long long)(t->hold_micro % 1000000));
         return vg_reply_error(c, 402, "insufficient_quota", "",
                               "the available balance cannot cover this task (%s %s needed)", need,
-                              ((const vg_app *)c->app)->cfg->currency);
+                              ((const vg_api_env *)c->app)->currency);
     }
     if (rc == VG_LIMITED) {
         vg_err e = {0};
@@ -174,11 +167,11 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
 /* Parses and validates a submit body into a task ready to insert; replies on error. */
 int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t)
 {
-    vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     vg_task_spec s;
     memset(&s, 0, sizeof s);
     vg_err err = {0};
-    vg_spec_opts opts = {.allow_http = app->cfg->allow_http_fetch, .default_model = default_model};
+    vg_spec_opts opts = {.urls = env->urls, .default_model = default_model};
     int rc = -1;
     if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(c, body, &s, &err)) {
         vg_reply_err(c, &err);
@@ -207,11 +200,10 @@ out:
 /* Inserts a prepared task; replies with the refusal on failure. */
 int vg_api_insert_task(vg_ctx *c, vg_task *t)
 {
-    vg_app *app = c->app;
     int max_active = c->key.max_active_tasks;
     int rc = c->store->ops->task_create(c->store, t, max_active, NULL);
     if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
-    vg_dispatch_notify(app->dispatch);
+    vg_api_env_wake(c->app);
     return 0;
 }
 
@@ -274,7 +266,7 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     int rc =
         c->store->ops->task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
     if (rc == VG_OK) {
-        vg_dispatch_notify(((vg_app *)c->app)->dispatch);
+        vg_api_env_wake(c->app);
         vg_reply_json(c, 200, out);
         out = NULL;
     } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
@@ -317,7 +309,7 @@ int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
 /* ?format= of GET /v1/video/generations/{id}: absent = the native object (spec §3). */
 static const struct {
     const char *name;
-    json_t *(*render)(const vg_app *app, const vg_task *t);
+    json_t *(*render)(const vg_api_env *env, const vg_task *t);
 } task_formats[] = {
     {"envelope", vg_task_json_envelope},
 };
@@ -325,7 +317,7 @@ static const struct {
 static int get_task(vg_ctx *c)
 {
     const char *format = vg_ctx_query(c, "format");
-    json_t *(*render)(const vg_app *, const vg_task *) = format ? NULL : vg_task_json;
+    json_t *(*render)(const vg_api_env *, const vg_task *) = format ? NULL : vg_task_json;
     for (size_t i = 0; format && i < sizeof task_formats / sizeof task_formats[0]; i++)
         if (!strcmp(task_formats[i].name, format)) render = task_formats[i].render;
     if (!render)
@@ -396,11 +388,11 @@ static int list_tasks(vg_ctx *c)
  * only unreachable files (the content routes already answer 410). */
 int vg_api_delete_content(vg_ctx *c, const vg_task *t)
 {
-    vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     if (c->store->ops->task_mark_deleted(c->store, t->id, c->key.id, vg_now_s()) != VG_OK)
         return -1;
     char dir[1400];
-    snprintf(dir, sizeof dir, "%s/%s", app->files_dir, t->id);
+    snprintf(dir, sizeof dir, "%s/%s", env->files_dir, t->id);
     if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
     return 0;
 }

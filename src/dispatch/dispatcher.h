@@ -26,7 +26,7 @@
  */
 #ifndef VG_DISPATCHER_H
 #define VG_DISPATCHER_H
-#include "api/app.h"
+#include "app.h"
 #include "store/store.h"
 
 #include <signal.h>

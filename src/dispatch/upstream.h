@@ -50,7 +50,7 @@
  */
 #ifndef VG_DISPATCH_UPSTREAM_H
 #define VG_DISPATCH_UPSTREAM_H
-#include "api/app.h"
+#include "app.h"
 #include "dispatch/channel.h"
 #include "store/store.h"
 

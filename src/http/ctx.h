@@ -35,7 +35,7 @@ typedef struct {
 
 struct vg_ctx {
     h2o_req_t *req;
-    void *app;       /* the application (api/app.h) */
+    void *app;       /* the handlers' environment (api/env.h for vidgated) */
     vg_store *store; /* this thread's store connection */
     const vg_route *route;
     vg_key key; /* the authenticated caller (route auth != NONE) */

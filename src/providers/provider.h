@@ -21,7 +21,7 @@
  */
 #ifndef VG_PROVIDER_H
 #define VG_PROVIDER_H
-#include "api/app.h"
+#include "app.h"
 #include "common/limits.h"
 #include "core/task.h"
 #include "net/http_client.h"
