@@ -3,7 +3,7 @@
  *
  * Submit is the one write on the hot path: validate (core/spec) → check the key may use the model
  * → check media URLs without fetching them (fetching happens on a worker, never on the event loop)
- * → price the hold from the declared size → one store transaction inserts task + hold → wake the
+ * → price the hold from the declared size (core/billing) → one store transaction inserts task + hold → wake the
  * dispatcher → 200. Nothing reaches a worker before the row is committed.
  */
 #include "api/handlers.h"
@@ -16,6 +16,7 @@
 #include "common/fsutil.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "core/billing.h"
 #include "core/dataurl.h"
 #include "core/spec.h"
 #include "engine/engine.h"
@@ -23,10 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Reference videos add their own seconds to the upstream's token count; their length is not known
- * before they are fetched, so the hold assumes the longest allowed (15 s): never too small. */
-#define REF_VIDEO_HOLD_SECONDS 15
 
 static const char *const media_field[] = {"image_url", "video_url", "audio_url"};
 
@@ -107,27 +104,13 @@ static bool model_allowed(const vg_key *k, const char *model)
     return ok;
 }
 
-/* The hold: the declared size's tokens at the declared tier; the largest area of the tier while
- * the ratio is still adaptive. */
-static int64_t estimate_hold(const vg_task_spec *s, int *w, int *h)
-{
-    const vg_model *m = vg_model_find(s->model);
-    bool ref_video = vg_task_spec_has_role(s, VG_ROLE_REFERENCE_VIDEO);
-    int seconds = s->seconds + (ref_video ? REF_VIDEO_HOLD_SECONDS : 0);
-    int64_t tokens;
-    *w = *h = 0;
-    if (s->ratio == VG_RATIO_ADAPTIVE) {
-        tokens = vg_max_area(s->resolution) * (24 * seconds + 1) / 1024;
-    } else {
-        vg_output_size(s->resolution, s->ratio, w, h);
-        tokens = vg_tokens(*w, *h, seconds);
-    }
-    return vg_price_micro(m, s->resolution, ref_video, tokens);
-}
-
-static void fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
+/* The task row of a validated spec, priced by core/billing. VG_NOTFOUND: the model left the table. */
+static int fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
 {
     memset(t, 0, sizeof *t);
+    vg_billing_hold hold;
+    int rc = vg_billing_estimate(s, c->key.test_mode, &hold);
+    if (rc != VG_OK) return rc;
     vg_id_new("task_", t->id);
     snprintf(t->key_id, sizeof t->key_id, "%s", c->key.id);
     snprintf(t->model, sizeof t->model, "%s", s->model);
@@ -137,10 +120,12 @@ static void fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
     t->resolution = s->resolution;
     t->ratio = s->ratio;
     t->seed = s->seed;
-    t->hold_micro = estimate_hold(s, &t->width, &t->height);
+    t->width = hold.width;
+    t->height = hold.height;
+    t->hold_micro = hold.hold_micro;
     t->cost_micro = -1;
     t->test_mode = c->key.test_mode;
-    if (t->test_mode) t->hold_micro = 0;
+    return VG_OK;
 }
 
 static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
@@ -187,7 +172,11 @@ int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model
         vg_random_bytes(&r, sizeof r);
         s.seed = r;
     }
-    fill_task(c, &s, t);
+    if (fill_task(c, &s, t) != VG_OK) {
+        vg_error("submit: model %s has no price", s.model);
+        vg_reply_internal(c);
+        goto out;
+    }
     json_t *params = vg_task_spec_to_json(&s);
     t->params = json_dumps(params, JSON_COMPACT);
     json_decref(params);
