@@ -32,20 +32,6 @@ static int list_all_tasks(vg_ctx *c)
     return vg_api_reply_task_list(c, &f, admin_task_json);
 }
 
-static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
-{
-    const char *v = vg_ctx_query(c, name);
-    *out = dflt;
-    if (!v) return 0;
-    char *end;
-    long long t = strtoll(v, &end, 10);
-    if (!*v || *end || t < 0)
-        return vg_reply_error(c, 400, "invalid_parameter", name, "%s must be a unix time", name),
-               -1;
-    *out = t;
-    return 0;
-}
-
 static json_t *usage_entry(const char *label, const char *group, int64_t tasks, int64_t tokens,
                            int64_t cost)
 {
@@ -59,7 +45,9 @@ static json_t *usage_entry(const char *label, const char *group, int64_t tasks, 
 static int usage(vg_ctx *c)
 {
     int64_t from, to;
-    if (query_time(c, "from", 0, &from) || query_time(c, "to", vg_now_s() + 1, &to)) return 0;
+    if (vg_ctx_query_int(c, "from", 0, INT64_MAX, 0, &from) ||
+        vg_ctx_query_int(c, "to", 0, INT64_MAX, vg_now_s() + 1, &to))
+        return 0;
     const char *g = vg_ctx_query(c, "group_by");
     if (!g) g = "model";
     if (strcmp(g, "model") && strcmp(g, "key"))

@@ -321,15 +321,8 @@ static int get_task(vg_ctx *c)
 /* Parses ?limit= (1..100, default 20); replies 400 on a bad value. */
 int vg_api_query_limit(vg_ctx *c, int *limit)
 {
-    const char *v = vg_ctx_query(c, "limit");
-    *limit = 20;
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 1 || n > VG_MAX_LIST_LIMIT)
-        return vg_reply_error(c, 400, "invalid_parameter", "limit",
-                              "limit must be an integer from 1 to %d", VG_MAX_LIST_LIMIT),
-               -1;
+    int64_t n;
+    if (vg_ctx_query_int(c, "limit", 1, VG_MAX_LIST_LIMIT, 20, &n)) return -1;
     *limit = (int)n;
     return 0;
 }

@@ -332,15 +332,8 @@ static int create_video(vg_ctx *c)
 /* ?wait=N is accepted (0..VG_MAX_WAIT_S) for the long-poll of a later issue; it does not wait. */
 static int check_wait(vg_ctx *c)
 {
-    const char *v = vg_ctx_query(c, "wait");
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 0 || n > VG_MAX_WAIT_S)
-        return vg_reply_error(c, 400, "invalid_parameter", "wait",
-                              "wait must be a whole number of seconds from 0 to %d", VG_MAX_WAIT_S),
-               -1;
-    return 0;
+    int64_t n;
+    return vg_ctx_query_int(c, "wait", 0, VG_MAX_WAIT_S, 0, &n);
 }
 
 static int get_video(vg_ctx *c)
