@@ -29,6 +29,7 @@
 #include "api/task_json.h"
 #include "common/alloc.h"
 #include "common/crypto.h"
+#include "common/mime.h"
 #include "core/models.h"
 #include "http/multipart.h"
 
@@ -60,19 +61,6 @@ static const struct {
     {"metadata.return_last_frame", AS_BOOL},
     {"metadata.watermark", AS_BOOL},
     {"metadata.camera_fixed", AS_BOOL},
-};
-
-/* Media types recognised from the first bytes of an uploaded file. */
-static const struct {
-    const char *magic;
-    size_t offset, len;
-    const char *mime;
-} g_magic[] = {
-    {"\x89PNG\r\n\x1a\n", 0, 8, "image/png"},
-    {"\xff\xd8\xff", 0, 3, "image/jpeg"},
-    {"WEBP", 8, 4, "image/webp"},
-    {"GIF8", 0, 4, "image/gif"},
-    {"BM", 0, 2, "image/bmp"},
 };
 
 typedef struct {
@@ -153,13 +141,11 @@ static void pick_mime(const vg_mp_part *p, char mime[64])
 {
     bool declared = declared_type(p, mime);
     if (declared && !strncmp(mime, "image/", 6)) return;
-    for (size_t i = 0; i < sizeof g_magic / sizeof g_magic[0]; i++)
-        if (p->len >= g_magic[i].offset + g_magic[i].len &&
-            !memcmp(p->data + g_magic[i].offset, g_magic[i].magic, g_magic[i].len)) {
-            snprintf(mime, 64, "%s", g_magic[i].mime);
-            return;
-        }
-    if (!declared) snprintf(mime, 64, "application/octet-stream");
+    const char *sniffed = vg_mime_sniff(p->data, p->len);
+    if (sniffed)
+        snprintf(mime, 64, "%s", sniffed);
+    else if (!declared)
+        snprintf(mime, 64, "application/octet-stream");
 }
 
 static json_t *data_url(const vg_mp_part *p)
