@@ -1,7 +1,8 @@
 # vidgate build. Sources are found by directory, so a new file in a module needs no edit here.
 #   make            build build/vidgated, build/vidgate and the tools
 #   make run        install deps, build, start the server on embedded defaults
-#   make test       install deps, build twice (plain and ASan+UBSan), run every test on both
+#   make test       install deps, build twice (plain and ASan+UBSan), check the layers, run every
+#                   test on both
 #   make bench      run the benchmarks in bench/
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make format     clang-format every C file
@@ -43,7 +44,7 @@ ifneq ($(FUZZ),1)
 TESTS += $(FUZZERS)
 endif
 
-.PHONY: all deps run test tests bench fuzz fuzzers format clean
+.PHONY: all deps run test tests bench fuzz fuzzers format clean check-layers
 all: $(BINS)
 tests: $(TESTS)
 
@@ -114,6 +115,9 @@ test: deps
 	@$(MAKE) --no-print-directory all tests
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all tests
 	@scripts/run-tests build build-asan
+
+check-layers:
+	@scripts/check-layers
 
 bench: deps
 	@scripts/install-deps --bench

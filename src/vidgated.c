@@ -6,7 +6,9 @@
  * first request is accepted, so a client never sees a task that nobody will run (nor a Processing
  * asset that nobody will process).
  */
-#include "api/app.h"
+#include "app.h"
+
+#include "api/env.h"
 #include "api/handlers.h"
 #include "api/keys.h"
 #include "assets/worker.h"
@@ -45,16 +47,21 @@ static void on_hangup(int sig)
     reload_flag = 1;
 }
 
-static vg_store *open_store(void *app)
+static vg_store *open_store_at(const char *data_dir)
 {
-    const vg_app *a = app;
     vg_store *s = NULL;
     char err[256];
-    if (vg_store_open_sqlite(a->cfg->data_dir, &s, err, sizeof err)) {
+    if (vg_store_open_sqlite(data_dir, &s, err, sizeof err)) {
         vg_error("%s", err);
         return NULL;
     }
     return s;
+}
+
+/* The store opener of the workers, which are handed the process state. */
+static vg_store *open_store(void *app)
+{
+    return open_store_at(((const vg_app *)app)->cfg->data_dir);
 }
 
 static int prepare_dirs(vg_app *app, const vg_config *cfg)
@@ -162,6 +169,34 @@ static void set_log_level(const char *name)
         if (!strcmp(name, names[i])) vg_log_set_level((vg_log_level)i);
 }
 
+/* The handlers' wake-up: the dispatcher, reached through the process state. */
+static void wake_dispatcher(void *ud)
+{
+    const vg_app *app = ud;
+    vg_dispatch_notify(app->dispatch);
+}
+
+/* The handlers' environment: a view of the process state with exactly what they use. */
+static vg_api_env api_env(vg_app *app, const vg_config *cfg)
+{
+    return (vg_api_env){
+        .data_dir = cfg->data_dir,
+        .files_dir = app->files_dir,
+        .tmp_dir = app->tmp_dir,
+        .secret = app->secret,
+        .public_url = app->public_url,
+        .currency = cfg->currency,
+        .urls = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
+        .wake = wake_dispatcher,
+        .wake_ud = app};
+}
+
+/* The store opener the HTTP loops use: the server hands it the handlers' environment. */
+static vg_store *open_store_env(void *env)
+{
+    return open_store_at(((const vg_api_env *)env)->data_dir);
+}
+
 /* Raises the soft descriptor limit to the hard one, then keeps connections below what is left
  * once renders, fetches, the loops and the database have theirs: a connection flood must not make
  * a render fail to create its output. 0 with the connection cap in *max_conns, or -1. */
@@ -241,6 +276,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     }
     size_t n_routes = 0;
     const vg_route *routes = vg_api_routes(&n_routes);
+    vg_api_env env = api_env(app, cfg);
     vg_server_opts so = {.host = host,
                          .port = port,
                          .threads = loops,
@@ -252,8 +288,8 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
                          .idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms,
                          .request_timeout_ms = (uint64_t)cfg->request_timeout_ms,
                          .router = {routes, n_routes},
-                         .app = app,
-                         .open_store = open_store};
+                         .app = &env,
+                         .open_store = open_store_env};
     int rc = vg_server_run(&so, &stop_flag, err, sizeof err);
     if (rc) vg_error("%s", err);
     vg_info("shutting down");

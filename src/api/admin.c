@@ -2,7 +2,7 @@
  * admin.c - operator views across keys (spec §7): every task with filters, and usage totals by
  * model or by key over a time range. Admin key only.
  */
-#include "api/app.h"
+#include "api/env.h"
 #include "api/handlers.h"
 #include "api/task_json.h"
 #include "common/clock.h"
@@ -32,20 +32,6 @@ static int list_all_tasks(vg_ctx *c)
     return vg_api_reply_task_list(c, &f, admin_task_json);
 }
 
-static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
-{
-    const char *v = vg_ctx_query(c, name);
-    *out = dflt;
-    if (!v) return 0;
-    char *end;
-    long long t = strtoll(v, &end, 10);
-    if (!*v || *end || t < 0)
-        return vg_reply_error(c, 400, "invalid_parameter", name, "%s must be a unix time", name),
-               -1;
-    *out = t;
-    return 0;
-}
-
 static json_t *usage_entry(const char *label, const char *group, int64_t tasks, int64_t tokens,
                            int64_t cost)
 {
@@ -59,7 +45,9 @@ static json_t *usage_entry(const char *label, const char *group, int64_t tasks, 
 static int usage(vg_ctx *c)
 {
     int64_t from, to;
-    if (query_time(c, "from", 0, &from) || query_time(c, "to", vg_now_s() + 1, &to)) return 0;
+    if (vg_ctx_query_int(c, "from", 0, INT64_MAX, 0, &from) ||
+        vg_ctx_query_int(c, "to", 0, INT64_MAX, vg_now_s() + 1, &to))
+        return 0;
     const char *g = vg_ctx_query(c, "group_by");
     if (!g) g = "model";
     if (strcmp(g, "model") && strcmp(g, "key"))
@@ -80,11 +68,11 @@ static int usage(vg_ctx *c)
     }
     free(rows);
     json_t *total = usage_entry(label, "all", tasks, tokens, cost);
-    const vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     return vg_reply_json(c, 200,
                          json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "object", "usage", "from",
                                    (json_int_t)from, "to", (json_int_t)to, "group_by", g,
-                                   "currency", app->cfg->currency, "data", data, "total", total));
+                                   "currency", env->currency, "data", data, "total", total));
 }
 
 const vg_route vg_routes_admin[] = {

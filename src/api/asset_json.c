@@ -31,11 +31,12 @@ void vg_rfc3339(int64_t unix_s, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void vg_asset_content_url(const vg_app *app, const char *id, int64_t now, char *out, size_t outlen)
+void vg_asset_content_url(const vg_api_env *env, const char *id, int64_t now, char *out,
+                          size_t outlen)
 {
     /* Rounded up to the next hour: the same URL for an hour, so clients and caches can reuse it. */
     int64_t expires = (now / 3600 + 1) * 3600 + VG_ASSET_URL_TTL_S;
-    vg_presign_url(app->secret, app->public_url, "assets", id, "content", expires, out, outlen);
+    vg_presign_url(env->secret, env->public_url, "assets", id, "content", expires, out, outlen);
 }
 
 static void add_times(json_t *j, int64_t created, int64_t updated)
@@ -47,14 +48,14 @@ static void add_times(json_t *j, int64_t created, int64_t updated)
     json_object_set_new(j, "UpdateTime", json_string(u));
 }
 
-json_t *vg_asset_json(const vg_app *app, const vg_asset *a, int64_t now)
+json_t *vg_asset_json(const vg_api_env *env, const vg_asset *a, int64_t now)
 {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Id", a->id, "Name", a->name, "GroupId",
                           a->group_id, "AssetType", vg_asset_type_name(a->type), "Status",
                           vg_asset_status_name(a->status));
     if (a->status == VG_ASSET_ACTIVE) {
         char url[1024];
-        vg_asset_content_url(app, a->id, now, url, sizeof url);
+        vg_asset_content_url(env, a->id, now, url, sizeof url);
         json_object_set_new(j, "URL", json_string(url));
     }
     if (a->status == VG_ASSET_FAILED)

@@ -8,7 +8,7 @@
  */
 #ifndef VG_API_ASSET_JSON_H
 #define VG_API_ASSET_JSON_H
-#include "api/app.h"
+#include "api/env.h"
 #include "core/asset.h"
 
 #include <jansson.h>
@@ -25,12 +25,13 @@
 json_t *vg_asset_envelope(const char *request_id, const char *action, json_t *result,
                           const char *code, const char *message);
 /** Id, Name, GroupId, AssetType, Status, URL (Active), Error (Failed), CreateTime, UpdateTime. */
-json_t *vg_asset_json(const vg_app *app, const vg_asset *a, int64_t now);
+json_t *vg_asset_json(const vg_api_env *env, const vg_asset *a, int64_t now);
 /** Id, Name, Description, GroupType, CreateTime, UpdateTime. */
 json_t *vg_asset_group_json(const vg_asset_group *g);
 /** "2026-11-24T11:30:00Z" for unix seconds. */
 void vg_rfc3339(int64_t unix_s, char out[32]);
 /** The presigned content URL of asset id as of now. */
-void vg_asset_content_url(const vg_app *app, const char *id, int64_t now, char *out, size_t outlen);
+void vg_asset_content_url(const vg_api_env *env, const char *id, int64_t now, char *out,
+                          size_t outlen);
 
 #endif

@@ -21,7 +21,7 @@
 #include "api/asset_json.h"
 #include "api/handlers.h"
 
-#include "api/app.h"
+#include "api/env.h"
 #include "assets/worker.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -29,7 +29,7 @@
 #include "common/log.h"
 #include "core/presign.h"
 #include "http/sendfile.h"
-#include "net/fetch.h"
+#include "core/urlpolicy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -356,12 +356,12 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 }
 
 /* DATA/tmp/upload-<id>, then renamed into staging (see the crash note at the top). */
-static int stage_upload(const vg_app *app, const char *id, const unsigned char *bytes, size_t len,
-                        char *staged, size_t staged_len)
+static int stage_upload(const vg_api_env *env, const char *id, const unsigned char *bytes,
+                        size_t len, char *staged, size_t staged_len)
 {
     char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s/upload-%s", app->tmp_dir, id);
-    vg_asset_staging_path(app->cfg->data_dir, id, staged, staged_len);
+    snprintf(tmp, sizeof tmp, "%s/upload-%s", env->tmp_dir, id);
+    vg_asset_staging_path(env->data_dir, id, staged, staged_len);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     int rc = write_all(fd, bytes, len);
@@ -378,20 +378,19 @@ static int asset_source(areq *r, const json_t *body, vg_asset *a, char *staged, 
     if (opt_string(r, body, "URL", 0, &url) || opt_string(r, body, "Data", 0, &data)) return -1;
     if (url && data) return reply_fail(r, 400, "InvalidParameter", "give URL or Data, not both");
     if (!url && !data) return reply_fail(r, 400, "MissingParameter", "URL or Data is required");
-    const vg_app *app = r->c->app;
+    const vg_api_env *env = r->c->app;
     if (url) {
-        vg_fetch_opts o = {.allow_http = app->cfg->allow_http_fetch,
-                           .allow_private = app->cfg->allow_private_fetch};
-        char why[200] = "";
-        if (vg_fetch_check_url(url, &o, why, sizeof why) != VG_OK)
-            return reply_fail(r, 400, "InvalidParameter", "URL is not allowed: %s", why);
+        vg_url_verdict why;
+        if (vg_urlpolicy_check(url, &env->urls, &why) != VG_OK)
+            return reply_fail(r, 400, "InvalidParameter", "URL is not allowed: url %s",
+                              vg_urlpolicy_reason(why, &env->urls));
         a->source_url = vg_strdup(url);
         return 0;
     }
     unsigned char *bytes = NULL;
     size_t len = 0;
     if (decode_data(r, data, &bytes, &len)) return -1;
-    int rc = stage_upload(app, a->id, bytes, len, staged, n);
+    int rc = stage_upload(env, a->id, bytes, len, staged, n);
     free(bytes);
     if (rc) vg_error("asset %s: cannot stage the upload: %s", a->id, strerror(errno));
     return rc ? reply_internal(r) : 0;
@@ -566,8 +565,8 @@ static int handle_action(vg_ctx *c)
 
 static int get_content(vg_ctx *c)
 {
-    const vg_app *app = c->app;
-    int rc = vg_presign_check(app->secret, "assets", c->params[0], "content",
+    const vg_api_env *env = c->app;
+    int rc = vg_presign_check(env->secret, "assets", c->params[0], "content",
                               vg_ctx_query(c, "expires"), vg_ctx_query(c, "sig"), vg_now_s());
     if (rc == -1)
         return vg_reply_error(c, 403, "invalid_signature", "sig", "the URL signature is invalid");
@@ -577,7 +576,7 @@ static int get_content(vg_ctx *c)
     if (rc == VG_ERR) return vg_reply_internal(c);
     bool visible = rc == VG_OK && !a.deleted_at && a.status == VG_ASSET_ACTIVE;
     char path[1400];
-    if (visible) vg_asset_blob_path(app->cfg->data_dir, a.sha256, path, sizeof path);
+    if (visible) vg_asset_blob_path(env->data_dir, a.sha256, path, sizeof path);
     if (!visible || vg_send_file(c, path, vg_asset_format_mime(a.media.format)))
         vg_reply_error(c, 404, "asset_not_found", "", "asset not found");
     if (rc == VG_OK) vg_asset_free(&a);

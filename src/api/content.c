@@ -4,7 +4,7 @@
  * (http/sendfile.h: ETag, Last-Modified, Range → 206, If-None-Match → 304); the whole file is never
  * read into memory.
  */
-#include "api/app.h"
+#include "api/env.h"
 #include "api/handlers.h"
 #include "common/clock.h"
 #include "core/presign.h"
@@ -35,7 +35,7 @@ static const variant_def *find_variant(const char *name)
 /* Sends one variant of a task whose visibility the caller has already established. */
 static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
 {
-    const vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     const variant_def *v = find_variant(variant_name);
     if (!v)
         return vg_reply_error(c, 400, "invalid_parameter", "variant",
@@ -53,7 +53,7 @@ static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
         return vg_reply_error(c, 404, "not_found", "variant",
                               "no last frame: submit with metadata.return_last_frame=true");
     char path[1400];
-    vg_app_task_file(app, t->id, v->file, path, sizeof path);
+    vg_api_env_task_file(env, t->id, v->file, path, sizeof path);
     if (vg_send_file(c, path, v->mime))
         return vg_reply_error(c, 410, "video_expired", "", "the content of %s is gone", t->id);
     return 0;
@@ -71,8 +71,8 @@ static int get_content(vg_ctx *c)
 
 static int get_presigned(vg_ctx *c)
 {
-    const vg_app *app = c->app;
-    int rc = vg_presign_check(app->secret, "files", c->params[0], c->params[1],
+    const vg_api_env *env = c->app;
+    int rc = vg_presign_check(env->secret, "files", c->params[0], c->params[1],
                               vg_ctx_query(c, "expires"), vg_ctx_query(c, "sig"), vg_now_s());
     if (rc == -1)
         return vg_reply_error(c, 403, "invalid_signature", "sig", "the URL signature is invalid");

@@ -285,8 +285,8 @@ static int key_ledger(vg_ctx *c)
     vg_key_free(&k);
     int limit;
     if (vg_api_query_limit(c, &limit)) return 0;
-    const char *b = vg_ctx_query(c, "before");
-    int64_t before = b ? strtoll(b, NULL, 10) : 0;
+    int64_t before;
+    if (vg_ctx_query_int(c, "before", 0, INT64_MAX, 0, &before)) return 0;
     vg_ledger_entry *rows = NULL;
     size_t n = 0;
     bool more = false;

@@ -3,7 +3,7 @@
  * list format, {"object":"list","data":[{"id","object":"model",…, resolutions, seconds,
  * pricing}]}. Any valid key may read it; the table is read-only after start-up, so no locking.
  */
-#include "api/app.h"
+#include "api/env.h"
 #include "api/handlers.h"
 
 #include "core/models.h"
@@ -14,13 +14,13 @@ static int list_models(vg_ctx *c)
 {
     return vg_reply_json(c, 200,
                          json_pack("{s:s, s:o}", "object", "list", "data",
-                                   vg_models_to_json(((const vg_app *)c->app)->cfg->currency)));
+                                   vg_models_to_json(((const vg_api_env *)c->app)->currency)));
 }
 
 /* One model by id; the same object as in the list, so clients can use either. */
 static int get_model(vg_ctx *c)
 {
-    json_t *all = vg_models_to_json(((const vg_app *)c->app)->cfg->currency), *found = NULL, *m;
+    json_t *all = vg_models_to_json(((const vg_api_env *)c->app)->currency), *found = NULL, *m;
     size_t i;
     json_array_foreach(all, i, m)
     {

@@ -11,17 +11,17 @@ static json_t *time_or_null(int64_t t)
     return t ? json_integer(t) : json_null();
 }
 
-static void add_url(json_t *obj, const char *field, const vg_app *app, const vg_task *t,
+static void add_url(json_t *obj, const char *field, const vg_api_env *env, const vg_task *t,
                     const char *variant)
 {
     char url[1024];
-    vg_presign_url(app->secret, app->public_url, "files", t->id, variant, t->expires_at, url,
+    vg_presign_url(env->secret, env->public_url, "files", t->id, variant, t->expires_at, url,
                    sizeof url);
     json_object_set_new(obj, field, json_string(url));
 }
 
 /* output/result_url/usage of a completed task whose files are still kept. */
-static void add_results(json_t *j, const vg_app *app, const vg_task *t)
+static void add_results(json_t *j, const vg_api_env *env, const vg_task *t)
 {
     if (t->status != VG_TASK_COMPLETED) return;
     json_object_set_new(j, "usage",
@@ -29,14 +29,14 @@ static void add_results(json_t *j, const vg_app *app, const vg_task *t)
                                   "total_tokens", (json_int_t)t->tokens));
     if (t->content_deleted) return;
     json_t *out = json_object();
-    add_url(out, "video_url", app, t, "video");
-    add_url(out, "thumbnail_url", app, t, "thumbnail");
-    if (t->has_last_frame) add_url(out, "last_frame_url", app, t, "last_frame");
+    add_url(out, "video_url", env, t, "video");
+    add_url(out, "thumbnail_url", env, t, "thumbnail");
+    if (t->has_last_frame) add_url(out, "last_frame_url", env, t, "last_frame");
     json_object_set(j, "result_url", json_object_get(out, "video_url"));
     json_object_set_new(j, "output", out);
 }
 
-json_t *vg_task_json(const vg_app *app, const vg_task *t)
+json_t *vg_task_json(const vg_api_env *env, const vg_task *t)
 {
     char seconds[16], size[32], cost[VG_MONEY_STR_MAX];
     snprintf(seconds, sizeof seconds, "%d", t->seconds);
@@ -52,7 +52,7 @@ json_t *vg_task_json(const vg_app *app, const vg_task *t)
     json_object_set_new(j, "seed", json_integer(t->seed));
     /* Test-mode keys' tasks run on the local engine and are never charged: say so. */
     json_object_set_new(j, "mode", json_string(t->test_mode ? "test" : "live"));
-    add_results(j, app, t);
+    add_results(j, env, t);
     if (t->cost_micro >= 0) vg_money_format(t->cost_micro, cost);
     json_object_set_new(j, "cost", t->cost_micro >= 0 ? json_string(cost) : json_null());
     json_object_set_new(j, "error",
@@ -116,14 +116,14 @@ static json_t *openai_error(const vg_task *t)
     return json_null();
 }
 
-json_t *vg_task_json_openai(const vg_app *app, const vg_task *t)
+json_t *vg_task_json_openai(const vg_api_env *env, const vg_task *t)
 {
     char seconds[16], size[32];
     snprintf(seconds, sizeof seconds, "%d", t->seconds);
     snprintf(size, sizeof size, "%dx%d", t->width, t->height);
     json_t *meta = json_object();
     if (t->status == VG_TASK_COMPLETED && !t->content_deleted)
-        add_url(meta, "url", app, t, "video");
+        add_url(meta, "url", env, t, "video");
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:s, s:o, s:n, s:o, s:o}",
                           "id", t->id, "object", "video", "model", t->model, "status",
                           vg_openai_status(t->status), "progress", t->progress, "created_at",
@@ -150,11 +150,11 @@ static const char *fail_reason(const vg_task *t)
     return t->error_message[0] ? t->error_message : vg_task_status_public(t->status);
 }
 
-json_t *vg_task_json_envelope(const vg_app *app, const vg_task *t)
+json_t *vg_task_json_envelope(const vg_api_env *env, const vg_task *t)
 {
     char progress[8];
     snprintf(progress, sizeof progress, "%d%%", t->progress);
-    json_t *data = vg_task_json(app, t);
+    json_t *data = vg_task_json(env, t);
     json_object_set_new(data, "status", json_string(vg_envelope_status(t->status)));
     json_object_set_new(data, "progress", json_string(progress));
     /* Clients of this format read result_url unconditionally: null until there is one. */

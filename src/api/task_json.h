@@ -6,13 +6,13 @@
  */
 #ifndef VG_API_TASK_JSON_H
 #define VG_API_TASK_JSON_H
-#include "api/app.h"
+#include "api/env.h"
 #include "core/task.h"
 
 #include <jansson.h>
 
 /** The native task object of GET /v1/video/generations/{id}. */
-json_t *vg_task_json(const vg_app *app, const vg_task *t);
+json_t *vg_task_json(const vg_api_env *env, const vg_task *t);
 /** The short reply of a submit: id, task_id, object, model, status, progress, created_at. */
 json_t *vg_task_json_submitted(const vg_task *t);
 
@@ -28,13 +28,13 @@ const char *vg_envelope_status(vg_task_status s);
  * remixed_from_video_id (null), error ({"code":"cancelled",…} for a cancelled task), metadata
  * ({"url": presigned video URL} once completed and still stored) and usage (when completed).
  */
-json_t *vg_task_json_openai(const vg_app *app, const vg_task *t);
+json_t *vg_task_json_openai(const vg_api_env *env, const vg_task *t);
 /** {"id","object":"video.deleted","deleted":true} for a task whose content was deleted. */
 json_t *vg_task_json_openai_deleted(const vg_task *t);
 /**
  * The envelope form: {"code":"success","message":"","data":{native object with status
  * upper-cased (vg_envelope_status), progress as "50%" and fail_reason ("" unless failed)}}.
  */
-json_t *vg_task_json_envelope(const vg_app *app, const vg_task *t);
+json_t *vg_task_json_envelope(const vg_api_env *env, const vg_task *t);
 
 #endif

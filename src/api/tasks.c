@@ -3,12 +3,12 @@
  *
  * Submit is the one write on the hot path: validate (core/spec) → check the key may use the model
  * → check media URLs without fetching them (fetching happens on a worker, never on the event loop)
- * → price the hold from the declared size → one store transaction inserts task + hold → wake the
+ * → price the hold from the declared size (core/billing) → one store transaction inserts task + hold → wake the
  * dispatcher → 200. Nothing reaches a worker before the row is committed.
  */
 #include "api/handlers.h"
 
-#include "api/app.h"
+#include "api/env.h"
 #include "api/task_json.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -16,19 +16,14 @@
 #include "common/fsutil.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "core/billing.h"
 #include "core/dataurl.h"
 #include "core/spec.h"
-#include "dispatch/dispatcher.h"
 #include "engine/engine.h"
-#include "net/fetch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Reference videos add their own seconds to the upstream's token count; their length is not known
- * before they are fetched, so the hold assumes the longest allowed (15 s): never too small. */
-#define REF_VIDEO_HOLD_SECONDS 15
 
 static const char *const media_field[] = {"image_url", "video_url", "audio_url"};
 
@@ -68,16 +63,13 @@ static int check_data_image(const char *url, const char *param, int *w, int *h, 
     return 0;
 }
 
-/* URL policy at submit; resolves an adaptive ratio from an embedded first frame. */
+/* What the spec cannot check alone (web URLs were judged by the one URL policy in vg_spec_parse):
+ * asset:// references, decodable data: images; resolves an adaptive ratio from a first frame. */
 static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *err)
 {
-    const vg_app *app = c->app;
-    vg_fetch_opts fo = {.allow_http = app->cfg->allow_http_fetch,
-                        .allow_private = app->cfg->allow_private_fetch};
     for (int i = 0; i < s->n_media; i++) {
         vg_media *m = &s->media[i];
-        char param[96], why[256] = "";
-        const char *bad_code = m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter";
+        char param[96];
         media_param(body, m, i, param, sizeof param);
         if (strncmp(m->url, "asset://", 8) == 0) {
             if (vg_api_asset_media(c, m, param, s, err)) return -1;
@@ -91,8 +83,6 @@ static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *e
                 s->ratio = vg_ratio_closest(w, h);
             continue;
         }
-        if (vg_fetch_check_url(m->url, &fo, why, sizeof why) != VG_OK)
-            return vg_err_set(err, 400, bad_code, param, "%s: %s", param, why);
     }
     /* Adaptive without an image follows 16:9 (spec §2). */
     if (s->ratio == VG_RATIO_ADAPTIVE && !vg_task_spec_has_role(s, VG_ROLE_FIRST_FRAME) &&
@@ -114,27 +104,13 @@ static bool model_allowed(const vg_key *k, const char *model)
     return ok;
 }
 
-/* The hold: the declared size's tokens at the declared tier; the largest area of the tier while
- * the ratio is still adaptive. */
-static int64_t estimate_hold(const vg_task_spec *s, int *w, int *h)
-{
-    const vg_model *m = vg_model_find(s->model);
-    bool ref_video = vg_task_spec_has_role(s, VG_ROLE_REFERENCE_VIDEO);
-    int seconds = s->seconds + (ref_video ? REF_VIDEO_HOLD_SECONDS : 0);
-    int64_t tokens;
-    *w = *h = 0;
-    if (s->ratio == VG_RATIO_ADAPTIVE) {
-        tokens = vg_max_area(s->resolution) * (24 * seconds + 1) / 1024;
-    } else {
-        vg_output_size(s->resolution, s->ratio, w, h);
-        tokens = vg_tokens(*w, *h, seconds);
-    }
-    return vg_price_micro(m, s->resolution, ref_video, tokens);
-}
-
-static void fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
+/* The task row of a validated spec, priced by core/billing. VG_NOTFOUND: the model left the table. */
+static int fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
 {
     memset(t, 0, sizeof *t);
+    vg_billing_hold hold;
+    int rc = vg_billing_estimate(s, c->key.test_mode, &hold);
+    if (rc != VG_OK) return rc;
     vg_id_new("task_", t->id);
     snprintf(t->key_id, sizeof t->key_id, "%s", c->key.id);
     snprintf(t->model, sizeof t->model, "%s", s->model);
@@ -144,10 +120,12 @@ static void fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
     t->resolution = s->resolution;
     t->ratio = s->ratio;
     t->seed = s->seed;
-    t->hold_micro = estimate_hold(s, &t->width, &t->height);
+    t->width = hold.width;
+    t->height = hold.height;
+    t->hold_micro = hold.hold_micro;
     t->cost_micro = -1;
     t->test_mode = c->key.test_mode;
-    if (t->test_mode) t->hold_micro = 0;
+    return VG_OK;
 }
 
 static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
@@ -158,7 +136,7 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
                  (long long)(t->hold_micro % 1000000));
         return vg_reply_error(c, 402, "insufficient_quota", "",
                               "the available balance cannot cover this task (%s %s needed)", need,
-                              ((const vg_app *)c->app)->cfg->currency);
+                              ((const vg_api_env *)c->app)->currency);
     }
     if (rc == VG_LIMITED) {
         vg_err e = {0};
@@ -174,11 +152,11 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
 /* Parses and validates a submit body into a task ready to insert; replies on error. */
 int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t)
 {
-    vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     vg_task_spec s;
     memset(&s, 0, sizeof s);
     vg_err err = {0};
-    vg_spec_opts opts = {.allow_http = app->cfg->allow_http_fetch, .default_model = default_model};
+    vg_spec_opts opts = {.urls = env->urls, .default_model = default_model};
     int rc = -1;
     if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(c, body, &s, &err)) {
         vg_reply_err(c, &err);
@@ -194,7 +172,11 @@ int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model
         vg_random_bytes(&r, sizeof r);
         s.seed = r;
     }
-    fill_task(c, &s, t);
+    if (fill_task(c, &s, t) != VG_OK) {
+        vg_error("submit: model %s has no price", s.model);
+        vg_reply_internal(c);
+        goto out;
+    }
     json_t *params = vg_task_spec_to_json(&s);
     t->params = json_dumps(params, JSON_COMPACT);
     json_decref(params);
@@ -207,11 +189,10 @@ out:
 /* Inserts a prepared task; replies with the refusal on failure. */
 int vg_api_insert_task(vg_ctx *c, vg_task *t)
 {
-    vg_app *app = c->app;
     int max_active = c->key.max_active_tasks;
     int rc = c->store->ops->task_create(c->store, t, max_active, NULL);
     if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
-    vg_dispatch_notify(app->dispatch);
+    vg_api_env_wake(c->app);
     return 0;
 }
 
@@ -274,7 +255,7 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     int rc =
         c->store->ops->task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
     if (rc == VG_OK) {
-        vg_dispatch_notify(((vg_app *)c->app)->dispatch);
+        vg_api_env_wake(c->app);
         vg_reply_json(c, 200, out);
         out = NULL;
     } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
@@ -317,7 +298,7 @@ int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
 /* ?format= of GET /v1/video/generations/{id}: absent = the native object (spec §3). */
 static const struct {
     const char *name;
-    json_t *(*render)(const vg_app *app, const vg_task *t);
+    json_t *(*render)(const vg_api_env *env, const vg_task *t);
 } task_formats[] = {
     {"envelope", vg_task_json_envelope},
 };
@@ -325,7 +306,7 @@ static const struct {
 static int get_task(vg_ctx *c)
 {
     const char *format = vg_ctx_query(c, "format");
-    json_t *(*render)(const vg_app *, const vg_task *) = format ? NULL : vg_task_json;
+    json_t *(*render)(const vg_api_env *, const vg_task *) = format ? NULL : vg_task_json;
     for (size_t i = 0; format && i < sizeof task_formats / sizeof task_formats[0]; i++)
         if (!strcmp(task_formats[i].name, format)) render = task_formats[i].render;
     if (!render)
@@ -340,15 +321,8 @@ static int get_task(vg_ctx *c)
 /* Parses ?limit= (1..100, default 20); replies 400 on a bad value. */
 int vg_api_query_limit(vg_ctx *c, int *limit)
 {
-    const char *v = vg_ctx_query(c, "limit");
-    *limit = 20;
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 1 || n > VG_MAX_LIST_LIMIT)
-        return vg_reply_error(c, 400, "invalid_parameter", "limit",
-                              "limit must be an integer from 1 to %d", VG_MAX_LIST_LIMIT),
-               -1;
+    int64_t n;
+    if (vg_ctx_query_int(c, "limit", 1, VG_MAX_LIST_LIMIT, 20, &n)) return -1;
     *limit = (int)n;
     return 0;
 }
@@ -396,11 +370,11 @@ static int list_tasks(vg_ctx *c)
  * only unreachable files (the content routes already answer 410). */
 int vg_api_delete_content(vg_ctx *c, const vg_task *t)
 {
-    vg_app *app = c->app;
+    const vg_api_env *env = c->app;
     if (c->store->ops->task_mark_deleted(c->store, t->id, c->key.id, vg_now_s()) != VG_OK)
         return -1;
     char dir[1400];
-    snprintf(dir, sizeof dir, "%s/%s", app->files_dir, t->id);
+    snprintf(dir, sizeof dir, "%s/%s", env->files_dir, t->id);
     if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
     return 0;
 }

@@ -10,12 +10,11 @@
  * handler does two small store operations on the event loop, like every other handler; the
  * upstream call itself happens on an upstream worker.
  */
-#include "api/app.h"
+#include "api/env.h"
 #include "api/handlers.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
-#include "dispatch/dispatcher.h"
 
 #include <string.h>
 
@@ -32,7 +31,7 @@ static int callback(vg_ctx *c)
     u.next_poll_at = vg_now_ms();
     if (c->store->ops->upstream_update(c->store, &u, 1, vg_now_s()) != VG_OK)
         return vg_reply_internal(c);
-    if (u.applied) vg_dispatch_notify(((vg_app *)c->app)->dispatch);
+    if (u.applied) vg_api_env_wake(c->app);
     return vg_reply_json(c, 200, json_object());
 }
 

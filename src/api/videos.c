@@ -31,6 +31,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/mime.h"
 #include "core/models.h"
 #include "http/multipart.h"
 
@@ -64,29 +65,6 @@ static const struct {
     {"metadata.camera_fixed", AS_BOOL},
 };
 
-/* Kinds recognised from the first bytes of an uploaded file: the images the engine decodes, and
- * common files that are not images, so that a wrong upload is named in its refusal. */
-static const struct {
-    const char *magic;
-    size_t offset, len;
-    const char *mime, *what;
-} g_magic[] = {
-    {"\x89PNG\r\n\x1a\n", 0, 8, "image/png", "a PNG image"},
-    {"\xff\xd8\xff", 0, 3, "image/jpeg", "a JPEG image"},
-    {"WEBP", 8, 4, "image/webp", "a WebP image"},
-    {"GIF8", 0, 4, "image/gif", "a GIF image"},
-    {"BM", 0, 2, "image/bmp", "a BMP image"},
-    {"II*\0", 0, 4, "image/tiff", "a TIFF image"},
-    {"MM\0*", 0, 4, "image/tiff", "a TIFF image"},
-    {"%PDF-", 0, 5, "application/pdf", "a PDF document"},
-    {"ftyp", 4, 4, "video/mp4", "an MP4 or QuickTime video"},
-    {"\x1a\x45\xdf\xa3", 0, 4, "video/webm", "a WebM or Matroska video"},
-    {"WAVE", 8, 4, "audio/wav", "a WAV audio file"},
-    {"ID3", 0, 3, "audio/mpeg", "an MP3 audio file"},
-    {"OggS", 0, 4, "audio/ogg", "an Ogg file"},
-    {"PK\x03\x04", 0, 4, "application/zip", "a ZIP archive"},
-    {"\x1f\x8b", 0, 2, "application/gzip", "a gzip archive"},
-};
 #define ACCEPTED_IMAGES "a JPEG, PNG, WebP, BMP, GIF or TIFF image"
 
 typedef struct {
@@ -162,15 +140,6 @@ static bool declared_type(const vg_mp_part *p, char mime[64])
     return n > 0 && strchr(mime, '/');
 }
 
-static int sniff(const vg_mp_part *p)
-{
-    for (size_t i = 0; i < sizeof g_magic / sizeof g_magic[0]; i++)
-        if (p->len >= g_magic[i].offset + g_magic[i].len &&
-            !memcmp(p->data + g_magic[i].offset, g_magic[i].magic, g_magic[i].len))
-            return (int)i;
-    return -1;
-}
-
 /* A file part is an image (the only files the routes take): the bytes decide, and a declared
  * "image/…" type is trusted only for bytes not recognised here (the decoder judges them later).
  * Anything else is refused, saying what the file is and what is accepted. */
@@ -178,13 +147,13 @@ static json_t *data_url(const vg_mp_part *p, const field_path *fp, vg_err *err)
 {
     char mime[64];
     bool declared = declared_type(p, mime);
-    int k = sniff(p);
-    if (k >= 0 && !strncmp(g_magic[k].mime, "image/", 6)) {
-        snprintf(mime, sizeof mime, "%s", g_magic[k].mime);
-    } else if (k >= 0 || !declared || strncmp(mime, "image/", 6)) {
+    const char *sniffed = vg_mime_sniff(p->data, p->len);
+    if (sniffed && !strncmp(sniffed, "image/", 6)) {
+        snprintf(mime, sizeof mime, "%s", sniffed);
+    } else if (sniffed || !declared || strncmp(mime, "image/", 6)) {
         char what[160];
-        if (k >= 0)
-            snprintf(what, sizeof what, "%s (%s)", g_magic[k].what, g_magic[k].mime);
+        if (sniffed)
+            snprintf(what, sizeof what, "%s (%s)", vg_mime_describe(p->data, p->len), sniffed);
         else if (declared)
             snprintf(what, sizeof what, "unrecognised data (sent as %s)", mime);
         else
@@ -360,15 +329,8 @@ static int create_video(vg_ctx *c)
 /* ?wait=N is accepted (0..VG_MAX_WAIT_S) for the long-poll of a later issue; it does not wait. */
 static int check_wait(vg_ctx *c)
 {
-    const char *v = vg_ctx_query(c, "wait");
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 0 || n > VG_MAX_WAIT_S)
-        return vg_reply_error(c, 400, "invalid_parameter", "wait",
-                              "wait must be a whole number of seconds from 0 to %d", VG_MAX_WAIT_S),
-               -1;
-    return 0;
+    int64_t n;
+    return vg_ctx_query_int(c, "wait", 0, VG_MAX_WAIT_S, 0, &n);
 }
 
 /* A video its owner deleted is gone from this surface, as at OpenAI: 404 to retrieve and delete.

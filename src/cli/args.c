@@ -1,67 +1,67 @@
-/* args.c - see args.h. */
+/* args.c - see args.h. The parsing itself is getopt_long(), fed from the option tables. */
 #include "cli/args.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
 
-static const vg_cli_opt *find_long(const vg_cli_opt *const *tables, size_t ntables,
-                                   const char *name, size_t len)
+/* getopt_long() values: a short name is its character; a long-only option is LONG_VAL + its index
+ * in the flattened tables. */
+#define LONG_VAL 256
+
+typedef struct {
+    const vg_cli_opt **flat; /* every option of every table, in search order */
+    size_t n;
+    struct option *lo;
+    char *shorts; /* the optstring */
+} opt_index;
+
+static void index_build(opt_index *x, const vg_cli_opt *const *tables, size_t ntables)
 {
+    size_t n = 0;
     for (size_t t = 0; t < ntables; t++)
         for (const vg_cli_opt *o = tables[t]; o->name; o++)
-            if (strlen(o->name) == len && memcmp(o->name, name, len) == 0) return o;
-    return NULL;
-}
-
-static const vg_cli_opt *find_short(const vg_cli_opt *const *tables, size_t ntables, char c)
-{
+            n++;
+    x->flat = vg_calloc(n + 1, sizeof *x->flat);
+    x->lo = vg_calloc(n + 1, sizeof *x->lo);
+    /* "-": positionals come back in order (value 1) instead of being permuted to the end;
+     * ":": a missing value is reported as ':' rather than '?'. */
+    x->shorts = vg_calloc(2 * n + 3, 1);
+    char *sp = x->shorts;
+    *sp++ = '-';
+    *sp++ = ':';
+    x->n = 0;
     for (size_t t = 0; t < ntables; t++)
-        for (const vg_cli_opt *o = tables[t]; o->name; o++)
-            if (o->short_name && o->short_name == c) return o;
-    return NULL;
+        for (const vg_cli_opt *o = tables[t]; o->name; o++) {
+            size_t i = x->n++;
+            x->flat[i] = o;
+            int has = o->kind == VG_CLI_OPT_FLAG ? no_argument : required_argument;
+            x->lo[i] = (struct option){o->name, has, NULL,
+                                       o->short_name ? o->short_name : LONG_VAL + (int)i};
+            if (o->short_name && !strchr(x->shorts, o->short_name)) {
+                *sp++ = o->short_name;
+                if (has == required_argument) *sp++ = ':';
+            }
+        }
 }
 
-/*
- * Handles the option at argv[*i]; a value either follows "=" or is the next argument, which is
- * then consumed too.
- */
-static vg_cli_status parse_one(vg_cli_ctx *ctx, const vg_cli_opt *const *tables, size_t ntables,
-                               int argc, char **argv, int *i, vg_cli_args *out)
+static void index_free(opt_index *x)
 {
-    const char *arg = argv[*i];
-    const vg_cli_opt *opt;
-    const char *inline_val = NULL;
-    if (arg[1] == '-') {
-        const char *name = arg + 2;
-        const char *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        opt = find_long(tables, ntables, name, len);
-        if (eq) inline_val = eq + 1;
-    } else {
-        opt = arg[2] == '\0' ? find_short(tables, ntables, arg[1]) : NULL;
-    }
-    if (!opt) return vg_cli_fail(ctx, VG_CLI_USAGE, "unknown option '%s' (see --help)", arg);
+    free(x->flat);
+    free(x->lo);
+    free(x->shorts);
+}
 
-    vg_cli_arg *v = &out->vals[out->nvals++];
-    v->opt = opt;
-    v->value = NULL;
-    if (opt->kind == VG_CLI_OPT_FLAG) {
-        if (inline_val)
-            return vg_cli_fail(ctx, VG_CLI_USAGE, "option --%s takes no value", opt->name);
-        return VG_CLI_OK;
-    }
-    if (inline_val) {
-        v->value = inline_val;
-    } else if (*i + 1 < argc) {
-        v->value = argv[++*i];
-    } else {
-        return vg_cli_fail(ctx, VG_CLI_USAGE, "option --%s needs a value (%s)", opt->name,
-                           opt->metavar ? opt->metavar : "VALUE");
-    }
-    return VG_CLI_OK;
+/* The option a getopt_long() value stands for (the first table that has it wins), or NULL. */
+static const vg_cli_opt *index_find(const opt_index *x, int val)
+{
+    if (val >= LONG_VAL) return (size_t)(val - LONG_VAL) < x->n ? x->flat[val - LONG_VAL] : NULL;
+    for (size_t i = 0; i < x->n; i++)
+        if (val && x->flat[i]->short_name == val) return x->flat[i];
+    return NULL;
 }
 
 vg_cli_status vg_cli_args_parse(vg_cli_ctx *ctx, const vg_cli_opt *const *tables, size_t ntables,
@@ -71,19 +71,40 @@ vg_cli_status vg_cli_args_parse(vg_cli_ctx *ctx, const vg_cli_opt *const *tables
     out->vals = vg_calloc((size_t)argc + 1, sizeof *out->vals);
     out->pos = vg_calloc((size_t)argc + 1, sizeof *out->pos);
     out->nvals = out->npos = 0;
-    int options_done = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!options_done && strcmp(arg, "--") == 0) {
-            options_done = 1;
-        } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            vg_cli_status st = parse_one(ctx, tables, ntables, argc, argv, &i, out);
-            if (st != VG_CLI_OK) return st;
+    opt_index x;
+    index_build(&x, tables, ntables);
+    /* getopt_long() reads from argv[1]: give it a program name in front. */
+    char **av = vg_calloc((size_t)argc + 2, sizeof *av);
+    av[0] = "vidgate";
+    memcpy(av + 1, argv, (size_t)argc * sizeof *av);
+    vg_cli_status st = VG_CLI_OK;
+    optind = 0; /* a full re-initialisation of getopt's state (GNU): a command parses again */
+    opterr = 0; /* our messages, not getopt's */
+    int ch;
+    while (st == VG_CLI_OK && (ch = getopt_long(argc + 1, av, x.shorts, x.lo, NULL)) != -1) {
+        const vg_cli_opt *opt =
+            ch == '?' || ch == ':' ? index_find(&x, optopt) : index_find(&x, ch);
+        if (ch == 1) {
+            out->pos[out->npos++] = optarg;
+        } else if (ch == ':') {
+            st = vg_cli_fail(ctx, VG_CLI_USAGE, "option --%s needs a value (%s)", opt->name,
+                             opt->metavar ? opt->metavar : "VALUE");
+        } else if (ch == '?' && opt && opt->kind == VG_CLI_OPT_FLAG) {
+            st = vg_cli_fail(ctx, VG_CLI_USAGE, "option --%s takes no value", opt->name);
+        } else if (ch == '?' || !opt) {
+            st = vg_cli_fail(ctx, VG_CLI_USAGE, "unknown option '%s' (see --help)",
+                             av[optind - 1 > 0 ? optind - 1 : 1]);
         } else {
-            out->pos[out->npos++] = arg;
+            out->vals[out->nvals++] =
+                (vg_cli_arg){opt, opt->kind == VG_CLI_OPT_FLAG ? NULL : optarg};
         }
     }
-    return VG_CLI_OK;
+    /* after "--": the rest are positionals */
+    for (; st == VG_CLI_OK && optind < argc + 1; optind++)
+        out->pos[out->npos++] = av[optind];
+    free(av);
+    index_free(&x);
+    return st;
 }
 
 void vg_cli_args_free(vg_cli_args *args)

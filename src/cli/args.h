@@ -1,8 +1,9 @@
 /*
  * args.h - table-driven command-line options.
  *
- * Each command declares its options as a vg_cli_opt table; the parser accepts "--name value",
- * "--name=value", "-x value" and "--" (end of options), and keeps everything else as positionals.
+ * Each command declares its options as a vg_cli_opt table; the tables are handed to getopt_long(),
+ * which accepts "--name value", "--name=value", "-x value", "-xvalue", a unique prefix of a long
+ * name, and "--" (end of options); everything else is kept as a positional, in order.
  * Parsed values point into argv (nothing to free but the two arrays, see vg_cli_args_free()).
  * The typed getters validate and record a usage error themselves, so command handlers read as a
  * straight line.

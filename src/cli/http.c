@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,7 +30,6 @@ typedef struct {
     vg_cli_status status; /* set by a callback that aborted the transfer */
     char *buf;
     size_t len, cap;
-    long retry_after_s;
     char content_type[128];
     const char *part_path; /* non-NULL: stream 2xx bodies here */
     FILE *fp;
@@ -61,21 +61,9 @@ void vg_cli_http_cleanup(vg_cli_ctx *ctx)
 
 char *vg_cli_escape(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = vg_malloc(n * 3 + 1), *p = out;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            *p++ = (char)c;
-        } else {
-            *p++ = '%';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
-    }
-    *p = '\0';
+    char *esc = curl_easy_escape(NULL, s, 0); /* the handle is ignored since libcurl 7.82 */
+    char *out = vg_strdup(esc ? esc : "");
+    curl_free(esc);
     return out;
 }
 
@@ -150,17 +138,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     transfer *t = userdata;
     size_t n = size * nmemb;
-    char value[128];
     /* A new status line starts a new answer (after a redirect or a 100 Continue). */
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        t->retry_after_s = -1;
         t->content_type[0] = '\0';
-    } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        header_value(data + 12, n - 12, value, sizeof value);
-        char *end;
-        long s = strtol(value, &end, 10);
-        /* The HTTP-date form is left at -1: the caller then uses its own interval. */
-        t->retry_after_s = (end != value && *end == '\0' && s >= 0) ? s : -1;
     } else if (n > 13 && strncasecmp(data, "Content-Type:", 13) == 0) {
         header_value(data + 13, n - 13, t->content_type, sizeof t->content_type);
     }
@@ -215,12 +195,21 @@ static vg_cli_status perform(vg_cli_ctx *ctx, CURL *c, transfer *t, const char *
                        errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
+/* Retry-After of the last answer in seconds (libcurl reads the delay and the HTTP-date forms);
+ * -1 when absent or zero, so the caller uses its own interval. */
+static long retry_after(CURL *c)
+{
+    curl_off_t s = 0;
+    if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &s) != CURLE_OK || s <= 0) return -1;
+    return s > LONG_MAX ? LONG_MAX : (long)s;
+}
+
 vg_cli_status vg_cli_http_send(vg_cli_ctx *ctx, const vg_cli_request *req, vg_cli_response *resp)
 {
     memset(resp, 0, sizeof *resp);
     resp->retry_after_s = -1;
     CURL *c = handle(ctx);
-    transfer t = {.ctx = ctx, .curl = c, .retry_after_s = -1};
+    transfer t = {.ctx = ctx, .curl = c};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = base_setup(ctx, c, &t, req->path, errbuf);
     char *body = req->body ? json_dumps(req->body, JSON_COMPACT) : NULL;
@@ -246,7 +235,7 @@ vg_cli_status vg_cli_http_send(vg_cli_ctx *ctx, const vg_cli_request *req, vg_cl
     if (st == VG_CLI_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     resp->body = t.buf ? t.buf : vg_strdup("");
     resp->len = t.len;
-    resp->retry_after_s = t.retry_after_s;
+    resp->retry_after_s = retry_after(c);
     return st;
 }
 
@@ -346,7 +335,7 @@ vg_cli_status vg_cli_http_download(vg_cli_ctx *ctx, const char *path, const vg_c
     *out_path = NULL;
     CURL *c = handle(ctx);
     char *part = vg_asprintf("%s.part", dl->dest ? dl->dest : dl->stem);
-    transfer t = {.ctx = ctx, .curl = c, .retry_after_s = -1, .part_path = part};
+    transfer t = {.ctx = ctx, .curl = c, .part_path = part};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = base_setup(ctx, c, &t, path, errbuf);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);

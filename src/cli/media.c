@@ -10,28 +10,13 @@
 #include "common/alloc.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "common/mime.h"
 
-/* Leading bytes of each type; WebP is checked apart because its tag follows the RIFF size. */
-static const struct {
-    const char *mime;
-    size_t len;
-    const char *magic;
-} signatures[] = {
-    {"image/jpeg", 3, "\xff\xd8\xff"},
-    {"image/png", 8, "\x89PNG\r\n\x1a\n"},
-    {"image/gif", 6, "GIF87a"},
-    {"image/gif", 6, "GIF89a"},
-    {"image/bmp", 2, "BM"},
-};
-
+/* The CLI sends images only; any other type is left for the caller to refuse. */
 const char *vg_cli_media_sniff(const unsigned char *data, size_t len)
 {
-    if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
-        return "image/webp";
-    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++)
-        if (len >= signatures[i].len && memcmp(data, signatures[i].magic, signatures[i].len) == 0)
-            return signatures[i].mime;
-    return NULL;
+    const char *mime = vg_mime_sniff(data, len);
+    return mime && strncmp(mime, "image/", 6) == 0 ? mime : NULL;
 }
 
 static int is_reference(const char *arg)

@@ -1,8 +1,11 @@
-/* config.c - see config.h. Options are rows of one table; loading walks it three times. */
+/* config.c - see config.h. Options are rows of one table; loading walks it three times. Flags are
+ * read with getopt_long() (so "--name value", "--name=value" and "--" all work), once to find the
+ * file and once, after the file and the environment, to apply them. */
 #include "common/config.h"
 
 #include "common/limits.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,17 +202,63 @@ static void usage(void)
            "  VIDGATE_ADMIN_KEY           the admin key (else DATA/admin.key is created)\n");
 }
 
-/* Matches "--name" against an option (dashes or underscores). */
-static const opt *find_flag(const char *arg)
+/* getopt_long() values of the flags that are not table rows; table rows use their index. */
+enum { FLAG_CONFIG = 1000, FLAG_PRINT_CONFIG, FLAG_HELP = 'h' };
+
+/* One getopt_long() table for every flag: each row as --name-with-dashes and, where that differs,
+ * as --name_with_underscores (both spellings have always worked). Names live in `names`. */
+static void build_longopts(struct option *lo, char names[][64])
 {
-    if (strncmp(arg, "--", 2)) return NULL;
+    size_t n = 0;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        const char *a = arg + 2, *n = options[i].name;
-        while (*a && *n && (*a == *n || (*a == '-' && *n == '_')))
-            a++, n++;
-        if (!*a && !*n) return &options[i];
+        snprintf(names[i], 64, "%s", options[i].name);
+        for (char *p = names[i]; *p; p++)
+            if (*p == '_') *p = '-';
+        lo[n++] = (struct option){names[i], required_argument, NULL, (int)i};
+        if (strcmp(names[i], options[i].name))
+            lo[n++] = (struct option){options[i].name, required_argument, NULL, (int)i};
     }
-    return NULL;
+    lo[n++] = (struct option){"config", required_argument, NULL, FLAG_CONFIG};
+    lo[n++] = (struct option){"print-config", no_argument, NULL, FLAG_PRINT_CONFIG};
+    lo[n++] = (struct option){"help", no_argument, NULL, FLAG_HELP};
+    lo[n] = (struct option){0};
+}
+
+/* Walks argv with getopt_long(); the first pass (apply == false) only finds --help, --config and
+ * --print-config, the second applies the other flags over the file and the environment, so flags
+ * win. Returns 0, 1 (--help shown) or -1 with err set. */
+static int walk_flags(vg_config *c, int argc, char **argv, bool apply, const char **file,
+                      bool *print, char *err, size_t errlen)
+{
+    static struct option lo[2 * N_OPTIONS + 4];
+    static char names[N_OPTIONS][64];
+    build_longopts(lo, names);
+    optind = 0; /* a full re-initialisation of getopt's state (GNU): the walk runs twice */
+    opterr = 0; /* our message, not getopt's */
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (ch == '?' || ch == ':') {
+            snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
+                     argv[optind - 1]);
+            return -1;
+        }
+        if (ch == FLAG_HELP) {
+            usage();
+            return 1;
+        }
+        if (ch == FLAG_CONFIG) {
+            *file = optarg;
+        } else if (ch == FLAG_PRINT_CONFIG) {
+            *print = true;
+        } else if (apply && set_text(c, &options[ch], optarg, err, errlen)) {
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument: %s (see --help)", argv[optind]);
+        return -1;
+    }
+    return 0;
 }
 
 int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen)
@@ -217,14 +266,8 @@ int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen
     defaults(c);
     bool print = false;
     const char *file = getenv("VIDGATE_CONFIG");
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage();
-            return 1;
-        }
-        if (!strcmp(argv[i], "--print-config")) print = true;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[++i];
-    }
+    int rc = walk_flags(c, argc, argv, false, &file, &print, err, errlen);
+    if (rc) return rc;
     if (file && *file) {
         snprintf(c->config_file, sizeof c->config_file, "%s", file);
         if (load_file(c, file, err, errlen)) return -1;
@@ -233,19 +276,7 @@ int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen
         const char *v = getenv(options[i].env);
         if (v && *v && set_text(c, &options[i], v, err, errlen)) return -1;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--print-config")) continue;
-        if (!strcmp(argv[i], "--config")) {
-            i++;
-            continue;
-        }
-        const opt *o = find_flag(argv[i]);
-        if (!o || i + 1 >= argc) {
-            snprintf(err, errlen, "unknown option or missing value: %s (see --help)", argv[i]);
-            return -1;
-        }
-        if (set_text(c, o, argv[++i], err, errlen)) return -1;
-    }
+    if (walk_flags(c, argc, argv, true, &file, &print, err, errlen)) return -1;
     const char *ak = getenv("VIDGATE_ADMIN_KEY");
     if (ak) snprintf(c->admin_key, sizeof c->admin_key, "%s", ak);
     if (print) {

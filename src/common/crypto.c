@@ -4,7 +4,9 @@
 #include "common/alloc.h"
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,25 +25,49 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 
 /*
  * OpenSSL 3 looks an algorithm up in its provider tables (under a lock) on every one-shot call;
- * on the request path that lookup costs more than the hashing. So SHA-256 is fetched once, each
- * thread keeps its own context, and HMAC is built from it (RFC 2104) rather than through HMAC().
+ * on the request path that lookup costs more than the hashing. So SHA-256 and HMAC are fetched
+ * once, and each thread keeps its own digest context and its own EVP_MAC context (set to SHA-256
+ * once; each HMAC then only re-keys it).
  */
 static EVP_MD *sha256_md;
+static EVP_MAC *hmac_mac;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static pthread_key_t ctx_key;
+static pthread_key_t ctx_key, mac_key;
 
 static void free_ctx(void *p)
 {
     EVP_MD_CTX_free(p);
 }
 
+static void free_mac(void *p)
+{
+    EVP_MAC_CTX_free(p);
+}
+
 static void fetch_sha256(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!sha256_md || pthread_key_create(&ctx_key, free_ctx)) {
-        fprintf(stderr, "vidgate: SHA-256 is not available\n");
+    hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!sha256_md || !hmac_mac || pthread_key_create(&ctx_key, free_ctx) ||
+        pthread_key_create(&mac_key, free_mac)) {
+        fprintf(stderr, "vidgate: SHA-256 or HMAC is not available\n");
         abort();
     }
+}
+
+static EVP_MAC_CTX *thread_mac(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_MAC_CTX *m = pthread_getspecific(mac_key);
+    if (!m) {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_end()};
+        m = EVP_MAC_CTX_new(hmac_mac);
+        if (!m || !EVP_MAC_CTX_set_params(m, params)) abort();
+        pthread_setspecific(mac_key, m);
+    }
+    return m;
 }
 
 static EVP_MD_CTX *thread_ctx(void)
@@ -76,17 +102,13 @@ void vg_sha256_hex(const void *data, size_t len, char out[VG_SHA256_HEX_LEN + 1]
 void vg_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
                         char out[VG_SHA256_HEX_LEN + 1])
 {
-    unsigned char k[64] = {0}, ipad[64], opad[64], inner[32], md[32];
-    if (key_len > sizeof k)
-        sha256_two(key, key_len, "", 0, k);
-    else
-        memcpy(k, key, key_len);
-    for (int i = 0; i < 64; i++) {
-        ipad[i] = k[i] ^ 0x36;
-        opad[i] = k[i] ^ 0x5c;
-    }
-    sha256_two(ipad, 64, msg, msg_len, inner);
-    sha256_two(opad, 64, inner, 32, md);
+    unsigned char md[32];
+    size_t n = 0;
+    EVP_MAC_CTX *m = thread_mac();
+    /* A NULL key would mean "keep the previous one" to EVP_MAC_init(): always pass a pointer. */
+    if (!EVP_MAC_init(m, key ? key : (const void *)"", key_len, NULL) ||
+        !EVP_MAC_update(m, msg, msg_len) || !EVP_MAC_final(m, md, &n, sizeof md) || n != 32)
+        abort();
     to_hex(md, 32, out);
 }
 

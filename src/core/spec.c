@@ -6,7 +6,8 @@
  *   - Unknown top-level keys and unknown keys inside "metadata" are ignored (and never forwarded).
  *   - A JSON null counts as an absent field.
  *   - URL schemes are matched in lower case only ("https://", "data:", "asset://"), so every later
- *     layer can rely on the same spelling.
+ *     layer can rely on the same spelling; web URLs follow the one URL policy (core/urlpolicy.h),
+ *     private hosts included, so what is accepted here is what the fetcher will accept.
  *   - "seconds" as a string must be plain digits ("5"); a non-digit string or an out-of-range value
  * is invalid_duration, any other JSON type is invalid_parameter.
  *   - metadata.content: an image without a role is the first frame only when it is the sole such
@@ -35,7 +36,7 @@
 
 typedef struct {
     const json_t *body, *meta;
-    bool allow_http;
+    const vg_url_policy *urls;
     const char *default_model;
     const vg_model *model;
     vg_task_spec *out;
@@ -177,27 +178,18 @@ static const struct {
 static int url_error(parse_ctx *c, unsigned kinds, const char *param, const char *code)
 {
     return vg_err_set(c->err, 400, code, param, "%s must be a URL starting with %s%s%s%s", param,
-                      "https://", c->allow_http ? " or http://" : "",
+                      "https://", c->urls->allow_http ? " or http://" : "",
                       kinds & URL_DATA ? " or data:" : "", kinds & URL_ASSET ? " or asset://" : "");
 }
 
-/* "https://host…" (or http:// when allowed): a non-empty host and no spaces or control bytes. */
+/* A web URL: the one URL policy (core/urlpolicy.h), the same the fetcher applies later. */
 static int check_web_url(parse_ctx *c, const char *url, unsigned kinds, const char *param,
                          const char *code)
 {
-    size_t skip = strncmp(url, "https://", 8) == 0                   ? 8
-                  : c->allow_http && strncmp(url, "http://", 7) == 0 ? 7
-                                                                     : 0;
-    if (skip == 0) return url_error(c, kinds, param, code);
-    if (strlen(url) > VG_MAX_URL_BYTES)
-        return vg_err_set(c->err, 400, code, param, "%s must be at most %d bytes long", param,
-                          VG_MAX_URL_BYTES);
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p == 0x7F)
-            return vg_err_set(c->err, 400, code, param, "%s must not contain spaces", param);
-    if (strcspn(url + skip, "/?#") == 0)
-        return vg_err_set(c->err, 400, code, param, "%s has no host name", param);
-    return 0;
+    vg_url_verdict why;
+    if (vg_urlpolicy_check(url, c->urls, &why) == VG_OK) return 0;
+    if (why == VG_URL_SCHEME || why == VG_URL_EMPTY) return url_error(c, kinds, param, code);
+    return vg_err_set(c->err, 400, code, param, "%s %s", param, vg_urlpolicy_reason(why, c->urls));
 }
 
 static int check_asset_url(parse_ctx *c, const char *url, const char *param, const char *code)
@@ -675,9 +667,10 @@ static int (*const g_steps[])(parse_ctx *) = {
 
 int vg_spec_parse(const json_t *body, const vg_spec_opts *opts, vg_task_spec *out, vg_err *err)
 {
-    parse_ctx c = {.body = body, .out = out, .err = err};
+    static const vg_url_policy default_urls;
+    parse_ctx c = {.body = body, .urls = &default_urls, .out = out, .err = err};
     if (opts) {
-        c.allow_http = opts->allow_http;
+        c.urls = &opts->urls;
         c.default_model = opts->default_model;
     }
     memset(out, 0, sizeof *out);

@@ -15,12 +15,13 @@
 #define VG_SPEC_H
 #include "core/error.h"
 #include "core/task.h"
+#include "core/urlpolicy.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 typedef struct {
-    bool allow_http;           /* operator allows http:// media URLs (tests, closed networks) */
+    vg_url_policy urls;        /* which web URLs media may name (the operator's fetch policy) */
     const char *default_model; /* used when "model" is absent (OpenAI route); NULL = required */
 } vg_spec_opts;
 

@@ -3,7 +3,9 @@
 
 #include "common/alloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,32 @@ const char *vg_ctx_query(vg_ctx *c, const char *name)
         q = amp + 1;
     }
     return NULL;
+}
+
+int vg_ctx_query_int(vg_ctx *c, const char *name, int64_t min, int64_t max, int64_t dflt,
+                     int64_t *out)
+{
+    const char *v = vg_ctx_query(c, name);
+    *out = dflt;
+    if (!v) return 0;
+    /* strtoll() alone would take " 5", "+5" and "5x" (and wrap silently out of range): only an
+     * optional '-' and digits, all of them consumed, inside the range. */
+    const char *digits = v[0] == '-' ? v + 1 : v;
+    char *end = NULL;
+    errno = 0;
+    long long n = *digits >= '0' && *digits <= '9' ? strtoll(v, &end, 10) : 0;
+    if (!end || *end || errno == ERANGE || n < min || n > max) {
+        if (max == INT64_MAX)
+            return vg_reply_error(c, 400, "invalid_parameter", name,
+                                  "%s must be an integer of at least %lld", name, (long long)min),
+                   -1;
+        return vg_reply_error(c, 400, "invalid_parameter", name,
+                              "%s must be an integer from %lld to %lld", name, (long long)min,
+                              (long long)max),
+               -1;
+    }
+    *out = n;
+    return 0;
 }
 
 int vg_json_depth(const char *text, size_t len, int limit)

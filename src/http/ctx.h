@@ -38,7 +38,7 @@ typedef struct {
 
 struct vg_ctx {
     h2o_req_t *req;
-    void *app;       /* the application (api/app.h) */
+    void *app;       /* the handlers' environment (api/env.h for vidgated) */
     vg_store *store; /* this thread's store connection */
     const vg_route *route;
     vg_key key; /* the authenticated caller (route auth != NONE) */
@@ -53,6 +53,14 @@ void vg_ctx_header(vg_ctx *c, const char *name, const char *value);
 const char *vg_ctx_req_header(vg_ctx *c, const char *name);
 /** Query parameter `name`, URL-decoded into the pool; NULL when absent. */
 const char *vg_ctx_query(vg_ctx *c, const char *name);
+/**
+ * Query parameter `name` as a decimal integer in [min, max], the one way handlers read numbers
+ * from a query string. Absent: *out = dflt, returns 0. Anything but an optional '-' and digits
+ * (no spaces, no '+', no trailing junk), or a value out of range: replies 400 invalid_parameter
+ * with param = name and returns -1.
+ */
+int vg_ctx_query_int(vg_ctx *c, const char *name, int64_t min, int64_t max, int64_t dflt,
+                     int64_t *out);
 
 /**
  * Parses the request body as a JSON object (size ≤ max_bytes, depth ≤ VG_MAX_JSON_DEPTH, UTF-8).

@@ -86,13 +86,17 @@ static void http_date(time_t t, char out[64])
     strftime(out, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* 1 when the client's cached copy (If-None-Match, else If-Modified-Since) is current. */
-static int not_modified(vg_ctx *c, const char *etag, const char *modified)
+/* 1 when the client's cached copy (If-None-Match, else If-Modified-Since) is current. The date is
+ * compared as a time, not as text (RFC 9110 §13.1.3): a copy from at or after the file's last
+ * change is current, whatever its spelling; an unparsable date is ignored. */
+static int not_modified(vg_ctx *c, const char *etag, time_t mtime)
 {
     const char *inm = vg_ctx_req_header(c, "if-none-match");
     if (inm) return strstr(inm, etag) != NULL || strcmp(inm, "*") == 0;
     const char *ims = vg_ctx_req_header(c, "if-modified-since");
-    return ims && strcmp(ims, modified) == 0;
+    struct tm tm;
+    if (!ims || h2o_time_parse_rfc1123(ims, strlen(ims), &tm) != 0) return 0;
+    return timegm(&tm) >= mtime;
 }
 
 static int send_empty(vg_ctx *c, int status)
@@ -124,7 +128,7 @@ int vg_send_file(vg_ctx *c, const char *path, const char *mime)
     vg_ctx_header(c, "etag", etag);
     vg_ctx_header(c, "last-modified", modified);
     vg_ctx_header(c, "accept-ranges", "bytes");
-    if (not_modified(c, etag, modified)) return send_empty(c, 304);
+    if (not_modified(c, etag, st.st_mtime)) return send_empty(c, 304);
 
     off_t first = 0, last = st.st_size - 1;
     const char *if_range = vg_ctx_req_header(c, "if-range");

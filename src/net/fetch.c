@@ -7,19 +7,18 @@
  * address of every connection it makes, for the first URL and every redirect hop, and refusing to
  * create the socket stops that connection before a single packet is sent. The callback records
  * the refusal in the per-fetch context, which is how a refused fetch is told apart from an
- * ordinary connect failure afterwards. vg_fetch_check_url() is the cheap front door that catches
- * literal addresses and bad schemes at submit time, before anything is queued.
- *
- * Address ranges are tables (first match wins), not if chains; IPv6 is an allow-list of global
- * unicast 2000::/3 so that ranges assigned in future default to refused.
+ * ordinary connect failure afterwards. vg_fetch_check_url() is the cheap front door: the one URL
+ * policy (core/urlpolicy.h, shared with request validation) catches bad forms, schemes and literal
+ * addresses before anything is queued; the address tables live there too, so the front door and
+ * the connect-time check can never disagree about what "public" means.
  */
 #include "net/fetch.h"
 
 #include "common/alloc.h"
 #include "common/limits.h"
 #include "common/status.h"
+#include "core/urlpolicy.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,141 +30,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define FETCH_USER_AGENT "vidgate/0.1"
 
-/* ---------------------------------------------------------------------------------------------
- * Address classification
- * ------------------------------------------------------------------------------------------- */
-
-typedef enum { ADDR_PUBLIC, ADDR_LOOPBACK, ADDR_NONPUBLIC } addr_class;
-
-typedef struct {
-    uint32_t net; /* host byte order */
-    unsigned bits;
-    addr_class cls;
-} v4_range;
-
-static const v4_range v4_ranges[] = {
-    {0x00000000u, 8, ADDR_NONPUBLIC},  /* 0/8 "this network"; connect(0.0.0.0) reaches this host */
-    {0x0a000000u, 8, ADDR_NONPUBLIC},  /* 10/8 private */
-    {0x64400000u, 10, ADDR_NONPUBLIC}, /* 100.64/10 carrier-grade NAT */
-    {0x7f000000u, 8, ADDR_LOOPBACK},   /* 127/8 loopback */
-    {0xa9fe0000u, 16, ADDR_NONPUBLIC}, /* 169.254/16 link-local (cloud metadata lives here) */
-    {0xac100000u, 12, ADDR_NONPUBLIC}, /* 172.16/12 private */
-    {0xc0000000u, 24, ADDR_NONPUBLIC}, /* 192.0.0/24 IETF protocol assignments */
-    {0xc0000200u, 24, ADDR_NONPUBLIC}, /* 192.0.2/24 TEST-NET-1 */
-    {0xc0586300u, 24, ADDR_NONPUBLIC}, /* 192.88.99/24 deprecated 6to4 relay anycast */
-    {0xc0a80000u, 16, ADDR_NONPUBLIC}, /* 192.168/16 private */
-    {0xc6120000u, 15, ADDR_NONPUBLIC}, /* 198.18/15 benchmarking */
-    {0xc6336400u, 24, ADDR_NONPUBLIC}, /* 198.51.100/24 TEST-NET-2 */
-    {0xcb007100u, 24, ADDR_NONPUBLIC}, /* 203.0.113/24 TEST-NET-3 */
-    {0xe0000000u, 4, ADDR_NONPUBLIC},  /* 224/4 multicast */
-    {0xf0000000u, 4, ADDR_NONPUBLIC},  /* 240/4 reserved, with 255.255.255.255 broadcast */
-};
-
-static addr_class classify_v4(uint32_t a)
+/* The policy of a fetch: the URL-form part of the options. */
+static vg_url_policy policy_of(const vg_fetch_opts *o)
 {
-    for (size_t i = 0; i < sizeof v4_ranges / sizeof v4_ranges[0]; i++) {
-        uint32_t mask = ~0u << (32 - v4_ranges[i].bits);
-        if ((a & mask) == v4_ranges[i].net) return v4_ranges[i].cls;
-    }
-    return ADDR_PUBLIC;
-}
-
-typedef enum {
-    V6_PUBLIC,
-    V6_LOOPBACK,
-    V6_NONPUBLIC,
-    V6_MAPPED, /* ::ffff:a.b.c.d reaches a.b.c.d itself, loopback included */
-    V6_NAT64,  /* 64:ff9b::a.b.c.d, via a gateway: only a public a.b.c.d is acceptable */
-    V6_6TO4,   /* 2002:AABB:CCDD::/48 embeds a.b.c.d in bytes 2..5 */
-} v6_kind;
-
-typedef struct {
-    uint8_t prefix[16];
-    unsigned bits;
-    v6_kind kind;
-} v6_range;
-
-/* First match wins; anything unmatched is non-public. */
-static const v6_range v6_ranges[] = {
-    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, V6_MAPPED},
-    {{0, 0x64, 0xff, 0x9b}, 96, V6_NAT64},
-    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, V6_LOOPBACK},
-    {{0x20, 0x02}, 16, V6_6TO4},
-    {{0x20, 0x01, 0x0d, 0xb8}, 32, V6_NONPUBLIC}, /* documentation */
-    {{0x20, 0x01}, 23, V6_NONPUBLIC},             /* IETF assignments: Teredo, ORCHID, benchmarks */
-    {{0x3f, 0xff}, 20, V6_NONPUBLIC},             /* documentation (RFC 9637) */
-    {{0x20}, 3, V6_PUBLIC},                       /* global unicast */
-};
-
-static int prefix_match(const uint8_t *a, const uint8_t *prefix, unsigned bits)
-{
-    unsigned whole = bits / 8, rest = bits % 8;
-    if (memcmp(a, prefix, whole) != 0) return 0;
-    if (rest == 0) return 1;
-    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
-    return (a[whole] & mask) == (prefix[whole] & mask);
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static addr_class classify_v6(const uint8_t a[16])
-{
-    for (size_t i = 0; i < sizeof v6_ranges / sizeof v6_ranges[0]; i++) {
-        const v6_range *r = &v6_ranges[i];
-        if (!prefix_match(a, r->prefix, r->bits)) continue;
-        switch (r->kind) {
-        case V6_PUBLIC:
-            return ADDR_PUBLIC;
-        case V6_LOOPBACK:
-            return ADDR_LOOPBACK;
-        case V6_NONPUBLIC:
-            return ADDR_NONPUBLIC;
-        case V6_MAPPED:
-            return classify_v4(be32_at(a + 12));
-        case V6_NAT64:
-            return classify_v4(be32_at(a + 12)) == ADDR_PUBLIC ? ADDR_PUBLIC : ADDR_NONPUBLIC;
-        case V6_6TO4:
-            return classify_v4(be32_at(a + 2)) == ADDR_PUBLIC ? ADDR_PUBLIC : ADDR_NONPUBLIC;
-        }
-    }
-    return ADDR_NONPUBLIC;
-}
-
-static addr_class classify(const struct sockaddr *sa)
-{
-    if (!sa) return ADDR_NONPUBLIC;
-    if (sa->sa_family == AF_INET) {
-        struct sockaddr_in in;
-        memcpy(&in, sa, sizeof in);
-        return classify_v4(ntohl(in.sin_addr.s_addr));
-    }
-    if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 in6;
-        memcpy(&in6, sa, sizeof in6);
-        return classify_v6(in6.sin6_addr.s6_addr);
-    }
-    return ADDR_NONPUBLIC;
+    vg_url_policy p = {.allow_http = o->allow_http,
+                       .allow_private = o->allow_private,
+                       .allow_loopback = o->allow_loopback};
+    return p;
 }
 
 int vg_fetch_addr_public(const struct sockaddr *sa)
 {
-    return classify(sa) == ADDR_PUBLIC;
-}
-
-static int addr_allowed(const vg_fetch_opts *o, const struct sockaddr *sa)
-{
-    addr_class c = classify(sa);
-    if (c == ADDR_PUBLIC || o->allow_private) return 1;
-    return c == ADDR_LOOPBACK && o->allow_loopback;
+    return vg_urlpolicy_addr_public(sa);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -205,85 +86,20 @@ static const vg_fetch_opts default_opts;
  * Syntactic check
  * ------------------------------------------------------------------------------------------- */
 
-/* Length of the scheme prefix ("https://" or "http://") when allowed, 0 otherwise. */
-static size_t allowed_scheme(const char *url, const vg_fetch_opts *o)
-{
-    if (strncasecmp(url, "https://", 8) == 0) return 8;
-    if (o->allow_http && strncasecmp(url, "http://", 7) == 0) return 7;
-    return 0;
-}
-
-/* Judges a host that libcurl will treat as a literal IP; 1 when it is a name or allowed. */
-static int literal_host_allowed(const char *host, const vg_fetch_opts *o)
-{
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        char inner[INET6_ADDRSTRLEN + 1];
-        struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
-        if (n - 2 >= sizeof inner) return 0;
-        memcpy(inner, host + 1, n - 2);
-        inner[n - 2] = '\0';
-        if (inet_pton(AF_INET6, inner, &in6.sin6_addr) != 1) return 0;
-        return addr_allowed(o, (const struct sockaddr *)&in6);
-    }
-    /* inet_aton() accepts the same legacy forms libcurl does (0x7f000001, 2130706433, 0177.1);
-     * a trailing dot is dropped so that "127.0.0.1." is judged as the address too. */
-    char *v4 = vg_strndup(host, n);
-    if (n > 0 && v4[n - 1] == '.') v4[n - 1] = '\0';
-    struct sockaddr_in in = {.sin_family = AF_INET};
-    int ok = inet_aton(v4, &in.sin_addr) == 0 || addr_allowed(o, (const struct sockaddr *)&in);
-    free(v4);
-    return ok;
-}
-
 int vg_fetch_check_url(const char *url, const vg_fetch_opts *o, char *err, size_t errlen)
 {
     if (!o) o = &default_opts;
-    if (!url || !*url) return fail(err, errlen, VG_INVALID, "url is empty");
-    size_t len = strnlen(url, VG_MAX_URL_BYTES + 1);
-    if (len > VG_MAX_URL_BYTES)
-        return fail(err, errlen, VG_INVALID, "url is longer than %d bytes", VG_MAX_URL_BYTES);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)url[i];
-        if (ch <= 0x20 || ch == 0x7f)
-            return fail(err, errlen, VG_INVALID, "url contains spaces or control characters");
-    }
-    size_t skip = allowed_scheme(url, o);
-    if (skip == 0)
-        return fail(err, errlen, VG_INVALID, "url scheme must be %s",
-                    o->allow_http ? "http or https" : "https");
-    /* libcurl would read "https:///x" as host "x"; we insist on a written authority. */
-    if (strchr("/\\?#", url[skip]) || url[skip] == '\0')
-        return fail(err, errlen, VG_INVALID, "url has no host");
-
+    vg_url_policy p = policy_of(o);
+    vg_url_verdict why;
+    if (vg_urlpolicy_check(url, &p, &why) != VG_OK)
+        return fail(err, errlen, VG_INVALID, "url %s", vg_urlpolicy_reason(why, &p));
+    /* The policy's split is stricter than libcurl's; this makes sure libcurl reads it at all. */
     vg_fetch_global_init();
-    int st = VG_OK;
-    char *host = NULL, *user = NULL, *password = NULL;
     CURLU *u = curl_url();
     if (!u) return fail(err, errlen, VG_ERR, "url parser unavailable");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        st = fail(err, errlen, VG_INVALID, "url is malformed");
-        goto out;
-    }
-    /* Both libcurl's view and the raw authority are checked: "https://@host/" has an empty
-     * user that libcurl may or may not report. */
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK ||
-        strcspn(url + skip, "@") < strcspn(url + skip, "/?#")) {
-        st = fail(err, errlen, VG_INVALID, "url must not contain credentials (user@)");
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-        st = fail(err, errlen, VG_INVALID, "url has no host");
-        goto out;
-    }
-    if (!literal_host_allowed(host, o))
-        st = fail(err, errlen, VG_INVALID,
-                  "url host is not a public address (loopback, private or reserved)");
-out:
-    curl_free(host);
-    curl_free(user);
-    curl_free(password);
+    int st = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+                 ? VG_OK
+                 : fail(err, errlen, VG_INVALID, "url is malformed");
     curl_url_cleanup(u);
     return st;
 }
@@ -336,12 +152,18 @@ static void ctx_init(fetch_ctx *c, const vg_fetch_opts *o, int fd)
     c->fd = fd;
 }
 
+static int addr_allowed(const fetch_ctx *c, const struct sockaddr *sa)
+{
+    vg_url_policy p = policy_of(c->o);
+    return vg_urlpolicy_addr_allowed(&p, sa);
+}
+
 static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     fetch_ctx *c = clientp;
     size_t need = a->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (purpose != CURLSOCKTYPE_IPCXN || (a->family != AF_INET && a->family != AF_INET6) ||
-        a->addrlen < need || !addr_allowed(c->o, &a->addr)) {
+        a->addrlen < need || !addr_allowed(c, &a->addr)) {
         c->refused = true;
         return CURL_SOCKET_BAD;
     }

@@ -3,10 +3,10 @@
  * letting a user point the server at itself or at the network behind it (SSRF).
  *
  * Policy, enforced in two places:
- *   1. vg_fetch_check_url(), at submit time and again before every fetch: the scheme is https
- *      (or http when allowed), a host is present, there is no userinfo, the URL fits
- *      VG_MAX_URL_BYTES, and a host written as a literal IP (any form libcurl accepts: dotted,
- *      decimal, hex, octal, short forms, IPv6, IPv4-mapped IPv6) is a public address.
+ *   1. vg_fetch_check_url(), before every fetch: the one URL policy of core/urlpolicy.h (the same
+ *      rule request validation applies at submit): https (or http when allowed), a host, no
+ *      userinfo, a valid port, at most VG_MAX_URL_BYTES, and a host written as a literal IP (any
+ *      form libcurl accepts) is a public address.
  *   2. While fetching, every socket libcurl wants to open is vetted first, against the address it
  *      is about to connect to. That covers DNS names that resolve to private addresses, DNS
  *      rebinding, and every redirect hop. Redirects are also limited to the same schemes and to
@@ -42,10 +42,9 @@ typedef struct {
 void vg_fetch_global_init(void);
 
 /**
- * Cheap syntactic policy check, no network: scheme allowed, host present, no userinfo
- * ("user:pass@", "user@" or "@"), no spaces or control characters, length <= VG_MAX_URL_BYTES,
- * and a literal-IP host must be allowed by the address policy (public unless allow_private /
- * allow_loopback). o may be NULL (defaults). Returns VG_OK, or VG_INVALID with the reason in err.
+ * Cheap syntactic check, no network: vg_urlpolicy_check() with the policy part of o, and libcurl
+ * must be able to parse the URL. o may be NULL (defaults). Returns VG_OK, or VG_INVALID with the
+ * reason ("url <why>") in err.
  */
 int vg_fetch_check_url(const char *url, const vg_fetch_opts *o, char *err, size_t errlen);
 
@@ -56,15 +55,7 @@ int vg_fetch_check_url(const char *url, const vg_fetch_opts *o, char *err, size_
  */
 int vg_fetch_url_host(const char *url, char *out, size_t n);
 
-/**
- * 1 when sa is a public unicast destination, 0 otherwise (including NULL and families other
- * than AF_INET/AF_INET6). sa must point at a whole sockaddr_in or sockaddr_in6. IPv4 refuses 0/8,
- * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24, 192.88.99/24, 192.168/16,
- * 198.18/15, 198.51.100/24, 203.0.113/24, 224/4, 240/4 (with 255.255.255.255). IPv6 accepts only
- * global unicast 2000::/3 (so ::, ::1, 100::/64, fc00::/7, fe80::/10, fec0::/10, ff00::/8 are
- * refused) minus 2001::/23, 2001:db8::/32 and 3fff::/20; ::ffff:0:0/96, 64:ff9b::/96 and 2002::/16
- * are judged by their embedded IPv4 address.
- */
+/** vg_urlpolicy_addr_public(): 1 when sa is a public unicast destination (see urlpolicy.h). */
 int vg_fetch_addr_public(const struct sockaddr *sa);
 
 /**

@@ -30,7 +30,6 @@ typedef struct {
     char *buf;
     size_t len, cap;
     bool too_large;
-    int retry_after_s;
     bool public_only;
     bool refused;
     const atomic_bool *abort;
@@ -89,26 +88,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
-        char v[32];
-        size_t k = n - (sizeof name - 1);
-        if (k >= sizeof v) k = sizeof v - 1;
-        memcpy(v, p + sizeof name - 1, k);
-        v[k] = '\0';
-        char *end;
-        long s = strtol(v, &end, 10);
-        while (*end == ' ' || *end == '\r' || *end == '\n')
-            end++;
-        x->retry_after_s = (end != v && !*end && s >= 0 && s < 86400) ? (int)s : -1;
-    }
-    return n;
-}
-
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     xfer *x = ud;
@@ -143,8 +122,6 @@ static CURLcode setup(CURL *h, const vg_http_req *r, xfer *x, struct curl_slist 
     SET(CURLOPT_HTTPHEADER, hdrs);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_OPENSOCKETDATA, x);
     SET(CURLOPT_NOPROGRESS, x->abort ? 0L : 1L);
@@ -189,11 +166,22 @@ static struct curl_slist *headers(const vg_http_req *r)
     return l;
 }
 
+/* Retry-After in seconds (libcurl reads both the delay and the HTTP-date form), -1 when absent,
+ * zero or a day or more away (a zero is read as absent: libcurl cannot tell them apart, and the
+ * caller's own backoff is then the safer choice). */
+static int retry_after(CURL *h)
+{
+    curl_off_t s = 0;
+    if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &s) != CURLE_OK || s <= 0 || s >= 86400)
+        return -1;
+    return (int)s;
+}
+
 int vg_http_do(vg_http_client *c, const vg_http_req *r, vg_http_resp *out)
 {
     memset(out, 0, sizeof *out);
     out->retry_after_s = -1;
-    xfer x = {.retry_after_s = -1, .public_only = r->public_only, .abort = c->abort};
+    xfer x = {.public_only = r->public_only, .abort = c->abort};
     if (!c->h) c->h = curl_easy_init();
     if (!c->h) {
         out->outcome = VG_HTTP_NOT_SENT;
@@ -210,7 +198,7 @@ int vg_http_do(vg_http_client *c, const vg_http_req *r, vg_http_resp *out)
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &out->status);
         out->body = x.buf ? x.buf : vg_strdup("");
         out->body_len = x.len;
-        out->retry_after_s = x.retry_after_s;
+        out->retry_after_s = retry_after(c->h);
         return VG_OK;
     }
     free(x.buf);
@@ -230,19 +218,19 @@ int vg_http_do(vg_http_client *c, const vg_http_req *r, vg_http_resp *out)
 
 void vg_http_query_escape(char *buf, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(buf);
-    for (; *s && n + 4 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~';
-        if (plain) {
-            buf[n++] = (char)ch;
-        } else {
-            buf[n++] = '%';
-            buf[n++] = hex[ch >> 4];
-            buf[n++] = hex[ch & 15];
-        }
+    char *esc = curl_easy_escape(NULL, s, 0); /* the handle is ignored since libcurl 7.82 */
+    if (!esc) return;
+    size_t k = strlen(esc);
+    if (n + k >= cap) {
+        k = cap - 1 - n;
+        /* never cut a %XX in half */
+        if (k >= 1 && esc[k - 1] == '%')
+            k -= 1;
+        else if (k >= 2 && esc[k - 2] == '%')
+            k -= 2;
     }
-    buf[n] = '\0';
+    memcpy(buf + n, esc, k);
+    buf[n + k] = '\0';
+    curl_free(esc);
 }

@@ -43,7 +43,7 @@ typedef struct {
     long status;       /* HTTP status when DONE, else 0 */
     char *body;        /* malloc'd, NUL-terminated (may be ""); NULL when not DONE */
     size_t body_len;   /* without the terminator */
-    int retry_after_s; /* Retry-After in seconds, -1 when absent or not a number */
+    int retry_after_s; /* Retry-After (seconds or HTTP date) in seconds; -1 absent, 0 or >= 1 day */
     char error[160];   /* why, when not DONE */
 } vg_http_resp;
 

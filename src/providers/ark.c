@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/limits.h"
+#include "common/mime.h"
 #include "common/status.h"
 
 #include <stdio.h>
@@ -68,28 +69,10 @@ json_t *vg_ark_create_body(const vg_task *t, const vg_task_spec *s, const vg_ark
     return j;
 }
 
-/* First match wins; "?" matches any byte. */
-static const struct {
-    size_t off;
-    const char *magic;
-    size_t len;
-    const char *mime;
-} g_magic[] = {
-    {0, "\xff\xd8\xff", 3, "image/jpeg"}, {0, "\x89PNG", 4, "image/png"},
-    {8, "WEBP", 4, "image/webp"},         {8, "WAVE", 4, "audio/wav"},
-    {0, "GIF8", 4, "image/gif"},          {0, "BM", 2, "image/bmp"},
-    {0, "II*\0", 4, "image/tiff"},        {0, "MM\0*", 4, "image/tiff"},
-    {0, "ID3", 3, "audio/mpeg"},          {0, "\xff\xfb", 2, "audio/mpeg"},
-    {0, "\xff\xf3", 2, "audio/mpeg"},     {0, "\xff\xf2", 2, "audio/mpeg"},
-};
-
 const char *vg_ark_sniff_mime(const unsigned char *data, size_t len)
 {
-    for (size_t i = 0; i < sizeof g_magic / sizeof g_magic[0]; i++)
-        if (len >= g_magic[i].off + g_magic[i].len &&
-            !memcmp(data + g_magic[i].off, g_magic[i].magic, g_magic[i].len))
-            return g_magic[i].mime;
-    return "application/octet-stream";
+    const char *mime = vg_mime_sniff(data, len);
+    return mime ? mime : "application/octet-stream";
 }
 
 /* ---- replies ----------------------------------------------------------------------------- */

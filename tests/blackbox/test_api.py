@@ -297,6 +297,9 @@ class ApiTest(unittest.TestCase):
         self.assertFalse(page3["has_more"])
         self.assertError(self.srv.api("GET", "/v1/video/generations?limit=0", key=k), 400,
                          "invalid_parameter", "limit")
+        for junk in ("2x", "%202", "+2", "", "99999999999999999999"):  # one validating helper
+            self.assertError(self.srv.api("GET", "/v1/video/generations?limit=" + junk, key=k),
+                             400, "invalid_parameter", "limit")
         self.assertError(self.srv.api("GET", "/v1/video/generations?status=nope", key=k), 400,
                          "invalid_parameter", "status")
 

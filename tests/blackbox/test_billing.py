@@ -181,6 +181,9 @@ class BillingTest(unittest.TestCase):
         st, _, rest = self.srv.api("GET", "/admin/keys/%s/ledger?limit=2&before=%d" %
                                    (kid, page["next_before"]), key=a)
         self.assertEqual([r["kind"] for r in rest["data"]], ["credit"])
+        st, _, e = self.srv.api("GET", "/admin/keys/%s/ledger?before=12abc" % kid, key=a)
+        self.assertEqual((st, e["error"]["code"], e["error"]["param"]),
+                         (400, "invalid_parameter", "before"))
         # usage totals
         st, _, j = self.submit(k)
         t = self.srv.wait_task(j["id"], k)

@@ -2,6 +2,7 @@
 the MP4s are checked through libavformat (vg-probe), camera moves go the right way, and content
 delivery honours Range, ETag/304, presigned URLs, expiry and deletion."""
 import base64
+import email.utils
 import hashlib
 import http.server
 import os
@@ -174,6 +175,15 @@ class RenderTest(unittest.TestCase):
         cached = self.srv.request("GET", path, key=self.key, headers={"If-None-Match": etag})
         self.assertEqual((cached.status, cached.body), (304, b""))
         self.assertEqual(cached.headers["etag"], etag)
+        # If-Modified-Since is compared as a time: the same date, a later one, not an earlier one
+        lm = full.headers["last-modified"]
+        later = email.utils.formatdate(email.utils.parsedate_to_datetime(lm).timestamp() + 3600,
+                                       usegmt=True)
+        earlier = email.utils.formatdate(email.utils.parsedate_to_datetime(lm).timestamp() - 3600,
+                                         usegmt=True)
+        for ims, want in ((lm, 304), (later, 304), (earlier, 200), ("yesterday", 200)):
+            r = self.srv.request("GET", path, key=self.key, headers={"If-Modified-Since": ims})
+            self.assertEqual(r.status, want, ims)
         thumb = self.srv.request("GET", path + "?variant=thumbnail", key=self.key)
         self.assertEqual((thumb.status, thumb.headers["content-type"]), (200, "image/jpeg"))
         self.assertEqual(self.srv.api("GET", path + "?variant=last_frame", key=self.key)[0], 404)

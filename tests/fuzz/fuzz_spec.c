@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vg_task_spec spec;
     memset(&spec, 0, sizeof spec);
     vg_err err = {0};
-    vg_spec_opts opts = {.allow_http = size % 2 == 0, .default_model = NULL};
+    vg_spec_opts opts = {.urls.allow_http = size % 2 == 0, .default_model = NULL};
     int rc = vg_spec_parse(body, &opts, &spec, &err);
     if (rc == 0) {
         /* A valid spec must survive its storage round trip. */

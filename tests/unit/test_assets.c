@@ -210,10 +210,7 @@ static void test_envelope(void **state)
 static void test_objects(void **state)
 {
     (void)state;
-    vg_app app;
-    memset(&app, 0, sizeof app);
-    snprintf(app.secret, sizeof app.secret, "%s", "00112233445566778899aabbccddeeff");
-    snprintf(app.public_url, sizeof app.public_url, "http://h:1");
+    vg_api_env app = {.secret = "00112233445566778899aabbccddeeff", .public_url = "http://h:1"};
     vg_asset a;
     memset(&a, 0, sizeof a);
     snprintf(a.id, sizeof a.id, "asset-1");

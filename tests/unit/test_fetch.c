@@ -200,8 +200,25 @@ static void test_check_url(void **state)
     (void)state;
     static const url_case t[] = {
         {"https://example.com/", 0, VG_OK},
-        {"HTTPS://Example.COM/a.png?x=1#f", 0, VG_OK},
+        {"https://Example.COM/a.png?x=1#f", 0, VG_OK},
         {"https://example.com:8443/a.png", 0, VG_OK},
+        /* one spelling of the scheme, shared with request validation (core/urlpolicy.h) */
+        {"HTTPS://example.com/", 0, VG_INVALID},
+        {"Http://example.com/", HTTP, VG_INVALID},
+        /* ports: decimal 1..65535, written or absent */
+        {"https://example.com:443/", 0, VG_OK},
+        {"https://example.com:65535/", 0, VG_OK},
+        {"https://example.com:0/", 0, VG_INVALID},
+        {"https://example.com:65536/", 0, VG_INVALID},
+        {"https://example.com:/", 0, VG_INVALID},
+        {"https://example.com:8x/", 0, VG_INVALID},
+        {"https://[2606:4700:4700::1111]:8443/", 0, VG_OK},
+        {"https://[2606:4700:4700::1111]x/", 0, VG_INVALID},
+        /* host alphabet: no escapes, backslashes or raw non-ASCII bytes */
+        {"https://exa%6dple.com/", 0, VG_INVALID},
+        {"https://example.com\\@evil.example/", 0, VG_INVALID},
+        {"https://ex\xc3\xa4mple.com/", 0, VG_INVALID},
+        {"https://[not:an:address::g]/", 0, VG_INVALID},
         {"https://8.8.8.8/", 0, VG_OK},
         {"https://[2606:4700:4700::1111]/", 0, VG_OK},
         /* schemes */

@@ -127,6 +127,11 @@ static void test_crypto(void **state)
     const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
     vg_hmac_sha256_hex(longkey, sizeof longkey, m6, strlen(m6), hex);
     assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    /* an empty key is a key (EVP_MAC keeps the previous one when handed NULL) */
+    vg_hmac_sha256_hex("", 0, "", 0, hex);
+    assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    vg_hmac_sha256_hex(NULL, 0, "", 0, hex);
+    assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
     size_t n;
     unsigned char *d = vg_base64_decode("aGVsbG8=", 8, &n);
     assert_non_null(d);

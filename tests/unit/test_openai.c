@@ -86,7 +86,7 @@ static void test_status_mapping(void **state)
     }
 }
 
-static vg_app g_app = {.secret = "00112233", .public_url = "http://vg.test"};
+static vg_api_env g_app = {.secret = "00112233", .public_url = "http://vg.test"};
 
 static vg_task make_task(vg_task_status s)
 {

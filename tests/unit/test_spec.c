@@ -52,7 +52,7 @@ typedef struct {
 static void expect_error(const err_case *c)
 {
     json_t *j = body(c->body);
-    vg_spec_opts opts = {.allow_http = c->allow_http};
+    vg_spec_opts opts = {.urls.allow_http = c->allow_http};
     vg_task_spec s;
     vg_err err = {0};
     int rc = vg_spec_parse(j, &opts, &s, &err);
@@ -154,6 +154,19 @@ static const err_case k_errors[] = {
      "images[0]"},
     {"images space", "{" HEAD ",'images':['https://a/x y.png']}", 0, 400, "invalid_image",
      "images[0]"},
+    /* the one URL policy (core/urlpolicy.h): the fetcher's rules apply at submit too */
+    {"images userinfo", "{" HEAD ",'images':['https://u:p@a/1']}", 0, 400, "invalid_image",
+     "images[0]"},
+    {"images loopback", "{" HEAD ",'images':['https://127.0.0.1/1']}", 1, 400, "invalid_image",
+     "images[0]"},
+    {"images private hex", "{" HEAD ",'images':['https://0x0a000001/1']}", 0, 400, "invalid_image",
+     "images[0]"},
+    {"images bad port", "{" HEAD ",'images':['https://a:0/1']}", 0, 400, "invalid_image",
+     "images[0]"},
+    {"images escaped host", "{" HEAD ",'images':['https://%61/1']}", 0, 400, "invalid_image",
+     "images[0]"},
+    {"callback loopback", "{" HEAD ",'callback_url':'http://127.0.0.1/cb'}", 1, 400,
+     "invalid_parameter", "callback_url"},
     {"images bad base64", "{" HEAD ",'images':['data:image/png;base64,@@@@']}", 0, 400,
      "invalid_image", "images[0]"},
     {"images not base64", "{" HEAD ",'images':['data:image/png,rawbytes']}", 0, 400,
@@ -568,7 +581,7 @@ static void test_images_and_input_reference(void **state)
     assert_int_equal(s.n_media, 0);
     vg_task_spec_free(&s);
 
-    vg_spec_opts http = {.allow_http = true};
+    vg_spec_opts http = {.urls = {.allow_http = true, .allow_private = true}};
     parse_ok("{" HEAD ",'images':['http://127.0.0.1:8080/x.png'],'callback_url':"
              "'http://127.0.0.1/cb'}",
              &http, &s);
