@@ -66,7 +66,6 @@ def main():
     new = a.total - db.execute("SELECT count(*) FROM tasks").fetchone()[0]
     if new <= 0:
         sys.exit("seed: the database already holds %d tasks or more" % a.total)
-    step = max(1, new // max(1, a.mine - 1))  # every step-th new task is MINE_KEY's
     span_ms = 6 * 86400 * 1000
     gap_ms = max(1, span_ms // new)
     base_ms = tmpl[0] * 1000 - new * gap_ms
@@ -97,7 +96,7 @@ def main():
     ms = "(:base_ms + n * :gap_ms)"
     texpr = {"id": "'task_' || " + digits(ms, 10, 45) + " || " + digits("r", 12, 59) + " || "
                    + digits("n", 4, 15),
-             "key_id": "CASE WHEN n %% :step = :step / 2 OR %d = 0 THEN :mine "
+             "key_id": "CASE WHEN n * :m1 / :new != (n + 1) * :m1 / :new OR %d = 0 THEN :mine "
                        "ELSE (SELECT id FROM fk WHERE idx = n %% %d) END" % (nfk, max(1, nfk))}
     for c in TIME_COLUMNS:
         if c in tcols:
@@ -107,7 +106,7 @@ def main():
         "  SELECT n + 1, random() FROM seq WHERE n < :new - 1) "
         "INSERT INTO tasks (%s) SELECT %s FROM seq, tasks AS t WHERE t.id = :template"
         % (", ".join(tcols), ", ".join(texpr.get(c, "t." + c) for c in tcols)),
-        {"new": new, "base_ms": base_ms, "gap_ms": gap_ms, "step": step, "mine": a.mine_key,
+        {"new": new, "base_ms": base_ms, "gap_ms": gap_ms, "m1": min(new, max(0, a.mine - 1)), "mine": a.mine_key,
          "template": a.template})
     phase("filler keys and tasks")
     # Ledger rows, shifted with their task (optional: the status path never reads them).

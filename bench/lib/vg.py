@@ -3,7 +3,7 @@ only, loopback only, every wait bounded).
 
   vg.py --base URL --admin KEY key [--balance B] [--mode test] [--count N]
         prints "ID SECRET" per key created
-  vg.py --base URL --admin KEY submit SECRET JSON_BODY      prints the task id
+  vg.py --base URL --admin KEY submit SECRET JSON_BODY|@FILE  prints the task id
   vg.py --base URL --admin KEY wait SECRET TASK [--timeout S] prints the final status (exit 1 on timeout)
   vg.py --base URL --admin KEY get SECRET TASK              prints the task object
 """
@@ -74,7 +74,8 @@ def main():
                 sys.exit("key: %s %s" % (st, j))
             print(j["id"], j["key"])
     elif a.cmd == "submit":
-        st, j = c.call("POST", "/v1/video/generations", a.secret, json.loads(a.body))
+        body = open(a.body[1:]).read() if a.body.startswith("@") else a.body
+        st, j = c.call("POST", "/v1/video/generations", a.secret, json.loads(body))
         if st != 200:
             sys.exit("submit: %s %s" % (st, j))
         print(j["id"])
