@@ -2,7 +2,7 @@
 #   make            build build/vidgated, build/vidgate and the tools
 #   make run        install deps, build, start the server on embedded defaults
 #   make test       install deps, build twice (plain and ASan+UBSan), run every test on both
-#   make bench      run the benchmarks in bench/
+#   make bench      run the benchmarks in bench/ (bench/run-all: one table, B1 … B8)
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make format     clang-format every C file
 BUILD ?= build
@@ -118,7 +118,7 @@ test: deps
 bench: deps
 	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory all
-	@bench/status.sh
+	@bench/run-all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -16,19 +16,8 @@ need wrk nginx
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
-[ -x "$BUILD/ark-sim" ] || die "no $BUILD/ark-sim"
-
-sim_port=$(free_port)
-"$BUILD/ark-sim" --listen "127.0.0.1:$sim_port" --data "$tmp/sim" --key sim-key --video tiny \
-    --queue-ms 3600000 --run-ms 1000 --threads 1 >"$tmp/sim.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$sim_port/sim/stats" >/dev/null && break; sleep 0.1; done
-cat >"$tmp/vidgate.json" <<CONF
-{"channels": [{"name": "ark-full", "type": "ark", "base_url": "http://127.0.0.1:$sim_port/api/v3",
-  "api_key_env": "ARK_KEY", "max_active": 1, "timeout_ms": 5000,
-  "models": {"doubao-seedance-2-0-fast": "doubao-seedance-2-0-fast-260128",
-             "doubao-seedance-2-0": "doubao-seedance-2-0-260128"}}]}
-CONF
+source "$LIB/fullchannel.sh"
+start_full_channel
 ARK_KEY=sim-key start_vidgated vg "$tmp/data" --config "$tmp/vidgate.json"
 
 body='{"model":"doubao-seedance-2-0-fast","prompt":"bench","seconds":"4","metadata":{"resolution":"480p"}}'
@@ -40,12 +29,7 @@ curl -fsS "$VG_BASE/v1/video/generations/$task" -H "Authorization: Bearer $tkey"
 start_nginx "$tmp/www"
 
 read -r key_id key < <(vg key --balance 1000000000)
-# The channel's one slot: a task that stays queued upstream (wait until it has left our queue).
-first=$(vg submit "$key" "$body")
-for _ in $(seq 100); do
-    [ "$(curl -fsS "http://127.0.0.1:$sim_port/sim/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"])')" -ge 1 ] && break
-    sleep 0.1
-done
+fill_channel "$key"
 
 export VG_KEY=$key
 wrk -t1 -c4 -d1s -s bench/lib/submit.lua "$VG_BASE" >/dev/null
