@@ -21,10 +21,9 @@ ARK_KEY=sim-key FDS=$FDS start_vidgated vg "$tmp/data" --config "$tmp/vidgate.js
     --max-connections $((CLIENTS + 500))
 read -r _ key < <(vg key --balance 1000000)
 fill_channel "$key"
-ids=()
-for _ in $(seq "$TASKS"); do
-    ids+=("$(vg submit "$key" '{"model":"doubao-seedance-2-0-fast","prompt":"wait for me","seconds":"4","metadata":{"resolution":"480p"}}')")
-done
+mapfile -t ids < <(vg submit "$key" --count "$TASKS" \
+    '{"model":"doubao-seedance-2-0-fast","prompt":"wait for me","seconds":"4","metadata":{"resolution":"480p"}}')
+[ "${#ids[@]}" = "$TASKS" ] || die "could not submit $TASKS tasks"
 
 t=$(curl -fsS -o /dev/null -w '%{time_total}' --max-time 10 \
     -H "Authorization: Bearer $key" "$VG_BASE/v1/video/generations/${ids[0]}?wait=3")

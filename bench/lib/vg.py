@@ -3,7 +3,7 @@ only, loopback only, every wait bounded).
 
   vg.py --base URL --admin KEY key [--balance B] [--mode test] [--count N]
         prints "ID SECRET" per key created
-  vg.py --base URL --admin KEY submit SECRET JSON_BODY|@FILE  prints the task id
+  vg.py --base URL --admin KEY submit SECRET JSON_BODY|@FILE [--count N]  prints the task ids
   vg.py --base URL --admin KEY wait SECRET TASK [--timeout S] prints the final status (exit 1 on timeout)
   vg.py --base URL --admin KEY get SECRET TASK              prints the task object
 """
@@ -57,6 +57,7 @@ def main():
     s = sub.add_parser("submit")
     s.add_argument("secret")
     s.add_argument("body")
+    s.add_argument("--count", type=int, default=1)
     w = sub.add_parser("wait")
     w.add_argument("secret")
     w.add_argument("task")
@@ -75,10 +76,11 @@ def main():
             print(j["id"], j["key"])
     elif a.cmd == "submit":
         body = open(a.body[1:]).read() if a.body.startswith("@") else a.body
-        st, j = c.call("POST", "/v1/video/generations", a.secret, json.loads(body))
-        if st != 200:
-            sys.exit("submit: %s %s" % (st, j))
-        print(j["id"])
+        for _ in range(a.count):
+            st, j = c.call("POST", "/v1/video/generations", a.secret, json.loads(body))
+            if st != 200:
+                sys.exit("submit: %s %s" % (st, j))
+            print(j["id"])
     elif a.cmd == "wait":
         deadline = time.time() + a.timeout
         while time.time() < deadline:
