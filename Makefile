@@ -3,7 +3,7 @@
 #   make run        install deps, build, start the server on embedded defaults
 #   make test       install deps, build twice (plain and ASan+UBSan), check the layers, run every
 #                   test on both
-#   make bench      run the benchmarks in bench/
+#   make bench      run the benchmarks in bench/ (bench/run-all: one table, B1 … B8)
 #   make fuzz       libFuzzer on every parser (FUZZ_SECONDS each)
 #   make format     clang-format every C file
 BUILD ?= build
@@ -122,7 +122,7 @@ check-layers:
 bench: deps
 	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory all
-	@bench/status.sh
+	@bench/run-all
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
