@@ -44,12 +44,19 @@ static void on_hangup(int sig)
     reload_flag = 1;
 }
 
+/* The store the configuration names (backend, data directory, node name). */
+static vg_status store_open(const vg_config *cfg, vg_store **s, char *err, size_t errlen)
+{
+    vg_store_options o = {.backend = cfg->store, .data_dir = cfg->data_dir, .node = cfg->node};
+    return vg_store_open(&o, s, err, errlen);
+}
+
 static vg_store *open_store(void *app)
 {
     const vg_app *a = app;
     vg_store *s = NULL;
     char err[256];
-    if (vg_store_open_sqlite(a->cfg->data_dir, &s, err, sizeof err)) {
+    if (store_open(a->cfg, &s, err, sizeof err)) {
         vg_error("%s", err);
         return NULL;
     }
@@ -208,7 +215,7 @@ static int check(const vg_config *cfg)
 {
     vg_store *s = NULL;
     char err[256];
-    if (vg_store_open_sqlite(cfg->data_dir, &s, err, sizeof err)) {
+    if (store_open(cfg, &s, err, sizeof err)) {
         fprintf(stderr, "vidgated check: %s\n", err);
         return 2;
     }

@@ -302,7 +302,7 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
     char dir[1200];
     int64_t n = 0;
     vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
-    if (vg_mkdir_p(dir, 0700) || s->ops->asset_release_all(s, &n) != VG_OK) return -1;
+    if (vg_mkdir_p(dir, 0700) || s->ops->asset_recover(s, vg_now_ms(), &n) != VG_OK) return -1;
     sweep_staging(env, s);
     sweep_content(env, s);
     if (n) vg_info("assets: resuming %lld Processing asset(s)", (long long)n);

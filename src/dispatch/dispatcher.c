@@ -198,17 +198,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Tasks a previous process left running go back to the queue (single-node store: none of them
- * can still be running anywhere). */
+/* Renders this node left running when it stopped (and any whose lease expired) go back to the
+ * queue: none of them can still be running anywhere. */
 static int recover(vg_store *s)
 {
-    char(*ids)[48] = NULL;
-    size_t n = 0;
-    if (s->ops->task_orphans(s, INT64_MAX, &ids, &n)) return -1;
-    for (size_t i = 0; i < n; i++)
-        s->ops->task_requeue(s, ids[i], false, vg_now_s());
-    if (n) vg_info("dispatcher: re-queued %zu interrupted task(s)", n);
-    free(ids);
+    int64_t n = 0;
+    if (s->ops->task_recover(s, vg_now_ms(), &n) != VG_OK) return -1;
+    if (n) vg_info("dispatcher: re-queued %lld interrupted task(s)", (long long)n);
     return 0;
 }
 

@@ -39,9 +39,9 @@
 #define DOWNLOAD_FAILS   2 /* failed downloads before the result URL is refreshed */
 #define INFLIGHT_BUCKETS 4096
 
-#define ACTIVE_UP ",dispatching,running,"
-#define FINAL     ",completed,failed,cancelled,"
-#define ANY       ",queued,dispatching,running,finalizing,completed,failed,cancelled,"
+#define ACTIVE_UP (VG_TASK_BIT(VG_TASK_DISPATCHING) | VG_TASK_BIT(VG_TASK_RUNNING))
+#define FINAL     VG_TASK_SET_FINAL
+#define ANY       VG_TASK_SET_ALL
 
 typedef enum {
     JOB_SUBMIT,
@@ -336,7 +336,7 @@ static void close_upstream(vg_store *s, const vg_up_row *r)
     s->ops->upstream_update(s, &c, 1, vg_now_s());
 }
 
-static void reschedule(vg_store *s, const vg_up_row *r, const char *from, int64_t at,
+static void reschedule(vg_store *s, const vg_up_row *r, vg_task_status_set from, int64_t at,
                        int poll_errors, int lookups)
 {
     vg_up_update c = vg_up_update_for(r->task_id, from);
@@ -354,7 +354,7 @@ static void accepted(worker *w, const vg_channel *ch, vg_up_row *r, const char *
     int64_t now = vg_now_ms();
     w->s->ops->upstream_attempt_end(w->s, r->attempt_id, outcome, upstream_id, 200, "", now);
     r->accepted_at_ms = now;
-    vg_up_update a = vg_up_update_for(r->task_id, ",dispatching,");
+    vg_up_update a = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_DISPATCHING));
     a.attempt_id = r->attempt_id;
     a.upstream_always = true;
     a.upstream_id = upstream_id;
@@ -431,7 +431,7 @@ static void submit_outcome(worker *w, const vg_channel *ch, vg_up_row *r, const 
         /* Maybe created: never resubmit before the list says it was not. */
         vg_info("task %s: submit to %s unanswered (%s); looking it up before any retry", r->task_id,
                 ch->name, e->code);
-        reschedule(w->s, r, ",dispatching,", now + RESOLVE_DELAY_MS, -1, 0);
+        reschedule(w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING), now + RESOLVE_DELAY_MS, -1, 0);
         break;
     default:
         fail_task(w->s, r, e->code, e->message);
@@ -537,7 +537,8 @@ static void run_resolve(worker *w, job *j)
     if (e.cls == VG_UP_OK) {
         accepted(w, ch, r, ut.id, "found");
     } else if (e.cls == VG_UP_NOTFOUND && r->lookups + 1 < LOOKUPS_TO_GIVE) {
-        reschedule(w->s, r, ",dispatching,", now + LOOKUP_GAP_MS, -1, r->lookups + 1);
+        reschedule(w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING), now + LOOKUP_GAP_MS, -1,
+                   r->lookups + 1);
     } else if (e.cls == VG_UP_NOTFOUND) {
         /* Two clean misses, LOOKUP_GAP_MS apart: the lost submit created nothing. */
         vg_info("task %s: lost submit to %s not found upstream; submitting again", r->task_id,
@@ -552,7 +553,7 @@ static void run_resolve(worker *w, job *j)
         }
         vg_upstream_notify(w->u);
     } else {
-        reschedule(w->s, r, ",dispatching,",
+        reschedule(w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING),
                    now + backoff(w->u, r->poll_errors, 1000, VG_UPSTREAM_MAX_BACKOFF_MS),
                    r->poll_errors + 1, -1);
     }
@@ -597,7 +598,7 @@ static int apply(worker *w, const vg_channel *ch, const vg_up_row *r, const vg_u
     int n = 0;
     if (t->status == VG_UP_SUCCEEDED && r->status == VG_TASK_DISPATCHING) {
         /* Never seen running: pass through running (the state machine's only way on). */
-        u[n] = vg_up_update_for(r->task_id, ",dispatching,");
+        u[n] = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_DISPATCHING));
         u[n++].to_status = VG_TASK_RUNNING;
     }
     u += n;
@@ -607,7 +608,7 @@ static int apply(worker *w, const vg_channel *ch, const vg_up_row *r, const vg_u
     switch (t->status) {
     case VG_UP_SUCCEEDED:
         *result = result_json(t);
-        u->from = ",running,";
+        u->from = VG_TASK_BIT(VG_TASK_RUNNING);
         u->to_status = VG_TASK_FINALIZING;
         u->progress = 99;
         u->result = *result;
@@ -803,7 +804,7 @@ static void refresh_result(worker *w, const vg_channel *ch, const vg_up_row *r)
     ch->provider->upstream->get(&ep, w->hc, r->upstream_id, &ut, &e);
     if (e.cls == VG_UP_OK && ut.status == VG_UP_SUCCEEDED && ut.video_url) {
         char *res = result_json(&ut);
-        vg_up_update c = vg_up_update_for(r->task_id, ",finalizing,");
+        vg_up_update c = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_FINALIZING));
         c.result = res;
         c.poll_errors = 0;
         c.next_poll_at = vg_now_ms();
@@ -812,7 +813,8 @@ static void refresh_result(worker *w, const vg_channel *ch, const vg_up_row *r)
     } else if (e.cls == VG_UP_OK || e.cls == VG_UP_NOTFOUND) {
         fail_task(w->s, r, "result_unavailable", "the upstream no longer offers the result");
     } else {
-        reschedule(w->s, r, ",finalizing,", vg_now_ms() + 5000, r->poll_errors + 1, -1);
+        reschedule(w->s, r, VG_TASK_BIT(VG_TASK_FINALIZING), vg_now_ms() + 5000, r->poll_errors + 1,
+                   -1);
     }
     vg_up_task_free(&ut);
 }
@@ -844,8 +846,8 @@ static void run_finalize(worker *w, job *j)
         refresh_result(w, ch, r);
     } else {
         vg_info("task %s: result download failed (%s); will retry", r->task_id, err);
-        reschedule(w->s, r, ",finalizing,", now + backoff(w->u, r->poll_errors, 1000, 60000),
-                   r->poll_errors + 1, -1);
+        reschedule(w->s, r, VG_TASK_BIT(VG_TASK_FINALIZING),
+                   now + backoff(w->u, r->poll_errors, 1000, 60000), r->poll_errors + 1, -1);
     }
     vg_rm_rf(tmp);
     json_decref(res);

@@ -49,7 +49,9 @@ static int setup(void **state)
     snprintf(f->tmp, sizeof f->tmp, "%s/tmp", f->dir);
     assert_int_equal(vg_mkdir_p(f->tmp, 0700), 0);
     char err[256];
-    assert_int_equal(vg_store_open_sqlite(f->dir, &f->s, err, sizeof err), VG_OK);
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &f->s,
+                                   err, sizeof err),
+                     VG_OK);
     add_key(f, &f->key, "sk-one");
     add_key(f, &f->other, "sk-two");
     f->env = (vg_assets_env){.data_dir = f->dir, .tmp_dir = f->tmp};
@@ -240,7 +242,7 @@ static void test_claims(void **state)
     assert_int_equal(c.attempts, 2);
     vg_asset_free(&c);
     int64_t n = 0;
-    assert_int_equal(f->s->ops->asset_release_all(f->s, &n), VG_OK); /* a restart */
+    assert_int_equal(f->s->ops->asset_recover(f->s, 1601, &n), VG_OK); /* a restart */
     assert_int_equal(n, 2);
     assert_int_equal(f->s->ops->asset_claim(f->s, 1601, 500, &c), VG_OK);
     vg_asset_free(&c);
