@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag, reload_flag;
+/* The configuration the HTTP loops open their store connections with (set once by serve()). */
+static const vg_config *g_cfg;
 
 static void on_signal(int sig)
 {
@@ -47,11 +49,18 @@ static void on_hangup(int sig)
     reload_flag = 1;
 }
 
-static vg_store *open_store_at(const char *data_dir)
+/* The store the configuration names (backend, data directory, node name). */
+static vg_status store_open(const vg_config *cfg, vg_store **s, char *err, size_t errlen)
+{
+    vg_store_options o = {.backend = cfg->store, .data_dir = cfg->data_dir, .node = cfg->node};
+    return vg_store_open(&o, s, err, errlen);
+}
+
+static vg_store *open_store_at(const vg_config *cfg)
 {
     vg_store *s = NULL;
     char err[256];
-    if (vg_store_open_sqlite(data_dir, &s, err, sizeof err)) {
+    if (store_open(cfg, &s, err, sizeof err)) {
         vg_error("%s", err);
         return NULL;
     }
@@ -61,7 +70,7 @@ static vg_store *open_store_at(const char *data_dir)
 /* The store opener of the workers, which are handed the process state. */
 static vg_store *open_store(void *app)
 {
-    return open_store_at(((const vg_app *)app)->cfg->data_dir);
+    return open_store_at(((const vg_app *)app)->cfg);
 }
 
 static int prepare_dirs(vg_app *app, const vg_config *cfg)
@@ -129,7 +138,7 @@ static int ensure_admin(vg_store *s, const vg_config *cfg)
     if (cfg->admin_key[0]) {
         vg_sha256_hex(cfg->admin_key, strlen(cfg->admin_key), hash);
         vg_key k;
-        if (s->ops->key_by_hash(s, hash, &k) == VG_OK) {
+        if (vg_store_key_by_hash(s, hash, &k) == VG_OK) {
             int admin = k.is_admin;
             vg_key_free(&k);
             if (!admin) vg_error("VIDGATE_ADMIN_KEY is an existing non-admin key");
@@ -138,7 +147,7 @@ static int ensure_admin(vg_store *s, const vg_config *cfg)
         return create_admin(s, cfg->admin_key, secret) == VG_OK ? 0 : -1;
     }
     int64_t n = 0;
-    if (s->ops->key_count(s, &n)) return -1;
+    if (vg_store_key_count(s, &n)) return -1;
     if (n > 0) return 0;
     if (create_admin(s, NULL, secret) != VG_OK) return -1;
     char path[1100];
@@ -194,7 +203,8 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg)
 /* The store opener the HTTP loops use: the server hands it the handlers' environment. */
 static vg_store *open_store_env(void *env)
 {
-    return open_store_at(((const vg_api_env *)env)->data_dir);
+    (void)env; /* the handlers' view has no configuration: the process state has */
+    return open_store_at(g_cfg);
 }
 
 /* Raises the soft descriptor limit to the hard one, then keeps connections below what is left
@@ -235,6 +245,7 @@ static int plan_descriptors(const vg_config *cfg, int loops, int workers, int *m
 static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, int listen_fd)
 {
     char err[256];
+    g_cfg = cfg;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cfg->render_workers > 0 ? cfg->render_workers : (int)(cores > 0 ? cores : 1);
     int loops = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1), max_conns;
@@ -311,12 +322,12 @@ static int check(const vg_config *cfg)
 {
     vg_store *s = NULL;
     char err[256];
-    if (vg_store_open_sqlite(cfg->data_dir, &s, err, sizeof err)) {
+    if (store_open(cfg, &s, err, sizeof err)) {
         fprintf(stderr, "vidgated check: %s\n", err);
         return 2;
     }
     vg_audit a;
-    int rc = s->ops->audit(s, print_problem, NULL, &a);
+    int rc = vg_store_audit(s, print_problem, NULL, &a);
     vg_store_close(s);
     if (rc) {
         fprintf(stderr, "vidgated check: the audit could not run\n");

@@ -55,7 +55,7 @@ static int usage(vg_ctx *c)
                               "group_by must be model or key");
     vg_usage_row *rows = NULL;
     size_t n = 0;
-    if (c->store->ops->usage(c->store, g, from, to, &rows, &n)) return vg_reply_internal(c);
+    if (vg_store_usage(c->store, g, from, to, &rows, &n)) return vg_reply_internal(c);
     json_t *data = json_array();
     int64_t tasks = 0, tokens = 0, cost = 0;
     const char *label = strcmp(g, "key") ? "model" : "key_id";

@@ -243,14 +243,14 @@ static int create_group(areq *r, const json_t *body, json_t **result)
         return -1;
     vg_asset_group g;
     new_group(r->c, name, desc, false, &g);
-    if (r->c->store->ops->asset_group_create(r->c->store, &g) != VG_OK) return reply_internal(r);
+    if (vg_store_asset_group_create(r->c->store, &g) != VG_OK) return reply_internal(r);
     *result = json_pack("{s:s}", "Id", g.id);
     return 0;
 }
 
 static int load_group(areq *r, const char *id, vg_asset_group *g)
 {
-    int rc = r->c->store->ops->asset_group_get(r->c->store, id, r->c->key.id, g);
+    int rc = vg_store_asset_group_get(r->c->store, id, r->c->key.id, g);
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset group", id);
     return rc == VG_OK ? 0 : reply_internal(r);
 }
@@ -275,7 +275,7 @@ static int list_groups(areq *r, const json_t *body, json_t **result)
     vg_asset_group *gs = NULL;
     size_t n = 0;
     int64_t total = 0;
-    int rc = r->c->store->ops->asset_group_list(r->c->store, &f, &gs, &n, &total);
+    int rc = vg_store_asset_group_list(r->c->store, &f, &gs, &n, &total);
     json_t *items = json_array();
     for (size_t i = 0; rc == VG_OK && i < n; i++)
         json_array_append_new(items, vg_asset_group_json(&gs[i]));
@@ -297,8 +297,7 @@ static int update_group(areq *r, const json_t *body, json_t **result)
     if (!name && !desc)
         return reply_fail(r, 400, "MissingParameter", "Name or Description is required");
     if (name && !*name) return reply_fail(r, 400, "InvalidParameter", "Name must not be empty");
-    int rc =
-        r->c->store->ops->asset_group_update(r->c->store, id, r->c->key.id, name, desc, vg_now_s());
+    int rc = vg_store_asset_group_update(r->c->store, id, r->c->key.id, name, desc, vg_now_s());
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset group", id);
     if (rc != VG_OK) return reply_internal(r);
     *result = json_object();
@@ -310,7 +309,7 @@ static int delete_group(areq *r, const json_t *body, json_t **result)
 {
     const char *id;
     if (req_id(r, body, &id)) return -1;
-    int rc = r->c->store->ops->asset_group_delete(r->c->store, id, r->c->key.id);
+    int rc = vg_store_asset_group_delete(r->c->store, id, r->c->key.id);
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset group", id);
     if (rc == VG_CONFLICT)
         return reply_fail(r, 409, "GroupNotEmpty",
@@ -427,7 +426,7 @@ static int create_asset(areq *r, const json_t *body, json_t **result)
     }
     vg_asset_group dflt;
     new_group(r->c, "default", "assets created without a GroupId", true, &dflt);
-    int rc = r->c->store->ops->asset_create(r->c->store, &a, &dflt);
+    int rc = vg_store_asset_create(r->c->store, &a, &dflt);
     if (rc != VG_OK && staged[0]) unlink(staged);
     if (rc == VG_NOTFOUND)
         reply_not_found(r, "asset group", a.group_id);
@@ -442,7 +441,7 @@ static int create_asset(areq *r, const json_t *body, json_t **result)
 
 static int load_asset(areq *r, const char *id, vg_asset *a)
 {
-    int rc = r->c->store->ops->asset_get(r->c->store, id, r->c->key.id, a);
+    int rc = vg_store_asset_get(r->c->store, id, r->c->key.id, a);
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset", id);
     return rc == VG_OK ? 0 : reply_internal(r);
 }
@@ -487,7 +486,7 @@ static int list_assets(areq *r, const json_t *body, json_t **result)
     vg_asset *as = NULL;
     size_t n = 0;
     int64_t total = 0, now = vg_now_s();
-    int rc = r->c->store->ops->asset_list(r->c->store, &f, &as, &n, &total);
+    int rc = vg_store_asset_list(r->c->store, &f, &as, &n, &total);
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
         if (rc == VG_OK) json_array_append_new(items, vg_asset_json(r->c->app, &as[i], now));
@@ -506,7 +505,7 @@ static int update_asset(areq *r, const json_t *body, json_t **result)
 {
     const char *id, *name;
     if (req_id(r, body, &id) || req_name(r, body, &name)) return -1;
-    int rc = r->c->store->ops->asset_update(r->c->store, id, r->c->key.id, name, vg_now_s());
+    int rc = vg_store_asset_update(r->c->store, id, r->c->key.id, name, vg_now_s());
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset", id);
     if (rc != VG_OK) return reply_internal(r);
     *result = json_object();
@@ -518,7 +517,7 @@ static int delete_asset(areq *r, const json_t *body, json_t **result)
 {
     const char *id;
     if (req_id(r, body, &id)) return -1;
-    int rc = r->c->store->ops->asset_delete(r->c->store, id, r->c->key.id, vg_now_s());
+    int rc = vg_store_asset_delete(r->c->store, id, r->c->key.id, vg_now_s());
     if (rc == VG_NOTFOUND) return reply_not_found(r, "asset", id);
     if (rc != VG_OK) return reply_internal(r);
     *result = json_object();
@@ -572,7 +571,7 @@ static int get_content(vg_ctx *c)
         return vg_reply_error(c, 403, "invalid_signature", "sig", "the URL signature is invalid");
     if (rc == -2) return vg_reply_error(c, 403, "url_expired", "expires", "the URL has expired");
     vg_asset a;
-    rc = c->store->ops->asset_get(c->store, c->params[0], NULL, &a);
+    rc = vg_store_asset_get(c->store, c->params[0], NULL, &a);
     if (rc == VG_ERR) return vg_reply_internal(c);
     bool visible = rc == VG_OK && !a.deleted_at && a.status == VG_ASSET_ACTIVE;
     char path[1400];
@@ -597,7 +596,7 @@ int vg_api_asset_media(vg_ctx *c, vg_media *m, const char *param, vg_task_spec *
     vg_asset a;
     if (vg_asset_ref_parse(m->url, id, sha))
         return vg_err_set(err, 400, "asset_not_found", param, "asset not found");
-    int rc = c->store->ops->asset_get(c->store, id, c->key.id, &a);
+    int rc = vg_store_asset_get(c->store, id, c->key.id, &a);
     if (rc == VG_NOTFOUND) return vg_err_set(err, 400, "asset_not_found", param, "asset not found");
     if (rc != VG_OK) return vg_err_set(err, 500, "internal_error", "", "internal error");
     if (a.status != VG_ASSET_ACTIVE)

@@ -78,7 +78,7 @@ static int get_presigned(vg_ctx *c)
         return vg_reply_error(c, 403, "invalid_signature", "sig", "the URL signature is invalid");
     if (rc == -2) return vg_reply_error(c, 403, "url_expired", "expires", "the URL has expired");
     vg_task t;
-    rc = c->store->ops->task_get(c->store, c->params[0], NULL, &t);
+    rc = vg_store_task_get(c->store, c->params[0], NULL, &t);
     if (rc == VG_NOTFOUND) return vg_reply_error(c, 404, "task_not_found", "", "no such file");
     if (rc != VG_OK) return vg_reply_internal(c);
     send_variant(c, &t, c->params[1]);

@@ -9,7 +9,7 @@ static int healthz(vg_ctx *c)
 
 static int readyz(vg_ctx *c)
 {
-    if (c->store->ops->ping(c->store) != VG_OK)
+    if (vg_store_ping(c->store) != VG_OK)
         return vg_reply_error(c, 503, "unavailable", "", "the store is not reachable");
     return vg_reply_json(c, 200, json_pack("{s:s}", "status", "ready"));
 }

@@ -27,7 +27,7 @@ int vg_keys_create(vg_store *s, vg_key *k, int64_t credit_micro, const char *sec
     vg_id_new("key_", k->id);
     vg_sha256_hex(secret, strlen(secret), k->hash);
     k->created_at = vg_now_s();
-    return s->ops->key_insert(s, k, credit_micro, credit_micro ? "initial balance" : "");
+    return vg_store_key_insert(s, k, credit_micro, credit_micro ? "initial balance" : "");
 }
 
 static json_t *money(int64_t micro)
@@ -169,7 +169,7 @@ static int list_keys(vg_ctx *c)
 {
     vg_key *keys = NULL;
     size_t n = 0;
-    if (c->store->ops->key_list(c->store, &keys, &n)) return vg_reply_internal(c);
+    if (vg_store_key_list(c->store, &keys, &n)) return vg_reply_internal(c);
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(data, vg_key_json(&keys[i], true));
@@ -181,7 +181,7 @@ static int list_keys(vg_ctx *c)
 
 static int load_key(vg_ctx *c, vg_key *k)
 {
-    int rc = c->store->ops->key_get(c->store, c->params[0], k);
+    int rc = vg_store_key_get(c->store, c->params[0], k);
     if (rc == VG_OK) return 0;
     if (rc == VG_NOTFOUND)
         vg_reply_error(c, 404, "key_not_found", "id", "no key %s", c->params[0]);
@@ -203,7 +203,7 @@ static int revoke_key(vg_ctx *c)
 {
     if (!strcmp(c->params[0], c->key.id))
         return vg_reply_error(c, 409, "conflict", "id", "a key cannot revoke itself");
-    int rc = c->store->ops->key_revoke(c->store, c->params[0], vg_now_s());
+    int rc = vg_store_key_revoke(c->store, c->params[0], vg_now_s());
     if (rc != VG_OK && rc != VG_CONFLICT && rc != VG_NOTFOUND) return vg_reply_internal(c);
     vg_keycache_invalidate();
     return get_key(c); /* 404 when unknown; revoking twice is harmless */
@@ -216,7 +216,7 @@ static int update_key(vg_ctx *c)
     vg_key k;
     if (load_key(c, &k) == 0) {
         if (parse_name(c, body, &k, false) == 0 && parse_key_options(c, body, &k) == 0) {
-            if (c->store->ops->key_update(c->store, &k, vg_now_s()) == VG_OK) {
+            if (vg_store_key_update(c->store, &k, vg_now_s()) == VG_OK) {
                 vg_keycache_invalidate();
                 get_key(c);
             } else
@@ -242,8 +242,8 @@ static int adjust(vg_ctx *c, int sign)
         vg_reply_error(c, 400, "invalid_parameter", "note",
                        "note must be a string of 255 bytes at most");
     else {
-        int rc = c->store->ops->key_adjust(c->store, c->params[0], sign * amount,
-                                           note ? json_string_value(note) : "", vg_now_s());
+        int rc = vg_store_key_adjust(c->store, c->params[0], sign * amount,
+                                     note ? json_string_value(note) : "", vg_now_s());
         if (rc == VG_OK) {
             vg_keycache_invalidate();
             get_key(c);
@@ -290,7 +290,7 @@ static int key_ledger(vg_ctx *c)
     vg_ledger_entry *rows = NULL;
     size_t n = 0;
     bool more = false;
-    if (c->store->ops->ledger_list(c->store, c->params[0], before, limit, &rows, &n, &more))
+    if (vg_store_ledger_list(c->store, c->params[0], before, limit, &rows, &n, &more))
         return vg_reply_internal(c);
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
@@ -306,7 +306,7 @@ static int key_ledger(vg_ctx *c)
 static int me(vg_ctx *c)
 {
     vg_key k;
-    if (c->store->ops->key_get(c->store, c->key.id, &k) != VG_OK) return vg_reply_internal(c);
+    if (vg_store_key_get(c->store, c->key.id, &k) != VG_OK) return vg_reply_internal(c);
     vg_reply_json(c, 200, vg_key_json(&k, false));
     vg_key_free(&k);
     return 0;

@@ -190,7 +190,7 @@ out:
 int vg_api_insert_task(vg_ctx *c, vg_task *t)
 {
     int max_active = c->key.max_active_tasks;
-    int rc = c->store->ops->task_create(c->store, t, max_active, NULL);
+    int rc = vg_store_task_create(c->store, t, max_active, NULL);
     if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
     vg_api_env_wake(c->app);
     return 0;
@@ -204,8 +204,8 @@ static int idem_replay(vg_ctx *c, const char *idem_key, const char *hash)
 {
     char stored[65];
     char *response = NULL;
-    int rc = c->store->ops->idem_get(c->store, c->key.id, idem_key, vg_now_s() - IDEM_WINDOW_S,
-                                     stored, &response);
+    int rc = vg_store_idem_get(c->store, c->key.id, idem_key, vg_now_s() - IDEM_WINDOW_S, stored,
+                               &response);
     if (rc == VG_NOTFOUND) return 0;
     if (rc != VG_OK) return vg_reply_internal(c), 1;
     if (!vg_ct_streq(stored, hash)) {
@@ -252,8 +252,7 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     json_t *out = reply(c, &t);
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
-    int rc =
-        c->store->ops->task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
+    int rc = vg_store_task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
     if (rc == VG_OK) {
         vg_api_env_wake(c->app);
         vg_reply_json(c, 200, out);
@@ -286,7 +285,7 @@ static int submit(vg_ctx *c)
 
 int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
 {
-    int rc = c->store->ops->task_get(c->store, id, c->key.id, t);
+    int rc = vg_store_task_get(c->store, id, c->key.id, t);
     if (rc == VG_OK) return 0;
     if (rc == VG_NOTFOUND)
         vg_reply_error(c, 404, "task_not_found", "task_id", "no task %s", id);
@@ -337,7 +336,7 @@ int vg_api_reply_task_list(vg_ctx *c, const vg_task_filter *f, vg_reply_fn rende
     vg_task *ts = NULL;
     size_t n = 0;
     bool more = false;
-    if (c->store->ops->task_list(c->store, f, &ts, &n, &more)) return vg_reply_internal(c);
+    if (vg_store_task_list(c->store, f, &ts, &n, &more)) return vg_reply_internal(c);
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render(c, &ts[i]));
@@ -371,8 +370,7 @@ static int list_tasks(vg_ctx *c)
 int vg_api_delete_content(vg_ctx *c, const vg_task *t)
 {
     const vg_api_env *env = c->app;
-    if (c->store->ops->task_mark_deleted(c->store, t->id, c->key.id, vg_now_s()) != VG_OK)
-        return -1;
+    if (vg_store_task_mark_deleted(c->store, t->id, c->key.id, vg_now_s()) != VG_OK) return -1;
     char dir[1400];
     snprintf(dir, sizeof dir, "%s/%s", env->files_dir, t->id);
     if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
@@ -385,7 +383,7 @@ int vg_api_cancel_or_delete(vg_ctx *c, vg_task *t)
 {
     int rc = VG_OK;
     if (t->status == VG_TASK_QUEUED || t->status == VG_TASK_DISPATCHING)
-        rc = c->store->ops->task_cancel(c->store, t->id, c->key.id, vg_now_s());
+        rc = vg_store_task_cancel(c->store, t->id, c->key.id, vg_now_s());
     else if (vg_task_status_final(t->status))
         rc = t->content_deleted ? VG_OK : vg_api_delete_content(c, t);
     else

@@ -21,16 +21,16 @@
 static int callback(vg_ctx *c)
 {
     vg_up_row r;
-    int rc = c->store->ops->upstream_get(c->store, c->params[0], &r);
+    int rc = vg_store_upstream_get(c->store, c->params[0], &r);
     if (rc == VG_ERR) return vg_reply_internal(c);
     const char *token = vg_ctx_query(c, "token");
     bool ok = rc == VG_OK && token && r.callback_token[0] && vg_ct_streq(r.callback_token, token);
     if (rc == VG_OK) vg_up_row_free(&r);
     if (!ok) return vg_reply_error(c, 404, "not_found", "", "no such callback");
-    vg_up_update u = vg_up_update_for(c->params[0], ",dispatching,running,");
+    vg_up_update u = vg_up_update_for(c->params[0], VG_TASK_BIT(VG_TASK_DISPATCHING) |
+                                                        VG_TASK_BIT(VG_TASK_RUNNING));
     u.next_poll_at = vg_now_ms();
-    if (c->store->ops->upstream_update(c->store, &u, 1, vg_now_s()) != VG_OK)
-        return vg_reply_internal(c);
+    if (vg_store_upstream_update(c->store, &u, 1, vg_now_s()) != VG_OK) return vg_reply_internal(c);
     if (u.applied) vg_api_env_wake(c->app);
     return vg_reply_json(c, 200, json_object());
 }

@@ -172,7 +172,7 @@ static int publish(job *j)
     pthread_mutex_lock(&content_lock);
     int rc = VG_ERR;
     if (place_content(j) == 0)
-        rc = j->s->ops->asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
+        rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
     else
         vg_error("asset %s: cannot store its content: %s", j->a->id, strerror(errno));
     pthread_mutex_unlock(&content_lock);
@@ -185,7 +185,7 @@ static bool settle(job *j)
     const vg_asset *a = j->a;
     int rc;
     if (j->code) {
-        rc = j->s->ops->asset_fail(j->s, a->id, j->code, j->msg, vg_now_s());
+        rc = vg_store_asset_fail(j->s, a->id, j->code, j->msg, vg_now_s());
         if (rc == VG_OK) vg_info("asset %s failed: %s: %s", a->id, j->code, j->msg);
     } else {
         rc = publish(j);
@@ -217,17 +217,17 @@ static void collect_one(const vg_assets_env *env, vg_store *s, const vg_asset *a
     int64_t rows = 0, tasks = 0;
     pthread_mutex_lock(&content_lock);
     int rc = a->sha256[0]
-                 ? s->ops->asset_blob_refs(s, a->sha256, now - VG_ASSET_GC_GRACE_S, &rows, &tasks)
+                 ? vg_store_asset_blob_refs(s, a->sha256, now - VG_ASSET_GC_GRACE_S, &rows, &tasks)
                  : VG_OK;
     if (rc == VG_OK && rows == 0 && tasks > 0) {
         /* Only tasks still need the bytes: keep this row as their reminder. */
-        s->ops->asset_gc_defer(s, a->id, now + VG_ASSET_GC_GRACE_S);
+        vg_store_asset_gc_defer(s, a->id, now + VG_ASSET_GC_GRACE_S);
     } else if (rc == VG_OK) {
         char blob[1400];
         vg_asset_blob_path(env->data_dir, a->sha256, blob, sizeof blob);
         if (a->sha256[0] && rows == 0 && unlink(blob) && errno != ENOENT)
             vg_warn("asset %s: cannot remove %s: %s", a->id, blob, strerror(errno));
-        s->ops->asset_purge(s, a->id);
+        vg_store_asset_purge(s, a->id);
     }
     pthread_mutex_unlock(&content_lock);
 }
@@ -237,7 +237,7 @@ int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
     vg_asset *due = NULL;
     size_t n = 0;
     int purged = 0;
-    if (s->ops->asset_gc_due(s, now, GC_BATCH, &due, &n) == VG_OK) {
+    if (vg_store_asset_gc_due(s, now, GC_BATCH, &due, &n) == VG_OK) {
         for (size_t i = 0; i < n; i++) {
             collect_one(env, s, &due[i], now);
             purged++;
@@ -274,7 +274,7 @@ static void sweep_dir(const char *dir, vg_store *s, bool (*wanted)(vg_store *s, 
 static bool staging_wanted(vg_store *s, const char *name)
 {
     vg_asset a;
-    int rc = s->ops->asset_get(s, name, NULL, &a);
+    int rc = vg_store_asset_get(s, name, NULL, &a);
     bool keep = rc == VG_ERR || (rc == VG_OK && a.status == VG_ASSET_PROCESSING);
     if (rc == VG_OK) vg_asset_free(&a);
     return keep;
@@ -284,7 +284,7 @@ static bool staging_wanted(vg_store *s, const char *name)
 static bool content_wanted(vg_store *s, const char *name)
 {
     int64_t rows = 1, tasks = 1;
-    return !is_sha_name(name) || s->ops->asset_blob_refs(s, name, -1, &rows, &tasks) != VG_OK ||
+    return !is_sha_name(name) || vg_store_asset_blob_refs(s, name, -1, &rows, &tasks) != VG_OK ||
            rows || tasks;
 }
 
@@ -293,7 +293,7 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
     char dir[1200];
     int64_t n = 0;
     vg_asset_staging_dir(env->data_dir, dir, sizeof dir);
-    if (vg_mkdir_p(dir, 0700) || s->ops->asset_release_all(s, &n) != VG_OK) return -1;
+    if (vg_mkdir_p(dir, 0700) || vg_store_asset_recover(s, vg_now_ms(), &n) != VG_OK) return -1;
     sweep_dir(dir, s, staging_wanted);
     vg_asset_store_dir(env->data_dir, dir, sizeof dir);
     sweep_dir(dir, s, content_wanted);
@@ -333,7 +333,7 @@ static int worker_step(void *ud, void *state)
     vg_assets *p = ud;
     vg_store *s = state;
     vg_asset a;
-    int rc = s->ops->asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
+    int rc = vg_store_asset_claim(s, vg_now_ms(), VG_ASSET_LEASE_MS, &a);
     if (rc == VG_OK) {
         vg_assets_process(&p->env, s, &a);
         vg_asset_free(&a);

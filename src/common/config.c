@@ -29,6 +29,9 @@ typedef struct {
 static const opt options[] = {
     {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
     {"data", "VIDGATE_DATA", S(data_dir), "data directory (database, results, keys)"},
+    {"store", "VIDGATE_STORE", S(store), "store backend (sqlite)"},
+    {"node", "VIDGATE_NODE", S(node),
+     "name of this node's leases in a shared store (default: the host name)"},
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
     {"currency", "VIDGATE_CURRENCY", S(currency), "currency of balances and prices"},
     {"log_level", "VIDGATE_LOG_LEVEL", S(log_level), "debug, info, warn or error"},
@@ -66,6 +69,7 @@ static void defaults(vg_config *c)
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
     snprintf(c->data_dir, sizeof c->data_dir, "./var");
+    snprintf(c->store, sizeof c->store, "sqlite");
     snprintf(c->currency, sizeof c->currency, "USD");
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->retention_s = 7 * 24 * 3600;

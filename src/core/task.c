@@ -1,9 +1,11 @@
 /*
  * task.c - task statuses, the state machine, and the task spec's storage form; see task.h.
  *
- * The state machine is one table: g_next[from] is the set of statuses a task may move to. The
- * dispatcher and the store consult it before every conditional update, so an impossible change
- * (completed → running, cancelled → anything) is refused in one place.
+ * The state machine is one table, g_ops: each operation of the store that changes (or depends on)
+ * a task's status names the statuses it runs from and the one it leaves. Everything else is
+ * derived from it: vg_task_from(to), vg_task_transition_ok(), and the "expected from" set of every
+ * conditional update in every store backend (a status bit set bound into the statement). A move
+ * no operation makes is impossible, and there is no second copy to drift.
  *
  * Storage form of a spec (what vg_task_spec_to_json() writes into tasks.params):
  *   {"model","prompt","seconds","resolution":"720p","ratio":"adaptive","seed",
@@ -14,33 +16,52 @@
 
 #include "common/alloc.h"
 #include "common/limits.h"
+#include "core/asset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BIT(s) (1u << (s))
+#define BIT(s) VG_TASK_BIT(s)
 
 static const struct {
     const char *name;   /* stored */
     const char *public; /* shown to clients */
-    bool final;
-    unsigned next; /* BIT() of each allowed successor */
 } g_status[VG_TASK_STATUS_COUNT] = {
-    [VG_TASK_QUEUED] = {"queued", "queued", false,
-                        BIT(VG_TASK_DISPATCHING) | BIT(VG_TASK_CANCELLED) | BIT(VG_TASK_FAILED)},
-    /* Back to queued when the provider said "try later" before accepting the task. */
-    [VG_TASK_DISPATCHING] = {"dispatching", "queued", false,
-                             BIT(VG_TASK_RUNNING) | BIT(VG_TASK_QUEUED) | BIT(VG_TASK_CANCELLED) |
-                                 BIT(VG_TASK_FAILED)},
-    /* Back to queued when a local render was lost in a crash and must start over. */
-    [VG_TASK_RUNNING] = {"running", "running", false,
-                         BIT(VG_TASK_FINALIZING) | BIT(VG_TASK_QUEUED) | BIT(VG_TASK_FAILED)},
-    [VG_TASK_FINALIZING] = {"finalizing", "running", false,
-                            BIT(VG_TASK_COMPLETED) | BIT(VG_TASK_FAILED)},
-    [VG_TASK_COMPLETED] = {"completed", "completed", true, 0},
-    [VG_TASK_FAILED] = {"failed", "failed", true, 0},
-    [VG_TASK_CANCELLED] = {"cancelled", "cancelled", true, 0},
+    [VG_TASK_QUEUED] = {"queued", "queued"},
+    [VG_TASK_DISPATCHING] = {"dispatching", "queued"},
+    [VG_TASK_RUNNING] = {"running", "running"},
+    [VG_TASK_FINALIZING] = {"finalizing", "running"},
+    [VG_TASK_COMPLETED] = {"completed", "completed"},
+    [VG_TASK_FAILED] = {"failed", "failed"},
+    [VG_TASK_CANCELLED] = {"cancelled", "cancelled"},
+};
+
+#define STAYS (-1)
+
+static const struct {
+    const char *name;
+    vg_task_status_set from;
+    int to; /* vg_task_status or STAYS */
+} g_ops[VG_TASK_OP_COUNT] = {
+    [VG_TASK_OP_CLAIM] = {"claim", BIT(VG_TASK_QUEUED), VG_TASK_RUNNING},
+    [VG_TASK_OP_PROGRESS] = {"progress", BIT(VG_TASK_RUNNING), STAYS},
+    /* A local render lost in a crash (or stopped at shutdown) starts over. */
+    [VG_TASK_OP_REQUEUE] = {"requeue", BIT(VG_TASK_RUNNING), VG_TASK_QUEUED},
+    [VG_TASK_OP_ROUTE] = {"route", BIT(VG_TASK_QUEUED), STAYS},
+    [VG_TASK_OP_SUBMIT] = {"submit", BIT(VG_TASK_QUEUED), VG_TASK_DISPATCHING},
+    /* The provider said "try later" before accepting the task. */
+    [VG_TASK_OP_RETRY] = {"retry", BIT(VG_TASK_DISPATCHING), VG_TASK_QUEUED},
+    [VG_TASK_OP_ACCEPT] = {"accept", BIT(VG_TASK_DISPATCHING), VG_TASK_RUNNING},
+    [VG_TASK_OP_DOWNLOAD] = {"download", BIT(VG_TASK_RUNNING), VG_TASK_FINALIZING},
+    /* Local renders complete from running, upstream ones after their download. */
+    [VG_TASK_OP_COMPLETE] = {"complete", BIT(VG_TASK_RUNNING) | BIT(VG_TASK_FINALIZING),
+                             VG_TASK_COMPLETED},
+    [VG_TASK_OP_FAIL] = {"fail", VG_TASK_SET_ACTIVE, VG_TASK_FAILED},
+    /* Once running, the work is paid for: a cancel would have to undo it upstream. */
+    [VG_TASK_OP_CANCEL] = {"cancel", BIT(VG_TASK_QUEUED) | BIT(VG_TASK_DISPATCHING),
+                           VG_TASK_CANCELLED},
+    [VG_TASK_OP_FORGET] = {"forget", VG_TASK_SET_FINAL, STAYS},
 };
 
 static const char *const g_media_types[] = {
@@ -72,14 +93,37 @@ int vg_task_status_parse(const char *s)
 
 bool vg_task_status_final(vg_task_status s)
 {
-    return (unsigned)s < VG_TASK_STATUS_COUNT && g_status[s].final;
+    return (unsigned)s < VG_TASK_STATUS_COUNT && (VG_TASK_SET_FINAL & BIT(s)) != 0;
+}
+
+vg_task_status_set vg_task_op_from(vg_task_op op)
+{
+    return (unsigned)op < VG_TASK_OP_COUNT ? g_ops[op].from : 0;
+}
+
+int vg_task_op_to(vg_task_op op)
+{
+    return (unsigned)op < VG_TASK_OP_COUNT ? g_ops[op].to : STAYS;
+}
+
+const char *vg_task_op_name(vg_task_op op)
+{
+    return (unsigned)op < VG_TASK_OP_COUNT ? g_ops[op].name : "unknown";
+}
+
+vg_task_status_set vg_task_from(vg_task_status to)
+{
+    vg_task_status_set set = 0;
+    for (int i = 0; i < VG_TASK_OP_COUNT; i++)
+        if (g_ops[i].to == (int)to) set |= g_ops[i].from;
+    return set;
 }
 
 bool vg_task_transition_ok(vg_task_status from, vg_task_status to)
 {
     if ((unsigned)from >= VG_TASK_STATUS_COUNT || (unsigned)to >= VG_TASK_STATUS_COUNT)
         return false;
-    return (g_status[from].next & BIT(to)) != 0;
+    return (vg_task_from(to) & BIT(from)) != 0;
 }
 
 void vg_task_spec_free(vg_task_spec *s)
@@ -105,6 +149,26 @@ bool vg_task_spec_has_role(const vg_task_spec *s, vg_media_role role)
     for (int i = 0; s && i < s->n_media; i++)
         if (s->media[i].role == role) return true;
     return false;
+}
+
+int vg_task_params_asset_hashes(const char *params, char (*out)[65])
+{
+    json_t *j = params ? json_loads(params, 0, NULL) : NULL;
+    const json_t *media = json_object_get(j, "media"), *it;
+    size_t i;
+    int n = 0;
+    json_array_foreach(media, i, it)
+    {
+        char id[VG_ASSET_ID_MAX], sha[65];
+        const char *url = json_string_value(json_object_get(it, "url"));
+        if (n >= VG_MAX_MEDIA_ITEMS || vg_asset_ref_parse(url, id, sha) < 0 || !sha[0]) continue;
+        bool seen = false;
+        for (int k = 0; k < n && !seen; k++)
+            seen = strcmp(out[k], sha) == 0;
+        if (!seen) memcpy(out[n++], sha, sizeof out[0]);
+    }
+    json_decref(j);
+    return n;
 }
 
 static int lookup(const char *const *names, int n, const char *s)

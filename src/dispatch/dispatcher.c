@@ -57,7 +57,7 @@ static int on_progress(void *ud, int percent)
     j->last_percent = percent;
     j->last_write_ms = now;
     int shown = percent > 99 ? 99 : percent; /* 100 only once the result is committed */
-    j->store->ops->task_progress(j->store, j->task->id, shown, now + VG_TASK_LEASE_MS);
+    vg_store_task_progress(j->store, j->task->id, shown, now + VG_TASK_LEASE_MS);
     return 0;
 }
 
@@ -70,7 +70,7 @@ static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tm
         vg_settle_fail(s, t->id, "internal_error", "could not store the result");
         return;
     }
-    int rc = s->ops->task_complete(s, t->id, &res->r, vg_now_s());
+    int rc = vg_store_task_complete(s, t->id, &res->r, vg_now_s());
     if (rc == VG_OK) {
         vg_info("task %s completed: %dx%d, %lld tokens", t->id, res->r.width, res->r.height,
                 (long long)res->r.tokens);
@@ -81,7 +81,7 @@ static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tm
 
 static void requeue(vg_store *s, const vg_task *t)
 {
-    if (s->ops->task_requeue(s, t->id, true, vg_now_s()) == VG_OK)
+    if (vg_store_task_requeue(s, t->id, true, vg_now_s()) == VG_OK)
         vg_info("task %s re-queued (interrupted)", t->id);
 }
 
@@ -137,9 +137,9 @@ static void sweep_expired(vg_dispatch *d, vg_store *s)
         return;
     char(*ids)[48] = NULL;
     size_t n = 0;
-    if (s->ops->task_expired(s, vg_now_s(), SWEEP_BATCH, &ids, &n)) return;
+    if (vg_store_task_expired(s, vg_now_s(), SWEEP_BATCH, &ids, &n)) return;
     for (size_t i = 0; i < n; i++) {
-        if (s->ops->task_mark_deleted(s, ids[i], NULL, vg_now_s()) != VG_OK) continue;
+        if (vg_store_task_mark_deleted(s, ids[i], NULL, vg_now_s()) != VG_OK) continue;
         char dir[1400];
         snprintf(dir, sizeof dir, "%s/%s", d->env.files_dir, ids[i]);
         vg_rm_rf(dir);
@@ -173,7 +173,7 @@ static int render_step(void *ud, void *state)
     bool take_unrouted = false;
     const vg_provider *p = NULL;
     vg_upstream_local_claim(d->up, local, &take_unrouted, &p);
-    int rc = s->ops->task_claim_local(s, vg_now_ms(), VG_TASK_LEASE_MS, local, take_unrouted, &t);
+    int rc = vg_store_task_claim_local(s, vg_now_ms(), VG_TASK_LEASE_MS, local, take_unrouted, &t);
     if (rc == VG_OK) {
         run_task(d, s, &t, p);
         vg_task_free(&t);
@@ -184,17 +184,13 @@ static int render_step(void *ud, void *state)
     return IDLE_POLL_MS;
 }
 
-/* Tasks a previous process left running go back to the queue (single-node store: none of them
- * can still be running anywhere). */
+/* Renders this node left running when it stopped (and any whose lease expired) go back to the
+ * queue: none of them can still be running anywhere. */
 static int recover(vg_store *s)
 {
-    char(*ids)[48] = NULL;
-    size_t n = 0;
-    if (s->ops->task_orphans(s, INT64_MAX, &ids, &n)) return -1;
-    for (size_t i = 0; i < n; i++)
-        s->ops->task_requeue(s, ids[i], false, vg_now_s());
-    if (n) vg_info("dispatcher: re-queued %zu interrupted task(s)", n);
-    free(ids);
+    int64_t n = 0;
+    if (vg_store_task_recover(s, vg_now_ms(), &n) != VG_OK) return -1;
+    if (n) vg_info("dispatcher: re-queued %lld interrupted task(s)", (long long)n);
     return 0;
 }
 

@@ -28,7 +28,7 @@ int vg_settle_publish(const char *files_dir, const char *tmp, const char *task_i
 
 void vg_settle_fail(vg_store *s, const char *task_id, const char *code, const char *msg)
 {
-    int rc = s->ops->task_fail(s, task_id, code, msg, vg_now_s());
+    int rc = vg_store_task_fail(s, task_id, code, msg, vg_now_s());
     if (rc == VG_OK)
         vg_info("task %s failed: %s: %s", task_id, code, msg);
     else if (rc != VG_CONFLICT) /* a task that ended meanwhile is not a fault */

@@ -88,14 +88,14 @@ static void complete(vg_ups_worker *w, const vg_up_row *r, const result_view *v,
     vg_task t;
     vg_task_spec spec;
     memset(&spec, 0, sizeof spec);
-    if (w->s->ops->task_get(w->s, r->task_id, NULL, &t) != VG_OK) return;
+    if (vg_store_task_get(w->s, r->task_id, NULL, &t) != VG_OK) return;
     vg_settle_read_spec(&t, &spec); /* unreadable: priced as without a reference video */
     vg_task_result res;
     fill_result(&t, &spec, v, last_frame, &res, w->u->env.cfg->retention_s);
     if (vg_settle_publish(w->u->env.files_dir, tmp, r->task_id)) {
         vg_warn("task %s: cannot move the result into place: %s", r->task_id, strerror(errno));
         vg_settle_fail(w->s, r->task_id, "internal_error", "could not store the result");
-    } else if (w->s->ops->task_complete(w->s, r->task_id, &res, vg_now_s()) == VG_OK) {
+    } else if (vg_store_task_complete(w->s, r->task_id, &res, vg_now_s()) == VG_OK) {
         vg_info("task %s completed upstream: %dx%d, %lld tokens", r->task_id, res.width, res.height,
                 (long long)res.tokens);
     }
@@ -113,17 +113,18 @@ static void refresh_result(vg_ups_worker *w, const vg_channel *ch, const vg_up_r
     ch->provider->upstream->get(&ep, w->hc, r->upstream_id, &ut, &e);
     if (e.cls == VG_UP_OK && ut.status == VG_UP_SUCCEEDED && ut.video_url) {
         char *res = vg_ups_result_json(&ut);
-        vg_up_update c = vg_up_update_for(r->task_id, ",finalizing,");
+        vg_up_update c = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_FINALIZING));
         c.result = res;
         c.poll_errors = 0;
         c.next_poll_at = vg_now_ms();
-        w->s->ops->upstream_update(w->s, &c, 1, vg_now_s());
+        vg_store_upstream_update(w->s, &c, 1, vg_now_s());
         free(res);
     } else if (e.cls == VG_UP_OK || e.cls == VG_UP_NOTFOUND) {
         vg_settle_fail(w->s, r->task_id, "result_unavailable",
                        "the upstream no longer offers the result");
     } else {
-        vg_ups_reschedule(w->s, r, ",finalizing,", vg_now_ms() + 5000, r->poll_errors + 1, -1);
+        vg_ups_reschedule(w->s, r, VG_TASK_BIT(VG_TASK_FINALIZING), vg_now_ms() + 5000,
+                          r->poll_errors + 1, -1);
     }
     vg_up_task_free(&ut);
 }
@@ -156,7 +157,7 @@ void vg_ups_run_finalize(vg_ups_worker *w, vg_ups_job *j)
         refresh_result(w, ch, r);
     } else {
         vg_info("task %s: result download failed (%s); will retry", r->task_id, err);
-        vg_ups_reschedule(w->s, r, ",finalizing,",
+        vg_ups_reschedule(w->s, r, VG_TASK_BIT(VG_TASK_FINALIZING),
                           now + vg_ups_backoff(w->u, r->poll_errors, 1000, 60000),
                           r->poll_errors + 1, -1);
     }

@@ -25,9 +25,9 @@
 #include <stdatomic.h>
 
 /* Status sets of conditional updates (store/upstream.h). */
-#define VG_UPS_ACTIVE ",dispatching,running,"
-#define VG_UPS_FINAL  ",completed,failed,cancelled,"
-#define VG_UPS_ANY    ",queued,dispatching,running,finalizing,completed,failed,cancelled,"
+#define VG_UPS_ACTIVE (VG_TASK_BIT(VG_TASK_DISPATCHING) | VG_TASK_BIT(VG_TASK_RUNNING))
+#define VG_UPS_FINAL  VG_TASK_SET_FINAL
+#define VG_UPS_ANY    VG_TASK_SET_ALL
 
 typedef enum {
     VG_UPS_SUBMIT,
@@ -112,7 +112,7 @@ int vg_ups_worker_step(void *ud, void *state);
 /* Store changes the handlers share. */
 /** The upstream task is final (or never existed): nothing left to cancel. */
 void vg_ups_close(vg_store *s, const vg_up_row *r);
-void vg_ups_reschedule(vg_store *s, const vg_up_row *r, const char *from, int64_t at,
+void vg_ups_reschedule(vg_store *s, const vg_up_row *r, vg_task_status_set from, int64_t at,
                        int poll_errors, int lookups);
 
 /* ---- the handlers, one per kind ---- */

@@ -56,7 +56,7 @@ void vg_ups_enqueue(vg_upstream *u, vg_store *s, vg_ups_job *j, int64_t lease_ms
         ls[i].next_poll_at = now + lease_ms;
     }
     /* A submit's lease is its attempt record (upstream_begin), written already. */
-    if (j->kind != VG_UPS_SUBMIT && s->ops->upstream_update(s, ls, j->n, now / 1000) != VG_OK)
+    if (j->kind != VG_UPS_SUBMIT && vg_store_upstream_update(s, ls, j->n, now / 1000) != VG_OK)
         vg_warn("upstream: cannot lease %zu task(s)", j->n);
     free(ls);
     for (size_t i = 0; i < j->n; i++)
@@ -141,15 +141,15 @@ void vg_ups_close(vg_store *s, const vg_up_row *r)
 {
     vg_up_update c = vg_up_update_for(r->task_id, VG_UPS_ANY);
     c.open = 0;
-    s->ops->upstream_update(s, &c, 1, vg_now_s());
+    vg_store_upstream_update(s, &c, 1, vg_now_s());
 }
 
-void vg_ups_reschedule(vg_store *s, const vg_up_row *r, const char *from, int64_t at,
+void vg_ups_reschedule(vg_store *s, const vg_up_row *r, vg_task_status_set from, int64_t at,
                        int poll_errors, int lookups)
 {
     vg_up_update c = vg_up_update_for(r->task_id, from);
     c.next_poll_at = at;
     c.poll_errors = poll_errors;
     c.lookups = lookups;
-    s->ops->upstream_update(s, &c, 1, vg_now_s());
+    vg_store_upstream_update(s, &c, 1, vg_now_s());
 }

@@ -29,7 +29,7 @@ char *vg_ups_result_json(const vg_up_task *t)
 static void settle_unsuccessful(vg_ups_worker *w, const vg_up_row *r, const vg_up_task *t)
 {
     if (t->status == VG_UP_CANCELLED && r->status == VG_TASK_DISPATCHING &&
-        w->s->ops->task_cancel(w->s, r->task_id, r->key_id, vg_now_s()) == VG_OK)
+        vg_store_task_cancel(w->s, r->task_id, r->key_id, vg_now_s()) == VG_OK)
         vg_info("task %s cancelled upstream", r->task_id);
     else if (t->status == VG_UP_CANCELLED)
         vg_settle_fail(w->s, r->task_id, "cancelled", "the upstream cancelled the task");
@@ -50,7 +50,7 @@ static int apply(vg_ups_worker *w, const vg_channel *ch, const vg_up_row *r, con
     int n = 0;
     if (t->status == VG_UP_SUCCEEDED && r->status == VG_TASK_DISPATCHING) {
         /* Never seen running: pass through running (the state machine's only way on). */
-        u[n] = vg_up_update_for(r->task_id, ",dispatching,");
+        u[n] = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_DISPATCHING));
         u[n++].to_status = VG_TASK_RUNNING;
     }
     u += n;
@@ -60,7 +60,7 @@ static int apply(vg_ups_worker *w, const vg_channel *ch, const vg_up_row *r, con
     switch (t->status) {
     case VG_UP_SUCCEEDED:
         *result = vg_ups_result_json(t);
-        u->from = ",running,";
+        u->from = VG_TASK_BIT(VG_TASK_RUNNING);
         u->to_status = VG_TASK_FINALIZING;
         u->progress = 99;
         u->result = *result;
@@ -144,7 +144,7 @@ void vg_ups_run_poll(vg_ups_worker *w, vg_ups_job *j)
             n_ups += (size_t)apply(w, ch, r, &out[i], &ups[n_ups], &results[i]);
         }
     }
-    if (n_ups && w->s->ops->upstream_update(w->s, ups, n_ups, vg_now_s()) != VG_OK)
+    if (n_ups && vg_store_upstream_update(w->s, ups, n_ups, vg_now_s()) != VG_OK)
         vg_warn("upstream: cannot record %zu poll result(s)", n_ups);
     bool finalize = false;
     for (size_t i = 0; i < n_ups; i++)

@@ -52,7 +52,7 @@ static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx
                        .callback_token = r->callback_token[0] ? r->callback_token : cb,
                        .now_ms = now,
                        .lease_until_ms = now + 2 * ch->timeout_ms + 5000};
-    if (s->ops->upstream_begin(s, &a) != VG_OK) return; /* cancelled meanwhile */
+    if (vg_store_upstream_begin(s, &a) != VG_OK) return; /* cancelled meanwhile */
     vg_ups_job *j = vg_ups_job_new(set, VG_UPS_SUBMIT, idx, 1);
     j->n = 1;
     j->rows[0] = *r;
@@ -73,7 +73,7 @@ static void route(vg_upstream *u, vg_store *s, vg_channels *set, int64_t *active
     vg_up_row *rows = NULL;
     size_t n = 0;
     int64_t now = vg_now_ms(), cool[VG_MAX_CHANNELS];
-    if (s->ops->upstream_due(s, VG_DUE_ROUTE, now, ROUTE_LIMIT, &rows, &n)) return;
+    if (vg_store_upstream_due(s, VG_DUE_ROUTE, now, ROUTE_LIMIT, &rows, &n)) return;
     for (size_t i = 0; i < n && !vg_ups_queue_full(u); i++) {
         vg_up_row *r = &rows[i];
         if (vg_ups_past_deadline(u, r, now)) {
@@ -94,7 +94,7 @@ static void route(vg_upstream *u, vg_store *s, vg_channels *set, int64_t *active
         if (k < 0) continue; /* every channel for it is full or cooling down: later */
         const vg_channel *ch = &set->ch[k];
         if (ch->type == VG_CH_LOCAL) {
-            if (s->ops->task_route_local(s, r->task_id, ch->name, now / 1000) == VG_OK) {
+            if (vg_store_task_route_local(s, r->task_id, ch->name, now / 1000) == VG_OK) {
                 active[k]++;
                 u->notify_local(u->ud);
             }
@@ -126,7 +126,7 @@ static int plan(vg_upstream *u, vg_store *s, vg_channels *set, vg_ups_kind kind,
     vg_up_row *rows = NULL;
     size_t n = 0, batch = kind == VG_UPS_POLL ? VG_UPSTREAM_POLL_BATCH : 1;
     int planned = 0;
-    if (s->ops->upstream_due(s, due, due_ms, DUE_LIMIT, &rows, &n)) return 0;
+    if (vg_store_upstream_due(s, due, due_ms, DUE_LIMIT, &rows, &n)) return 0;
     bool *taken = vg_calloc(n ? n : 1, sizeof *taken);
     for (size_t i = 0; i < n; i++) {
         if (taken[i] || vg_inflight_has(u->busy, rows[i].task_id)) continue;
@@ -157,7 +157,7 @@ static void load_active(vg_store *s, vg_channels *set, int64_t *active)
     vg_channel_load *load = NULL;
     size_t n = 0;
     memset(active, 0, sizeof(int64_t) * VG_MAX_CHANNELS);
-    if (s->ops->channel_load(s, &load, &n)) return;
+    if (vg_store_channel_load(s, &load, &n)) return;
     for (size_t i = 0; i < n; i++) {
         const vg_channel *c = vg_channels_find(set, load[i].channel);
         if (c) active[c - set->ch] = load[i].active;

@@ -25,9 +25,9 @@ void vg_ups_accepted(vg_ups_worker *w, const vg_channel *ch, vg_up_row *r, const
                      const char *outcome)
 {
     int64_t now = vg_now_ms();
-    w->s->ops->upstream_attempt_end(w->s, r->attempt_id, outcome, upstream_id, 200, "", now);
+    vg_store_upstream_attempt_end(w->s, r->attempt_id, outcome, upstream_id, 200, "", now);
     r->accepted_at_ms = now;
-    vg_up_update a = vg_up_update_for(r->task_id, ",dispatching,");
+    vg_up_update a = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_DISPATCHING));
     a.attempt_id = r->attempt_id;
     a.upstream_always = true;
     a.upstream_id = upstream_id;
@@ -35,7 +35,7 @@ void vg_ups_accepted(vg_ups_worker *w, const vg_channel *ch, vg_up_row *r, const
     a.accepted_at_ms = now;
     a.next_poll_at = vg_ups_next_poll(w->u, ch, r, now);
     a.poll_errors = a.lookups = 0;
-    if (w->s->ops->upstream_update(w->s, &a, 1, now / 1000) != VG_OK) {
+    if (vg_store_upstream_update(w->s, &a, 1, now / 1000) != VG_OK) {
         vg_warn("task %s: cannot record upstream id %s", r->task_id, upstream_id);
         return;
     }
@@ -66,8 +66,8 @@ static void submit_transient(vg_ups_worker *w, const vg_channel *ch, vg_up_row *
         return;
     }
     int64_t not_before = now + vg_ups_backoff(w->u, r->retries, 250, 10000);
-    if (w->s->ops->upstream_requeue(w->s, r->task_id, r->attempt_id, not_before, ch->name, true,
-                                    now / 1000) == VG_CONFLICT)
+    if (vg_store_upstream_requeue(w->s, r->task_id, r->attempt_id, not_before, ch->name, true,
+                                  now / 1000) == VG_CONFLICT)
         vg_ups_close(w->s, r); /* cancelled meanwhile; nothing was created */
     vg_upstream_notify(w->u);
 }
@@ -90,8 +90,8 @@ static void submit_outcome(vg_ups_worker *w, const vg_channel *ch, vg_up_row *r,
         snprintf(detail, sizeof detail, "%s", e->message);
     else
         snprintf(detail, sizeof detail, "%s: %s", e->code, e->message);
-    w->s->ops->upstream_attempt_end(w->s, r->attempt_id, outcome[e->cls], NULL, e->http_status,
-                                    detail, now);
+    vg_store_upstream_attempt_end(w->s, r->attempt_id, outcome[e->cls], NULL, e->http_status,
+                                  detail, now);
     switch (e->cls) {
     case VG_UP_TRANSIENT:
         submit_transient(w, ch, r, e);
@@ -100,7 +100,7 @@ static void submit_outcome(vg_ups_worker *w, const vg_channel *ch, vg_up_row *r,
         /* Maybe created: never resubmit before the list says it was not. */
         vg_info("task %s: submit to %s unanswered (%s); looking it up before any retry", r->task_id,
                 ch->name, e->code);
-        vg_ups_reschedule(w->s, r, ",dispatching,", now + RESOLVE_DELAY_MS, -1, 0);
+        vg_ups_reschedule(w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING), now + RESOLVE_DELAY_MS, -1, 0);
         break;
     default:
         vg_settle_fail(w->s, r->task_id, e->code, e->message);
@@ -116,11 +116,11 @@ void vg_ups_run_submit(vg_ups_worker *w, vg_ups_job *j)
     vg_task t;
     vg_task_spec spec;
     memset(&spec, 0, sizeof spec);
-    if (w->s->ops->task_get(w->s, r->task_id, NULL, &t) != VG_OK) return;
+    if (vg_store_task_get(w->s, r->task_id, NULL, &t) != VG_OK) return;
     int ok = vg_settle_read_spec(&t, &spec) == VG_OK;
     if (t.status != VG_TASK_DISPATCHING || !ok) {
         /* Cancelled before the call (nothing was sent), or unreadable. */
-        w->s->ops->upstream_attempt_end(w->s, r->attempt_id, "not_sent", NULL, 0, "", vg_now_ms());
+        vg_store_upstream_attempt_end(w->s, r->attempt_id, "not_sent", NULL, 0, "", vg_now_ms());
         if (!ok)
             vg_settle_fail(w->s, r->task_id, "internal_error",
                            "stored task parameters are unreadable");
@@ -163,24 +163,25 @@ void vg_ups_run_resolve(vg_ups_worker *w, vg_ups_job *j)
     if (e.cls == VG_UP_OK) {
         vg_ups_accepted(w, ch, r, ut.id, "found");
     } else if (e.cls == VG_UP_NOTFOUND && r->lookups + 1 < LOOKUPS_TO_GIVE) {
-        vg_ups_reschedule(w->s, r, ",dispatching,", now + LOOKUP_GAP_MS, -1, r->lookups + 1);
+        vg_ups_reschedule(w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING), now + LOOKUP_GAP_MS, -1,
+                          r->lookups + 1);
     } else if (e.cls == VG_UP_NOTFOUND) {
         /* Two clean misses, LOOKUP_GAP_MS apart: the lost submit created nothing. */
         vg_info("task %s: lost submit to %s not found upstream; submitting again", r->task_id,
                 ch->name);
-        w->s->ops->upstream_attempt_end(w->s, r->attempt_id, "not_found", NULL, 0, "", now);
+        vg_store_upstream_attempt_end(w->s, r->attempt_id, "not_found", NULL, 0, "", now);
         if (r->retries + 1 >= VG_UPSTREAM_MAX_RETRIES) {
             vg_settle_fail(w->s, r->task_id, "upstream_unavailable",
                            "no channel accepted the task");
             vg_ups_close(w->s, r);
-        } else if (w->s->ops->upstream_requeue(w->s, r->task_id, r->attempt_id, now, NULL, true,
-                                               now / 1000) != VG_OK) {
+        } else if (vg_store_upstream_requeue(w->s, r->task_id, r->attempt_id, now, NULL, true,
+                                             now / 1000) != VG_OK) {
             vg_ups_close(w->s, r);
         }
         vg_upstream_notify(w->u);
     } else {
         vg_ups_reschedule(
-            w->s, r, ",dispatching,",
+            w->s, r, VG_TASK_BIT(VG_TASK_DISPATCHING),
             now + vg_ups_backoff(w->u, r->poll_errors, 1000, VG_UPSTREAM_MAX_BACKOFF_MS),
             r->poll_errors + 1, -1);
     }
@@ -210,7 +211,7 @@ void vg_ups_run_cleanup(vg_ups_worker *w, vg_ups_job *j)
             c.upstream_id = ut.id;
             c.attempt_id = r->attempt_id;
             c.next_poll_at = now;
-            w->s->ops->upstream_update(w->s, &c, 1, now / 1000);
+            vg_store_upstream_update(w->s, &c, 1, now / 1000);
             vg_upstream_notify(w->u);
         } else if (e.cls == VG_UP_NOTFOUND && r->lookups + 1 >= LOOKUPS_TO_GIVE) {
             vg_ups_close(w->s, r);

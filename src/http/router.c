@@ -73,7 +73,7 @@ static vg_status check_key(vg_store *store, const char *h, vg_key *k)
     int64_t now = vg_mono_ms();
     int rc = VG_OK;
     if (!vg_keycache_get(hash, now, k)) {
-        rc = store->ops->key_by_hash(store, hash, k);
+        rc = vg_store_key_by_hash(store, hash, k);
         if (rc == VG_ERR) return VG_ERR;
         if (rc == VG_OK) vg_keycache_put(k, now);
     }

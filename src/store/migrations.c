@@ -151,6 +151,26 @@ static const vg_migration migrations[] = {
      "  http_status INTEGER NOT NULL DEFAULT 0,"
      "  detail TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX upstream_attempts_by_task ON upstream_attempts(task_id, started_at);"},
+    {5, "lease owners and task asset references",
+     /* lease_owner: the node that holds a task's lease (lease_until) or scheduled its next look
+      * (next_poll_at), and the node that claimed a Processing asset; '' = none (or written before
+      * this migration, which recovery treats as its own). task_assets: the content hashes a task
+      * renders from (its asset:// references), written with the task, so the collector asks an
+      * index instead of searching every stored spec. The backfill reads the specs once. */
+     "ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE assets ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE task_assets ("
+     "  task_id TEXT NOT NULL REFERENCES tasks(id),"
+     "  sha256 TEXT NOT NULL,"
+     "  PRIMARY KEY (task_id, sha256));"
+     "CREATE INDEX task_assets_by_sha ON task_assets(sha256, task_id);"
+     /* SQLite dialect: json_each (PostgreSQL: jsonb_array_elements). */
+     "INSERT INTO task_assets (task_id, sha256) "
+     "  SELECT DISTINCT task_id, substr(url, instr(url, '?sha256=') + 8) FROM "
+     "    (SELECT t.id AS task_id, json_extract(e.value, '$.url') AS url FROM tasks t, "
+     "      json_each(CASE WHEN json_valid(t.params) THEN t.params ELSE '{}' END, '$.media') e) "
+     "  WHERE url LIKE 'asset://%?sha256=%' "
+     "    AND length(substr(url, instr(url, '?sha256=') + 8)) = 64;"},
 };
 
 const vg_migration *vg_migrations(int *n)

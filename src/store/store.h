@@ -1,12 +1,25 @@
 /*
- * store.h - the only way to touch durable data: keys, tasks, the money ledger.
+ * store.h - the only way to touch durable data: keys, tasks, the money ledger, assets, upstream
+ * tasks.
  *
- * A backend (sqlite.c now, pg.c later) fills a vg_store_ops table; callers go through the
- * vg_store_* inline wrappers and never see SQL. A vg_store is one connection: it belongs to one
- * thread at a time (each event-loop thread and each worker opens its own). Every function that
- * changes a task's status does it in ONE transaction together with its ledger rows, and only if the
- * task is still in the expected state (a conditional update), so a crash or a second dispatcher can
- * never apply a change twice.
+ * A backend (sqlite_*.c now, pg_*.c later) fills a vg_store_ops table and registers an opener in
+ * open.c; callers open a store with vg_store_open() and go through the vg_store_* wrappers below,
+ * never through ops and never seeing SQL. A vg_store is one connection: it belongs to one thread
+ * at a time (each event-loop thread and each worker opens its own). Every function that changes a
+ * task's status does it in ONE transaction together with its ledger rows, and only if the task is
+ * still in a status the state machine allows for that operation (vg_task_op_from() in
+ * core/task.h: a conditional update), so a crash or a second dispatcher can never apply a change
+ * twice.
+ *
+ * Results: every operation returns a vg_status (common/status.h): VG_OK; VG_NOTFOUND (no such row,
+ * or nothing due); VG_CONFLICT (the row is not in a state that allows it); VG_NOFUNDS, VG_LIMITED,
+ * VG_DUPLICATE where documented; VG_AGAIN (the database was busy: try later); VG_ERR. Counts and
+ * rows travel through out-parameters, never through the return value.
+ *
+ * Several processes may share one database (many nodes). Claims and leases carry the name of the
+ * node that took them (vg_store_options.node): start-up recovery releases only this node's leases
+ * (a restarted node knows its own are dead) and leaves other nodes' leases alone until they
+ * expire. A single node is one name, so a restart resumes everything at once.
  *
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
@@ -18,8 +31,8 @@
  */
 #ifndef VG_STORE_H
 #define VG_STORE_H
-#include "core/asset.h"
 #include "common/status.h"
+#include "core/asset.h"
 #include "core/task.h"
 #include "store/upstream.h"
 
@@ -44,6 +57,13 @@ typedef struct {
 } vg_key;
 
 void vg_key_free(vg_key *k);
+
+/** How to open a store. */
+typedef struct {
+    const char *backend;  /* "sqlite" (also for NULL or "") */
+    const char *data_dir; /* sqlite: DIR/vidgate.db */
+    const char *node;     /* owner name of this process's leases; NULL or "" = the host name */
+} vg_store_options;
 
 typedef struct {
     const char *key_id; /* NULL = every key (admin) */
@@ -89,166 +109,492 @@ typedef struct vg_store vg_store;
 typedef struct {
     const char *name;
     void (*close)(vg_store *s);
-    int (*ping)(vg_store *s);
+    vg_status (*ping)(vg_store *s);
 
-    int (*key_insert)(vg_store *s, const vg_key *k, int64_t credit_micro, const char *note);
-    int (*key_by_hash)(vg_store *s, const char *hash, vg_key *out);
-    int (*key_get)(vg_store *s, const char *id, vg_key *out);
-    int (*key_list)(vg_store *s, vg_key **out, size_t *n);
-    int (*key_revoke)(vg_store *s, const char *id, int64_t now);
-    int (*key_count)(vg_store *s, int64_t *n);
-    /* Updates name, allowed_models, limits and expiry of k->id. */
-    int (*key_update)(vg_store *s, const vg_key *k, int64_t now);
+    /* ---- keys and money ---- */
+    /* Inserts a key with an opening credit (a ledger row when credit != 0). VG_DUPLICATE. */
+    vg_status (*key_insert)(vg_store *s, const vg_key *k, int64_t credit_micro, const char *note);
+    vg_status (*key_by_hash)(vg_store *s, const char *hash, vg_key *out);
+    vg_status (*key_get)(vg_store *s, const char *id, vg_key *out);
+    vg_status (*key_list)(vg_store *s, vg_key **out, size_t *n);
+    /* VG_CONFLICT when already revoked, VG_NOTFOUND when there is no such key. */
+    vg_status (*key_revoke)(vg_store *s, const char *id, int64_t now);
+    vg_status (*key_count)(vg_store *s, int64_t *n);
+    /* Updates name, allowed_models, limits and expiry of k->id. VG_NOTFOUND. */
+    vg_status (*key_update)(vg_store *s, const vg_key *k, int64_t now);
     /* Credits (delta > 0) or debits (delta < 0) the balance with a ledger row. A debit larger
      * than the available amount (balance − held) → VG_NOFUNDS. */
-    int (*key_adjust)(vg_store *s, const char *key_id, int64_t delta, const char *note,
-                      int64_t now);
+    vg_status (*key_adjust)(vg_store *s, const char *key_id, int64_t delta, const char *note,
+                            int64_t now);
     /* Ledger rows of a key, newest first, with id < before_id (0 = from the newest). */
-    int (*ledger_list)(vg_store *s, const char *key_id, int64_t before_id, int limit,
-                       vg_ledger_entry **out, size_t *n, bool *more);
+    vg_status (*ledger_list)(vg_store *s, const char *key_id, int64_t before_id, int limit,
+                             vg_ledger_entry **out, size_t *n, bool *more);
     /* Completed tasks with completed_at in [from, to), grouped by "model" or "key". */
-    int (*usage)(vg_store *s, const char *group_by, int64_t from, int64_t to, vg_usage_row **out,
-                 size_t *n);
+    vg_status (*usage)(vg_store *s, const char *group_by, int64_t from, int64_t to,
+                       vg_usage_row **out, size_t *n);
     /* Recomputes every balance and hold from the ledger and every task's money state from its
      * status; calls report() once per difference. */
-    int (*audit)(vg_store *s, void (*report)(void *ud, const char *problem), void *ud,
-                 vg_audit *out);
+    vg_status (*audit)(vg_store *s, void (*report)(void *ud, const char *problem), void *ud,
+                       vg_audit *out);
 
-    /* Inserts the task (status queued), its hold and (when idem != NULL) its idempotency record
-     * in one transaction. VG_NOFUNDS when balance − held < t->hold_micro; VG_LIMITED when the
-     * key's active-task cap is reached; VG_DUPLICATE when the idempotency key was taken meanwhile
-     * (look it up with idem_get). */
-    int (*task_create)(vg_store *s, const vg_task *t, int max_active, const vg_idem *idem);
+    /* ---- tasks ---- */
+    /* Inserts the task (status queued), its hold, its asset references (the asset:// hashes of
+     * t->params) and (when idem != NULL) its idempotency record in one transaction. VG_NOFUNDS
+     * when balance − held < t->hold_micro; VG_LIMITED when the key's active-task cap is reached;
+     * VG_DUPLICATE when the idempotency key was taken meanwhile (look it up with idem_get). */
+    vg_status (*task_create)(vg_store *s, const vg_task *t, int max_active, const vg_idem *idem);
     /* The record of an idempotency key used by key_id since `since`: body hash into hash and
      * the reply into *response (malloc'd). VG_NOTFOUND when none. */
-    int (*idem_get)(vg_store *s, const char *key_id, const char *idem_key, int64_t since,
-                    char hash[65], char **response);
+    vg_status (*idem_get)(vg_store *s, const char *key_id, const char *idem_key, int64_t since,
+                          char hash[65], char **response);
     /* key_id NULL = any owner. VG_NOTFOUND also for another key's task. */
-    int (*task_get)(vg_store *s, const char *id, const char *key_id, vg_task *out);
-    int (*task_list)(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n, bool *more);
-    /* Claims the oldest due queued task: status → running, attempts+1, lease until now+lease_ms.
-     * VG_NOTFOUND when none is due. */
-    int (*task_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
-    /* Raises progress (never lowers it) and extends the lease, while the task is running. */
-    int (*task_progress)(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
-    /* running → completed with usage; capture + release in the same transaction. */
-    int (*task_complete)(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
-    /* any non-final → failed; releases the hold. VG_CONFLICT when already final. */
-    int (*task_fail)(vg_store *s, const char *id, const char *code, const char *msg, int64_t now);
-    /* queued → cancelled for this key; releases the hold. VG_CONFLICT when not queued. */
-    int (*task_cancel)(vg_store *s, const char *id, const char *key_id, int64_t now);
-    /* running → queued again. orderly = interrupted on purpose (shutdown): the claim is not
-     * counted as an attempt; otherwise (a process died) it is. */
-    int (*task_requeue)(vg_store *s, const char *id, bool orderly, int64_t now);
-    /* Marks a finished task's content deleted (files are removed by the caller after this).
-     * key_id NULL = any owner (retention sweeps). */
-    int (*task_mark_deleted)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    vg_status (*task_get)(vg_store *s, const char *id, const char *key_id, vg_task *out);
+    vg_status (*task_list)(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n,
+                           bool *more);
+    /* VG_TASK_OP_CLAIM of the oldest queued task: status → running, attempts+1, lease until
+     * now+lease_ms held by this node. VG_NOTFOUND when none is due. */
+    vg_status (*task_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
+    /* VG_TASK_OP_PROGRESS: raises progress (never lowers it) and extends the lease.
+     * VG_CONFLICT when the task is not running. */
+    vg_status (*task_progress)(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
+    /* VG_TASK_OP_COMPLETE with usage; capture + release in the same transaction. VG_CONFLICT. */
+    vg_status (*task_complete)(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
+    /* VG_TASK_OP_FAIL; releases the hold. VG_CONFLICT when already final. */
+    vg_status (*task_fail)(vg_store *s, const char *id, const char *code, const char *msg,
+                           int64_t now);
+    /* VG_TASK_OP_CANCEL for this key; releases the hold. VG_CONFLICT when not cancellable. */
+    vg_status (*task_cancel)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    /* VG_TASK_OP_REQUEUE. orderly = interrupted on purpose (shutdown): the claim is not counted
+     * as an attempt; otherwise (a process died) it is. VG_CONFLICT. */
+    vg_status (*task_requeue)(vg_store *s, const char *id, bool orderly, int64_t now);
+    /* VG_TASK_OP_FORGET: marks a final task's content deleted (files are removed by the caller
+     * after this). key_id NULL = any owner (retention sweeps). VG_CONFLICT. */
+    vg_status (*task_mark_deleted)(vg_store *s, const char *id, const char *key_id, int64_t now);
     /* Up to `limit` completed tasks whose content expired before now and is still kept. */
-    int (*task_expired)(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
-    /* Ids of tasks in `running` whose lease expired before now_ms (or all running ones when
-     * now_ms is INT64_MAX: start-up of a single-node store). Upstream tasks hold no lease and are
-     * never orphans (store/upstream.h). *ids malloc'd array of VG_ID strings.
-     */
-    int (*task_orphans)(vg_store *s, int64_t now_ms, char (**ids)[48], size_t *n);
+    vg_status (*task_expired)(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
+    /* Start-up: VG_TASK_OP_REQUEUE (counted as an attempt) of every leased task whose lease is
+     * this node's (its holder is gone: this process replaces it) or expired before now_ms (its
+     * holder, another node, stopped renewing it). Upstream tasks hold no lease. *n = how many. */
+    vg_status (*task_recover)(vg_store *s, int64_t now_ms, int64_t *n);
 
-    /* ---- assets and asset groups (spec §6; types in assets/asset.h) ----
+    /* ---- assets and asset groups (spec §6; types in core/asset.h) ----
      * Everything belongs to one key: a key_id argument restricts the call to that key's objects,
      * and another key's object is VG_NOTFOUND. Lists are pages, newest first, with the total. */
     /* Inserts a group. VG_DUPLICATE on an id clash. */
-    int (*asset_group_create)(vg_store *s, const vg_asset_group *g);
-    int (*asset_group_get)(vg_store *s, const char *id, const char *key_id, vg_asset_group *out);
-    int (*asset_group_list)(vg_store *s, const vg_asset_filter *f, vg_asset_group **out, size_t *n,
-                            int64_t *total);
+    vg_status (*asset_group_create)(vg_store *s, const vg_asset_group *g);
+    vg_status (*asset_group_get)(vg_store *s, const char *id, const char *key_id,
+                                 vg_asset_group *out);
+    vg_status (*asset_group_list)(vg_store *s, const vg_asset_filter *f, vg_asset_group **out,
+                                  size_t *n, int64_t *total);
     /* Sets the name and/or the description (NULL = unchanged). VG_NOTFOUND. */
-    int (*asset_group_update)(vg_store *s, const char *id, const char *key_id, const char *name,
-                              const char *description, int64_t now);
+    vg_status (*asset_group_update)(vg_store *s, const char *id, const char *key_id,
+                                    const char *name, const char *description, int64_t now);
     /* Deletes a group. VG_NOTFOUND; VG_CONFLICT while it holds assets (deleted ones excepted). */
-    int (*asset_group_delete)(vg_store *s, const char *id, const char *key_id);
+    vg_status (*asset_group_delete)(vg_store *s, const char *id, const char *key_id);
     /* Inserts a Processing asset in one transaction with its group check: an empty a->group_id
      * means the key's default group, created from *dflt when the key has none (a->group_id is
      * filled in); a named group must be the key's (VG_NOTFOUND). VG_DUPLICATE on an id clash. */
-    int (*asset_create)(vg_store *s, vg_asset *a, const vg_asset_group *dflt);
+    vg_status (*asset_create)(vg_store *s, vg_asset *a, const vg_asset_group *dflt);
     /* key_id set: the key's live asset (a deleted one is VG_NOTFOUND). key_id NULL: any row,
      * deleted ones included (workers, presigned content: check deleted_at). */
-    int (*asset_get)(vg_store *s, const char *id, const char *key_id, vg_asset *out);
-    int (*asset_list)(vg_store *s, const vg_asset_filter *f, vg_asset **out, size_t *n,
-                      int64_t *total);
+    vg_status (*asset_get)(vg_store *s, const char *id, const char *key_id, vg_asset *out);
+    vg_status (*asset_list)(vg_store *s, const vg_asset_filter *f, vg_asset **out, size_t *n,
+                            int64_t *total);
     /* Renames the key's live asset. VG_NOTFOUND. */
-    int (*asset_update)(vg_store *s, const char *id, const char *key_id, const char *name,
-                        int64_t now);
+    vg_status (*asset_update)(vg_store *s, const char *id, const char *key_id, const char *name,
+                              int64_t now);
     /* Marks the key's live asset deleted; its row and bytes are collected after
      * VG_ASSET_GC_GRACE_S (asset_gc_due). VG_NOTFOUND. */
-    int (*asset_delete)(vg_store *s, const char *id, const char *key_id, int64_t now);
+    vg_status (*asset_delete)(vg_store *s, const char *id, const char *key_id, int64_t now);
     /* Claims the oldest Processing asset (deleted or not) whose lease expired before now_ms:
-     * attempts + 1, lease until now_ms + lease_ms. VG_NOTFOUND when none is due. */
-    int (*asset_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_asset *out);
+     * attempts + 1, lease until now_ms + lease_ms held by this node. VG_NOTFOUND when none. */
+    vg_status (*asset_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_asset *out);
     /* Processing → Active with the content's hash and media. VG_CONFLICT when not Processing. */
-    int (*asset_activate)(vg_store *s, const char *id, const char *sha256, const vg_asset_media *m,
-                          int64_t now);
+    vg_status (*asset_activate)(vg_store *s, const char *id, const char *sha256,
+                                const vg_asset_media *m, int64_t now);
     /* Processing → Failed with Error{code, msg}. VG_CONFLICT when not Processing. */
-    int (*asset_fail)(vg_store *s, const char *id, const char *code, const char *msg, int64_t now);
-    /* Start-up of a single-node store: releases the lease of every Processing asset (a process
-     * that held one is gone); *n = how many assets are Processing. */
-    int (*asset_release_all)(vg_store *s, int64_t *n);
+    vg_status (*asset_fail)(vg_store *s, const char *id, const char *code, const char *msg,
+                            int64_t now);
+    /* Start-up: releases this node's leases on Processing assets (claimable at once); other
+     * nodes' leases stay until they expire. *n = how many were released. */
+    vg_status (*asset_recover)(vg_store *s, int64_t now_ms, int64_t *n);
     /* Up to limit deleted, no longer Processing assets whose collection is due (gc_at <= now). */
-    int (*asset_gc_due)(vg_store *s, int64_t now, int limit, vg_asset **out, size_t *n);
+    vg_status (*asset_gc_due)(vg_store *s, int64_t now, int limit, vg_asset **out, size_t *n);
     /* Who still needs the bytes sha256: *rows = assets with that hash that are live or were
-     * deleted after `since`; *tasks = active (non-final) tasks whose stored spec names it. */
-    int (*asset_blob_refs)(vg_store *s, const char *sha256, int64_t since, int64_t *rows,
-                           int64_t *tasks);
+     * deleted after `since`; *tasks = active (non-final) tasks that refer to it. */
+    vg_status (*asset_blob_refs)(vg_store *s, const char *sha256, int64_t since, int64_t *rows,
+                                 int64_t *tasks);
     /* Looks at a deleted asset again at gc_at (its bytes are still in use). */
-    int (*asset_gc_defer)(vg_store *s, const char *id, int64_t gc_at);
+    vg_status (*asset_gc_defer)(vg_store *s, const char *id, int64_t gc_at);
     /* Removes a deleted asset's row for good. */
-    int (*asset_purge)(vg_store *s, const char *id);
-    /* ---- channels and upstream tasks (types and columns in store/upstream.h; migration 4) ---- */
-    /* Claims the oldest queued task for the local engine: one routed to local_channel, or an
-     * unrouted one when it is in test mode or take_unrouted is set. Like task_claim (queued →
-     * running, attempts+1, lease) and the task's channel becomes local_channel. */
-    int (*task_claim_local)(vg_store *s, int64_t now_ms, int64_t lease_ms,
-                            const char *local_channel, bool take_unrouted, vg_task *out);
-    /* Routes a queued, unrouted task to a local channel; it stays queued for the render pool.
-     * VG_CONFLICT when it is no longer queued and unrouted. */
-    int (*task_route_local)(vg_store *s, const char *id, const char *channel, int64_t now);
+    vg_status (*asset_purge)(vg_store *s, const char *id);
+
+    /* ---- channels and upstream tasks (types and columns in store/upstream.h) ---- */
+    /* VG_TASK_OP_CLAIM of the oldest queued task for the local engine: one routed to
+     * local_channel, or an unrouted one when it is in test mode or take_unrouted is set. Like
+     * task_claim, and the task's channel becomes local_channel. */
+    vg_status (*task_claim_local)(vg_store *s, int64_t now_ms, int64_t lease_ms,
+                                  const char *local_channel, bool take_unrouted, vg_task *out);
+    /* VG_TASK_OP_ROUTE: an unrouted task is routed to a local channel; it stays queued for the
+     * render pool. VG_CONFLICT when it is no longer queued and unrouted. */
+    vg_status (*task_route_local)(vg_store *s, const char *id, const char *channel, int64_t now);
     /* Active tasks per channel (malloc'd array). */
-    int (*channel_load)(vg_store *s, vg_channel_load **out, size_t *n);
+    vg_status (*channel_load)(vg_store *s, vg_channel_load **out, size_t *n);
     /* Up to limit tasks of one kind of due work whose next_poll_at <= due_ms (oldest first;
      * polls by next_poll_at). Free each row with vg_up_row_free(), then the array. */
-    int (*upstream_due)(vg_store *s, vg_due_kind kind, int64_t due_ms, int limit, vg_up_row **out,
-                        size_t *n);
+    vg_status (*upstream_due)(vg_store *s, vg_due_kind kind, int64_t due_ms, int limit,
+                              vg_up_row **out, size_t *n);
     /* One task's row (any status). VG_NOTFOUND when it never went upstream. */
-    int (*upstream_get)(vg_store *s, const char *task_id, vg_up_row *out);
-    /* Write-ahead of a submit, in one transaction: queued (unrouted) → dispatching on
+    vg_status (*upstream_get)(vg_store *s, const char *task_id, vg_up_row *out);
+    /* Write-ahead of a submit, in one transaction: VG_TASK_OP_SUBMIT of an unrouted task on
      * a->channel, the upstream row set to this attempt (open), and the attempt logged.
      * VG_CONFLICT when the task is no longer queued and unrouted (cancelled meanwhile). */
-    int (*upstream_begin)(vg_store *s, const vg_up_attempt *a);
+    vg_status (*upstream_begin)(vg_store *s, const vg_up_attempt *a);
     /* Closes an attempt's log row: outcome accepted|found|refused|transient|ambiguous|
-     * not_found, with the HTTP status and a short detail. */
-    int (*upstream_attempt_end)(vg_store *s, const char *attempt_id, const char *outcome,
-                                const char *upstream_id, long http_status, const char *detail,
-                                int64_t now_ms);
-    /* dispatching (this attempt, no upstream id) → queued and unrouted again, retry not before
-     * not_before_ms, avoiding avoid_channel; retries + 1 when count_retry. The attempt created
-     * nothing upstream, so the upstream row is closed. */
-    int (*upstream_requeue)(vg_store *s, const char *task_id, const char *attempt_id,
-                            int64_t not_before_ms, const char *avoid_channel, bool count_retry,
-                            int64_t now);
+     * not_found, with the HTTP status and a short detail. VG_NOTFOUND. */
+    vg_status (*upstream_attempt_end)(vg_store *s, const char *attempt_id, const char *outcome,
+                                      const char *upstream_id, long http_status, const char *detail,
+                                      int64_t now_ms);
+    /* VG_TASK_OP_RETRY of this attempt (no upstream id): queued and unrouted again, retry not
+     * before not_before_ms, avoiding avoid_channel; retries + 1 when count_retry. The attempt
+     * created nothing upstream, so the upstream row is closed. VG_CONFLICT. */
+    vg_status (*upstream_requeue)(vg_store *s, const char *task_id, const char *attempt_id,
+                                  int64_t not_before_ms, const char *avoid_channel,
+                                  bool count_retry, int64_t now);
     /* Applies n conditional changes in one transaction (see vg_up_update); sets u[i].applied. */
-    int (*upstream_update)(vg_store *s, vg_up_update *u, size_t n, int64_t now);
-    /* Start-up: every upstream task that is not final, or whose upstream task may be open, is
-     * due now (leases of a previous process mean nothing). */
-    int (*upstream_recover)(vg_store *s, int64_t now_ms);
+    vg_status (*upstream_update)(vg_store *s, vg_up_update *u, size_t n, int64_t now);
+    /* Start-up: every upstream task that is not final, or whose upstream task may be open, and
+     * whose next look was scheduled by this node, is due now (this node's leases died with it;
+     * another node's schedule stands until it comes due). */
+    vg_status (*upstream_recover)(vg_store *s, int64_t now_ms);
 } vg_store_ops;
 
 struct vg_store {
     const vg_store_ops *ops;
 };
 
-/** Opens a connection to the store in data_dir (creating and migrating it when needed). */
-int vg_store_open_sqlite(const char *data_dir, vg_store **out, char *err, size_t errlen);
+/**
+ * Opens a connection to the store o describes (creating and migrating it when needed).
+ * VG_INVALID for an unknown backend; VG_ERR with the reason in err.
+ */
+vg_status vg_store_open(const vg_store_options *o, vg_store **out, char *err, size_t errlen);
+
+/** This host's name, the default node name ("localhost" when it has none). */
+void vg_store_default_node(char *out, size_t outlen);
 
 static inline void vg_store_close(vg_store *s)
 {
     if (s) s->ops->close(s);
+}
+
+/* ---- one wrapper per operation (documented at its member of vg_store_ops) ---- */
+static inline vg_status vg_store_ping(vg_store *s)
+{
+    return s->ops->ping(s);
+}
+
+static inline vg_status vg_store_key_insert(vg_store *s, const vg_key *k, int64_t credit_micro,
+                                            const char *note)
+{
+    return s->ops->key_insert(s, k, credit_micro, note);
+}
+
+static inline vg_status vg_store_key_by_hash(vg_store *s, const char *hash, vg_key *out)
+{
+    return s->ops->key_by_hash(s, hash, out);
+}
+
+static inline vg_status vg_store_key_get(vg_store *s, const char *id, vg_key *out)
+{
+    return s->ops->key_get(s, id, out);
+}
+
+static inline vg_status vg_store_key_list(vg_store *s, vg_key **out, size_t *n)
+{
+    return s->ops->key_list(s, out, n);
+}
+
+static inline vg_status vg_store_key_revoke(vg_store *s, const char *id, int64_t now)
+{
+    return s->ops->key_revoke(s, id, now);
+}
+
+static inline vg_status vg_store_key_count(vg_store *s, int64_t *n)
+{
+    return s->ops->key_count(s, n);
+}
+
+static inline vg_status vg_store_key_update(vg_store *s, const vg_key *k, int64_t now)
+{
+    return s->ops->key_update(s, k, now);
+}
+
+static inline vg_status vg_store_key_adjust(vg_store *s, const char *key_id, int64_t delta,
+                                            const char *note, int64_t now)
+{
+    return s->ops->key_adjust(s, key_id, delta, note, now);
+}
+
+static inline vg_status vg_store_ledger_list(vg_store *s, const char *key_id, int64_t before_id,
+                                             int limit, vg_ledger_entry **out, size_t *n,
+                                             bool *more)
+{
+    return s->ops->ledger_list(s, key_id, before_id, limit, out, n, more);
+}
+
+static inline vg_status vg_store_usage(vg_store *s, const char *group_by, int64_t from, int64_t to,
+                                       vg_usage_row **out, size_t *n)
+{
+    return s->ops->usage(s, group_by, from, to, out, n);
+}
+
+static inline vg_status vg_store_audit(vg_store *s, void (*report)(void *ud, const char *problem),
+                                       void *ud, vg_audit *out)
+{
+    return s->ops->audit(s, report, ud, out);
+}
+
+static inline vg_status vg_store_task_create(vg_store *s, const vg_task *t, int max_active,
+                                             const vg_idem *idem)
+{
+    return s->ops->task_create(s, t, max_active, idem);
+}
+
+static inline vg_status vg_store_idem_get(vg_store *s, const char *key_id, const char *idem_key,
+                                          int64_t since, char hash[65], char **response)
+{
+    return s->ops->idem_get(s, key_id, idem_key, since, hash, response);
+}
+
+static inline vg_status vg_store_task_get(vg_store *s, const char *id, const char *key_id,
+                                          vg_task *out)
+{
+    return s->ops->task_get(s, id, key_id, out);
+}
+
+static inline vg_status vg_store_task_list(vg_store *s, const vg_task_filter *f, vg_task **out,
+                                           size_t *n, bool *more)
+{
+    return s->ops->task_list(s, f, out, n, more);
+}
+
+static inline vg_status vg_store_task_claim(vg_store *s, int64_t now_ms, int64_t lease_ms,
+                                            vg_task *out)
+{
+    return s->ops->task_claim(s, now_ms, lease_ms, out);
+}
+
+static inline vg_status vg_store_task_progress(vg_store *s, const char *id, int progress,
+                                               int64_t lease_until_ms)
+{
+    return s->ops->task_progress(s, id, progress, lease_until_ms);
+}
+
+static inline vg_status vg_store_task_complete(vg_store *s, const char *id, const vg_task_result *r,
+                                               int64_t now)
+{
+    return s->ops->task_complete(s, id, r, now);
+}
+
+static inline vg_status vg_store_task_fail(vg_store *s, const char *id, const char *code,
+                                           const char *msg, int64_t now)
+{
+    return s->ops->task_fail(s, id, code, msg, now);
+}
+
+static inline vg_status vg_store_task_cancel(vg_store *s, const char *id, const char *key_id,
+                                             int64_t now)
+{
+    return s->ops->task_cancel(s, id, key_id, now);
+}
+
+static inline vg_status vg_store_task_requeue(vg_store *s, const char *id, bool orderly,
+                                              int64_t now)
+{
+    return s->ops->task_requeue(s, id, orderly, now);
+}
+
+static inline vg_status vg_store_task_mark_deleted(vg_store *s, const char *id, const char *key_id,
+                                                   int64_t now)
+{
+    return s->ops->task_mark_deleted(s, id, key_id, now);
+}
+
+static inline vg_status vg_store_task_expired(vg_store *s, int64_t now, int limit, char (**ids)[48],
+                                              size_t *n)
+{
+    return s->ops->task_expired(s, now, limit, ids, n);
+}
+
+static inline vg_status vg_store_task_recover(vg_store *s, int64_t now_ms, int64_t *n)
+{
+    return s->ops->task_recover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_asset_group_create(vg_store *s, const vg_asset_group *g)
+{
+    return s->ops->asset_group_create(s, g);
+}
+
+static inline vg_status vg_store_asset_group_get(vg_store *s, const char *id, const char *key_id,
+                                                 vg_asset_group *out)
+{
+    return s->ops->asset_group_get(s, id, key_id, out);
+}
+
+static inline vg_status vg_store_asset_group_list(vg_store *s, const vg_asset_filter *f,
+                                                  vg_asset_group **out, size_t *n, int64_t *total)
+{
+    return s->ops->asset_group_list(s, f, out, n, total);
+}
+
+static inline vg_status vg_store_asset_group_update(vg_store *s, const char *id, const char *key_id,
+                                                    const char *name, const char *description,
+                                                    int64_t now)
+{
+    return s->ops->asset_group_update(s, id, key_id, name, description, now);
+}
+
+static inline vg_status vg_store_asset_group_delete(vg_store *s, const char *id, const char *key_id)
+{
+    return s->ops->asset_group_delete(s, id, key_id);
+}
+
+static inline vg_status vg_store_asset_create(vg_store *s, vg_asset *a, const vg_asset_group *dflt)
+{
+    return s->ops->asset_create(s, a, dflt);
+}
+
+static inline vg_status vg_store_asset_get(vg_store *s, const char *id, const char *key_id,
+                                           vg_asset *out)
+{
+    return s->ops->asset_get(s, id, key_id, out);
+}
+
+static inline vg_status vg_store_asset_list(vg_store *s, const vg_asset_filter *f, vg_asset **out,
+                                            size_t *n, int64_t *total)
+{
+    return s->ops->asset_list(s, f, out, n, total);
+}
+
+static inline vg_status vg_store_asset_update(vg_store *s, const char *id, const char *key_id,
+                                              const char *name, int64_t now)
+{
+    return s->ops->asset_update(s, id, key_id, name, now);
+}
+
+static inline vg_status vg_store_asset_delete(vg_store *s, const char *id, const char *key_id,
+                                              int64_t now)
+{
+    return s->ops->asset_delete(s, id, key_id, now);
+}
+
+static inline vg_status vg_store_asset_claim(vg_store *s, int64_t now_ms, int64_t lease_ms,
+                                             vg_asset *out)
+{
+    return s->ops->asset_claim(s, now_ms, lease_ms, out);
+}
+
+static inline vg_status vg_store_asset_activate(vg_store *s, const char *id, const char *sha256,
+                                                const vg_asset_media *m, int64_t now)
+{
+    return s->ops->asset_activate(s, id, sha256, m, now);
+}
+
+static inline vg_status vg_store_asset_fail(vg_store *s, const char *id, const char *code,
+                                            const char *msg, int64_t now)
+{
+    return s->ops->asset_fail(s, id, code, msg, now);
+}
+
+static inline vg_status vg_store_asset_recover(vg_store *s, int64_t now_ms, int64_t *n)
+{
+    return s->ops->asset_recover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_asset_gc_due(vg_store *s, int64_t now, int limit, vg_asset **out,
+                                              size_t *n)
+{
+    return s->ops->asset_gc_due(s, now, limit, out, n);
+}
+
+static inline vg_status vg_store_asset_blob_refs(vg_store *s, const char *sha256, int64_t since,
+                                                 int64_t *rows, int64_t *tasks)
+{
+    return s->ops->asset_blob_refs(s, sha256, since, rows, tasks);
+}
+
+static inline vg_status vg_store_asset_gc_defer(vg_store *s, const char *id, int64_t gc_at)
+{
+    return s->ops->asset_gc_defer(s, id, gc_at);
+}
+
+static inline vg_status vg_store_asset_purge(vg_store *s, const char *id)
+{
+    return s->ops->asset_purge(s, id);
+}
+
+static inline vg_status vg_store_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms,
+                                                  const char *local_channel, bool take_unrouted,
+                                                  vg_task *out)
+{
+    return s->ops->task_claim_local(s, now_ms, lease_ms, local_channel, take_unrouted, out);
+}
+
+static inline vg_status vg_store_task_route_local(vg_store *s, const char *id, const char *channel,
+                                                  int64_t now)
+{
+    return s->ops->task_route_local(s, id, channel, now);
+}
+
+static inline vg_status vg_store_channel_load(vg_store *s, vg_channel_load **out, size_t *n)
+{
+    return s->ops->channel_load(s, out, n);
+}
+
+static inline vg_status vg_store_upstream_due(vg_store *s, vg_due_kind kind, int64_t due_ms,
+                                              int limit, vg_up_row **out, size_t *n)
+{
+    return s->ops->upstream_due(s, kind, due_ms, limit, out, n);
+}
+
+static inline vg_status vg_store_upstream_get(vg_store *s, const char *task_id, vg_up_row *out)
+{
+    return s->ops->upstream_get(s, task_id, out);
+}
+
+static inline vg_status vg_store_upstream_begin(vg_store *s, const vg_up_attempt *a)
+{
+    return s->ops->upstream_begin(s, a);
+}
+
+static inline vg_status vg_store_upstream_attempt_end(vg_store *s, const char *attempt_id,
+                                                      const char *outcome, const char *upstream_id,
+                                                      long http_status, const char *detail,
+                                                      int64_t now_ms)
+{
+    return s->ops->upstream_attempt_end(s, attempt_id, outcome, upstream_id, http_status, detail,
+                                        now_ms);
+}
+
+static inline vg_status vg_store_upstream_requeue(vg_store *s, const char *task_id,
+                                                  const char *attempt_id, int64_t not_before_ms,
+                                                  const char *avoid_channel, bool count_retry,
+                                                  int64_t now)
+{
+    return s->ops->upstream_requeue(s, task_id, attempt_id, not_before_ms, avoid_channel,
+                                    count_retry, now);
+}
+
+static inline vg_status vg_store_upstream_update(vg_store *s, vg_up_update *u, size_t n,
+                                                 int64_t now)
+{
+    return s->ops->upstream_update(s, u, n, now);
+}
+
+static inline vg_status vg_store_upstream_recover(vg_store *s, int64_t now_ms)
+{
+    return s->ops->upstream_recover(s, now_ms);
 }
 
 #endif

@@ -10,8 +10,10 @@
  * callback token, poll state, and the upstream's result while it is downloaded);
  * upstream_attempts logs every submit attempt (write-ahead: recorded before the call).
  *
- * Upstream tasks never hold a lease (tasks.lease_until = 0): no process owns them, the upstream
- * runs them, so start-up recovery re-polls them instead of re-queueing them.
+ * Upstream tasks never hold a render lease (tasks.lease_until = 0): no process runs them, the
+ * upstream does, so start-up recovery re-polls them instead of re-queueing them. The node that
+ * last scheduled a task's next look (tasks.lease_owner) is recorded with next_poll_at, so that a
+ * restarted node re-polls at once what it had in hand and leaves other nodes' schedules alone.
  */
 #ifndef VG_STORE_UPSTREAM_H
 #define VG_STORE_UPSTREAM_H
@@ -69,14 +71,17 @@ typedef struct {
 } vg_up_attempt;
 
 /*
- * One conditional change of an upstream task. The task row changes only while its status is one
- * of from (",dispatching,running," style list); the upstream row changes with it, or always when
- * upstream_always is set (to keep an upstream id even when the task was cancelled meanwhile), and
- * only while its attempt is attempt_id (NULL = any). -1 / NULL fields are left alone.
+ * One conditional change of an upstream task. The task row changes only while its status is in
+ * from (a set of VG_TASK_BIT()s); a status change (to_status >= 0) also only from where the state
+ * machine allows it (the store intersects from with vg_task_from(to_status)). The upstream row
+ * changes with it, or always when upstream_always is set (to keep an upstream id even when the
+ * task was cancelled meanwhile), and only while its attempt is attempt_id (NULL = any). -1 / NULL
+ * fields are left alone. A next_poll_at set here is scheduled by this node (see
+ * upstream_recover).
  */
 typedef struct {
     const char *task_id;
-    const char *from;
+    vg_task_status_set from;
     int to_status;        /* vg_task_status, or -1 */
     int64_t next_poll_at; /* ms, or -1 */
     int progress;         /* raised only, or -1 */
@@ -91,7 +96,7 @@ typedef struct {
 } vg_up_update;
 
 /** An update of task_id (while its status is in from) that changes nothing yet. */
-static inline vg_up_update vg_up_update_for(const char *task_id, const char *from)
+static inline vg_up_update vg_up_update_for(const char *task_id, vg_task_status_set from)
 {
     return (vg_up_update){.task_id = task_id,
                           .from = from,

@@ -38,7 +38,7 @@ static void add_key(fixture *f, vg_key *k, const char *secret)
     snprintf(k->name, sizeof k->name, "%s", secret);
     vg_sha256_hex(secret, strlen(secret), k->hash);
     k->created_at = T0;
-    assert_int_equal(f->s->ops->key_insert(f->s, k, 100000000, "initial"), VG_OK);
+    assert_int_equal(vg_store_key_insert(f->s, k, 100000000, "initial"), VG_OK);
 }
 
 static int setup(void **state)
@@ -49,7 +49,9 @@ static int setup(void **state)
     snprintf(f->tmp, sizeof f->tmp, "%s/tmp", f->dir);
     assert_int_equal(vg_mkdir_p(f->tmp, 0700), 0);
     char err[256];
-    assert_int_equal(vg_store_open_sqlite(f->dir, &f->s, err, sizeof err), VG_OK);
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &f->s,
+                                   err, sizeof err),
+                     VG_OK);
     add_key(f, &f->key, "sk-one");
     add_key(f, &f->other, "sk-two");
     f->env = (vg_assets_env){.data_dir = f->dir, .tmp_dir = f->tmp};
@@ -90,7 +92,7 @@ static void make_asset(fixture *f, const vg_key *k, const char *group, const cha
     a->created_at = a->updated_at = t;
     vg_asset_group dflt;
     make_group(k, "default", true, t, &dflt);
-    assert_int_equal(f->s->ops->asset_create(f->s, a, &dflt), VG_OK);
+    assert_int_equal(vg_store_asset_create(f->s, a, &dflt), VG_OK);
 }
 
 static void test_groups(void **state)
@@ -98,16 +100,16 @@ static void test_groups(void **state)
     fixture *f = *state;
     vg_asset_group g, got;
     make_group(&f->key, "mine", false, T0, &g);
-    assert_int_equal(f->s->ops->asset_group_create(f->s, &g), VG_OK);
-    assert_int_equal(f->s->ops->asset_group_create(f->s, &g), VG_DUPLICATE);
-    assert_int_equal(f->s->ops->asset_group_get(f->s, g.id, f->key.id, &got), VG_OK);
+    assert_int_equal(vg_store_asset_group_create(f->s, &g), VG_OK);
+    assert_int_equal(vg_store_asset_group_create(f->s, &g), VG_DUPLICATE);
+    assert_int_equal(vg_store_asset_group_get(f->s, g.id, f->key.id, &got), VG_OK);
     assert_string_equal(got.name, "mine");
-    assert_int_equal(f->s->ops->asset_group_get(f->s, g.id, f->other.id, &got), VG_NOTFOUND);
-    assert_int_equal(f->s->ops->asset_group_update(f->s, g.id, f->other.id, "x", NULL, T0 + 5),
+    assert_int_equal(vg_store_asset_group_get(f->s, g.id, f->other.id, &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_group_update(f->s, g.id, f->other.id, "x", NULL, T0 + 5),
                      VG_NOTFOUND);
-    assert_int_equal(f->s->ops->asset_group_update(f->s, g.id, f->key.id, NULL, "about", T0 + 5),
+    assert_int_equal(vg_store_asset_group_update(f->s, g.id, f->key.id, NULL, "about", T0 + 5),
                      VG_OK);
-    assert_int_equal(f->s->ops->asset_group_get(f->s, g.id, f->key.id, &got), VG_OK);
+    assert_int_equal(vg_store_asset_group_get(f->s, g.id, f->key.id, &got), VG_OK);
     assert_string_equal(got.name, "mine");
     assert_string_equal(got.description, "about");
     assert_int_equal(got.updated_at, T0 + 5);
@@ -115,11 +117,11 @@ static void test_groups(void **state)
     /* a group with an asset cannot go; once the asset is deleted it can */
     vg_asset a;
     make_asset(f, &f->key, g.id, "a", T0, &a);
-    assert_int_equal(f->s->ops->asset_group_delete(f->s, g.id, f->other.id), VG_NOTFOUND);
-    assert_int_equal(f->s->ops->asset_group_delete(f->s, g.id, f->key.id), VG_CONFLICT);
-    assert_int_equal(f->s->ops->asset_delete(f->s, a.id, f->key.id, T0 + 6), VG_OK);
-    assert_int_equal(f->s->ops->asset_group_delete(f->s, g.id, f->key.id), VG_OK);
-    assert_int_equal(f->s->ops->asset_group_get(f->s, g.id, f->key.id, &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_group_delete(f->s, g.id, f->other.id), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_group_delete(f->s, g.id, f->key.id), VG_CONFLICT);
+    assert_int_equal(vg_store_asset_delete(f->s, a.id, f->key.id, T0 + 6), VG_OK);
+    assert_int_equal(vg_store_asset_group_delete(f->s, g.id, f->key.id), VG_OK);
+    assert_int_equal(vg_store_asset_group_get(f->s, g.id, f->key.id, &got), VG_NOTFOUND);
 
     /* another key's group cannot receive assets */
     vg_asset b;
@@ -128,7 +130,7 @@ static void test_groups(void **state)
     snprintf(b.key_id, sizeof b.key_id, "%s", f->other.id);
     snprintf(b.group_id, sizeof b.group_id, "%s", g.id);
     snprintf(b.name, sizeof b.name, "b");
-    assert_int_equal(f->s->ops->asset_create(f->s, &b, NULL), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_create(f->s, &b, NULL), VG_NOTFOUND);
 }
 
 static void test_default_group(void **state)
@@ -142,14 +144,14 @@ static void test_default_group(void **state)
     assert_string_equal(a.group_id, b.group_id); /* created once per key */
     assert_string_not_equal(a.group_id, c.group_id);
     vg_asset_group g;
-    assert_int_equal(f->s->ops->asset_group_get(f->s, a.group_id, f->key.id, &g), VG_OK);
+    assert_int_equal(vg_store_asset_group_get(f->s, a.group_id, f->key.id, &g), VG_OK);
     assert_true(g.is_default);
     vg_asset got;
-    assert_int_equal(f->s->ops->asset_get(f->s, a.id, f->key.id, &got), VG_OK);
+    assert_int_equal(vg_store_asset_get(f->s, a.id, f->key.id, &got), VG_OK);
     assert_int_equal(got.status, VG_ASSET_PROCESSING);
     assert_null(got.source_url);
     vg_asset_free(&got);
-    assert_int_equal(f->s->ops->asset_get(f->s, a.id, f->other.id, &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_get(f->s, a.id, f->other.id, &got), VG_NOTFOUND);
 }
 
 static void test_list_filters(void **state)
@@ -157,7 +159,7 @@ static void test_list_filters(void **state)
     fixture *f = *state;
     vg_asset_group g;
     make_group(&f->key, "g", false, T0, &g);
-    assert_int_equal(f->s->ops->asset_group_create(f->s, &g), VG_OK);
+    assert_int_equal(vg_store_asset_group_create(f->s, &g), VG_OK);
     char ids[5][VG_ASSET_ID_MAX];
     static const char *const names[] = {"Cat one", "dog", "CAT two", "bird", "cat three"};
     for (int i = 0; i < 5; i++) {
@@ -168,14 +170,14 @@ static void test_list_filters(void **state)
     vg_asset other;
     make_asset(f, &f->other, "", "cat of another key", T0, &other);
     vg_asset_media m = {.format = "png", .size_bytes = 10, .width = 400, .height = 400};
-    assert_int_equal(f->s->ops->asset_activate(f->s, ids[0], "ab", &m, T0 + 9), VG_OK);
-    assert_int_equal(f->s->ops->asset_fail(f->s, ids[2], "InvalidDimensions", "x", T0 + 9), VG_OK);
+    assert_int_equal(vg_store_asset_activate(f->s, ids[0], "ab", &m, T0 + 9), VG_OK);
+    assert_int_equal(vg_store_asset_fail(f->s, ids[2], "InvalidDimensions", "x", T0 + 9), VG_OK);
 
     vg_asset *as;
     size_t n;
     int64_t total;
     vg_asset_filter flt = {.key_id = f->key.id, .name = "cat", .page = 1, .page_size = 2};
-    assert_int_equal(f->s->ops->asset_list(f->s, &flt, &as, &n, &total), VG_OK);
+    assert_int_equal(vg_store_asset_list(f->s, &flt, &as, &n, &total), VG_OK);
     assert_int_equal(total, 3); /* case-insensitive substring, this key only */
     assert_int_equal(n, 2);
     assert_string_equal(as[0].id, ids[4]); /* newest first */
@@ -184,7 +186,7 @@ static void test_list_filters(void **state)
         vg_asset_free(&as[i]);
     free(as);
     flt.page = 2;
-    assert_int_equal(f->s->ops->asset_list(f->s, &flt, &as, &n, &total), VG_OK);
+    assert_int_equal(vg_store_asset_list(f->s, &flt, &as, &n, &total), VG_OK);
     assert_int_equal(n, 1);
     assert_string_equal(as[0].id, ids[0]);
     vg_asset_free(&as[0]);
@@ -193,7 +195,7 @@ static void test_list_filters(void **state)
     const char *groups[] = {g.id};
     vg_asset_filter byg = {
         .key_id = f->key.id, .group_ids = groups, .n_group_ids = 1, .page = 1, .page_size = 10};
-    assert_int_equal(f->s->ops->asset_list(f->s, &byg, &as, &n, &total), VG_OK);
+    assert_int_equal(vg_store_asset_list(f->s, &byg, &as, &n, &total), VG_OK);
     assert_int_equal(total, 2);
     for (size_t i = 0; i < n; i++)
         vg_asset_free(&as[i]);
@@ -204,7 +206,7 @@ static void test_list_filters(void **state)
                            .group_type = "AIGC",
                            .page = 1,
                            .page_size = 10};
-    assert_int_equal(f->s->ops->asset_list(f->s, &bys, &as, &n, &total), VG_OK);
+    assert_int_equal(vg_store_asset_list(f->s, &bys, &as, &n, &total), VG_OK);
     assert_int_equal(total, 2);
     assert_int_equal(as[0].status, VG_ASSET_FAILED);
     assert_string_equal(as[0].error_code, "InvalidDimensions");
@@ -216,7 +218,7 @@ static void test_list_filters(void **state)
 
     vg_asset_group *gs;
     vg_asset_filter gf = {.key_id = f->key.id, .page = 1, .page_size = 10};
-    assert_int_equal(f->s->ops->asset_group_list(f->s, &gf, &gs, &n, &total), VG_OK);
+    assert_int_equal(vg_store_asset_group_list(f->s, &gf, &gs, &n, &total), VG_OK);
     assert_int_equal(total, 2); /* g and the default group */
     free(gs);
 }
@@ -227,27 +229,27 @@ static void test_claims(void **state)
     vg_asset a, b, c;
     make_asset(f, &f->key, "", "a", T0, &a);
     make_asset(f, &f->key, "", "b", T0 + 1, &b);
-    assert_int_equal(f->s->ops->asset_claim(f->s, 1000, 500, &c), VG_OK);
+    assert_int_equal(vg_store_asset_claim(f->s, 1000, 500, &c), VG_OK);
     assert_string_equal(c.id, a.id);
     assert_int_equal(c.attempts, 1);
     vg_asset_free(&c);
-    assert_int_equal(f->s->ops->asset_claim(f->s, 1000, 500, &c), VG_OK);
+    assert_int_equal(vg_store_asset_claim(f->s, 1000, 500, &c), VG_OK);
     assert_string_equal(c.id, b.id);
     vg_asset_free(&c);
-    assert_int_equal(f->s->ops->asset_claim(f->s, 1400, 500, &c), VG_NOTFOUND); /* leased */
-    assert_int_equal(f->s->ops->asset_claim(f->s, 1600, 500, &c), VG_OK);       /* expired */
+    assert_int_equal(vg_store_asset_claim(f->s, 1400, 500, &c), VG_NOTFOUND); /* leased */
+    assert_int_equal(vg_store_asset_claim(f->s, 1600, 500, &c), VG_OK);       /* expired */
     assert_string_equal(c.id, a.id);
     assert_int_equal(c.attempts, 2);
     vg_asset_free(&c);
     int64_t n = 0;
-    assert_int_equal(f->s->ops->asset_release_all(f->s, &n), VG_OK); /* a restart */
+    assert_int_equal(vg_store_asset_recover(f->s, 1601, &n), VG_OK); /* a restart */
     assert_int_equal(n, 2);
-    assert_int_equal(f->s->ops->asset_claim(f->s, 1601, 500, &c), VG_OK);
+    assert_int_equal(vg_store_asset_claim(f->s, 1601, 500, &c), VG_OK);
     vg_asset_free(&c);
     vg_asset_media m = {.format = "png"};
-    assert_int_equal(f->s->ops->asset_activate(f->s, a.id, "aa", &m, T0 + 2), VG_OK);
-    assert_int_equal(f->s->ops->asset_activate(f->s, a.id, "aa", &m, T0 + 2), VG_CONFLICT);
-    assert_int_equal(f->s->ops->asset_fail(f->s, a.id, "X", "y", T0 + 2), VG_CONFLICT);
+    assert_int_equal(vg_store_asset_activate(f->s, a.id, "aa", &m, T0 + 2), VG_OK);
+    assert_int_equal(vg_store_asset_activate(f->s, a.id, "aa", &m, T0 + 2), VG_CONFLICT);
+    assert_int_equal(vg_store_asset_fail(f->s, a.id, "X", "y", T0 + 2), VG_CONFLICT);
 }
 
 /* ---- the worker's steps on files ------------------------------------------------------------ */
@@ -284,7 +286,7 @@ static void stage_bmp(fixture *f, const char *id, int w, int h)
 static void process_next(fixture *f)
 {
     vg_asset c;
-    assert_int_equal(f->s->ops->asset_claim(f->s, vg_now_ms(), 60000, &c), VG_OK);
+    assert_int_equal(vg_store_asset_claim(f->s, vg_now_ms(), 60000, &c), VG_OK);
     vg_assets_process(&f->env, f->s, &c);
     vg_asset_free(&c);
 }
@@ -292,7 +294,7 @@ static void process_next(fixture *f)
 static vg_asset get_any(fixture *f, const char *id)
 {
     vg_asset a;
-    assert_int_equal(f->s->ops->asset_get(f->s, id, NULL, &a), VG_OK);
+    assert_int_equal(vg_store_asset_get(f->s, id, NULL, &a), VG_OK);
     vg_asset_free(&a);
     return a;
 }
@@ -362,25 +364,25 @@ static void test_collect_respects_tasks(void **state)
     t.created_at = T0;
     t.seconds = 5;
     t.params = params;
-    assert_int_equal(f->s->ops->task_create(f->s, &t, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &t, 0, NULL), VG_OK);
 
     int64_t del = vg_now_s();
-    assert_int_equal(f->s->ops->asset_delete(f->s, a.id, f->key.id, del), VG_OK);
+    assert_int_equal(vg_store_asset_delete(f->s, a.id, f->key.id, del), VG_OK);
     vg_asset gone;
-    assert_int_equal(f->s->ops->asset_get(f->s, a.id, f->key.id, &gone), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_get(f->s, a.id, f->key.id, &gone), VG_NOTFOUND);
     assert_int_equal(vg_assets_collect(&f->env, f->s, del + 1), 0); /* within the grace */
 
     int64_t later = del + VG_ASSET_GC_GRACE_S;
     assert_int_equal(vg_assets_collect(&f->env, f->s, later), 1);
     assert_true(blob_exists(f, ga.sha256)); /* the queued task names it */
-    assert_int_equal(f->s->ops->asset_get(f->s, a.id, NULL, &gone), VG_OK);
+    assert_int_equal(vg_store_asset_get(f->s, a.id, NULL, &gone), VG_OK);
     vg_asset_free(&gone);
     assert_int_equal(vg_assets_collect(&f->env, f->s, later + 1), 0); /* deferred */
 
-    assert_int_equal(f->s->ops->task_fail(f->s, t.id, "x", "y", later), VG_OK);
+    assert_int_equal(vg_store_task_fail(f->s, t.id, "x", "y", later), VG_OK);
     assert_int_equal(vg_assets_collect(&f->env, f->s, later + VG_ASSET_GC_GRACE_S), 1);
     assert_false(blob_exists(f, ga.sha256));
-    assert_int_equal(f->s->ops->asset_get(f->s, a.id, NULL, &gone), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_get(f->s, a.id, NULL, &gone), VG_NOTFOUND);
 }
 
 /* Two assets share bytes: deleting one keeps them; deleting both frees them. */
@@ -396,10 +398,10 @@ static void test_collect_shared_bytes(void **state)
     process_next(f);
     vg_asset ga = get_any(f, a.id);
     int64_t now = vg_now_s();
-    assert_int_equal(f->s->ops->asset_delete(f->s, a.id, f->key.id, now), VG_OK);
+    assert_int_equal(vg_store_asset_delete(f->s, a.id, f->key.id, now), VG_OK);
     assert_int_equal(vg_assets_collect(&f->env, f->s, now + VG_ASSET_GC_GRACE_S), 1);
     assert_true(blob_exists(f, ga.sha256));
-    assert_int_equal(f->s->ops->asset_delete(f->s, b.id, f->other.id, now), VG_OK);
+    assert_int_equal(vg_store_asset_delete(f->s, b.id, f->other.id, now), VG_OK);
     assert_int_equal(vg_assets_collect(&f->env, f->s, now + VG_ASSET_GC_GRACE_S), 1);
     assert_false(blob_exists(f, ga.sha256));
 }
@@ -419,7 +421,7 @@ static void test_recover(void **state)
     fputs("x", fp);
     fclose(fp);
     vg_asset c;
-    assert_int_equal(f->s->ops->asset_claim(f->s, vg_now_ms(), 60000, &c), VG_OK); /* then died */
+    assert_int_equal(vg_store_asset_claim(f->s, vg_now_ms(), 60000, &c), VG_OK); /* then died */
     vg_asset_free(&c);
     assert_int_equal(vg_assets_recover(&f->env, f->s), 0);
     assert_true(staged(f, a.id));

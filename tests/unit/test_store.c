@@ -29,12 +29,14 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/vg-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     char err[256];
-    assert_int_equal(vg_store_open_sqlite(f->dir, &f->s, err, sizeof err), VG_OK);
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &f->s,
+                                   err, sizeof err),
+                     VG_OK);
     vg_id_new("key_", f->key.id);
     snprintf(f->key.name, sizeof f->key.name, "tester");
     vg_sha256_hex("sk-test", 7, f->key.hash);
     f->key.created_at = 1000;
-    assert_int_equal(f->s->ops->key_insert(f->s, &f->key, 10000000, "initial"), VG_OK);
+    assert_int_equal(vg_store_key_insert(f->s, &f->key, 10000000, "initial"), VG_OK);
     *state = f;
     return 0;
 }
@@ -68,7 +70,7 @@ static void make_task(fixture *f, vg_task *t, int64_t hold)
 static void money(fixture *f, int64_t *balance, int64_t *held)
 {
     vg_key k;
-    assert_int_equal(f->s->ops->key_get(f->s, f->key.id, &k), VG_OK);
+    assert_int_equal(vg_store_key_get(f->s, f->key.id, &k), VG_OK);
     *balance = k.balance_micro;
     *held = k.held_micro;
     vg_key_free(&k);
@@ -95,14 +97,14 @@ static void test_key_lookup(void **state)
 {
     fixture *f = *state;
     vg_key k;
-    assert_int_equal(f->s->ops->key_by_hash(f->s, f->key.hash, &k), VG_OK);
+    assert_int_equal(vg_store_key_by_hash(f->s, f->key.hash, &k), VG_OK);
     assert_string_equal(k.id, f->key.id);
     assert_int_equal(k.balance_micro, 10000000);
     vg_key_free(&k);
-    assert_int_equal(f->s->ops->key_by_hash(f->s, "00", &k), VG_NOTFOUND);
-    assert_int_equal(f->s->ops->key_revoke(f->s, f->key.id, 3000), VG_OK);
-    assert_int_equal(f->s->ops->key_revoke(f->s, f->key.id, 3000), VG_CONFLICT);
-    assert_int_equal(f->s->ops->key_revoke(f->s, "key_nope", 3000), VG_NOTFOUND);
+    assert_int_equal(vg_store_key_by_hash(f->s, "00", &k), VG_NOTFOUND);
+    assert_int_equal(vg_store_key_revoke(f->s, f->key.id, 3000), VG_OK);
+    assert_int_equal(vg_store_key_revoke(f->s, f->key.id, 3000), VG_CONFLICT);
+    assert_int_equal(vg_store_key_revoke(f->s, "key_nope", 3000), VG_NOTFOUND);
 }
 
 static void test_hold_and_funds(void **state)
@@ -111,15 +113,15 @@ static void test_hold_and_funds(void **state)
     vg_task a, b;
     make_task(f, &a, 6000000);
     make_task(f, &b, 6000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 0, NULL), VG_NOFUNDS);
+    assert_int_equal(vg_store_task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &b, 0, NULL), VG_NOFUNDS);
     int64_t bal, held;
     money(f, &bal, &held);
     assert_int_equal(bal, 10000000);
     assert_int_equal(held, 6000000);
     vg_task got;
-    assert_int_equal(f->s->ops->task_get(f->s, b.id, NULL, &got), VG_NOTFOUND);
-    assert_int_equal(f->s->ops->task_get(f->s, a.id, "key_other", &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_task_get(f->s, b.id, NULL, &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_task_get(f->s, a.id, "key_other", &got), VG_NOTFOUND);
     assert_int_equal(ledger_rows(f, a.id, "hold"), 1);
 }
 
@@ -129,8 +131,8 @@ static void test_active_cap(void **state)
     vg_task a, b;
     make_task(f, &a, 1);
     make_task(f, &b, 1);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 1, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 1, NULL), VG_LIMITED);
+    assert_int_equal(vg_store_task_create(f->s, &a, 1, NULL), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &b, 1, NULL), VG_LIMITED);
 }
 
 static void test_claim_complete_settles_once(void **state)
@@ -138,17 +140,17 @@ static void test_claim_complete_settles_once(void **state)
     fixture *f = *state;
     vg_task a, c;
     make_task(f, &a, 3000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_claim(f->s, 5000, 60000, &c), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 60000, &c), VG_OK);
     assert_string_equal(c.id, a.id);
     assert_int_equal(c.status, VG_TASK_RUNNING);
     assert_int_equal(c.attempts, 1);
     vg_task_free(&c);
     vg_task none;
-    assert_int_equal(f->s->ops->task_claim(f->s, 5000, 60000, &none), VG_NOTFOUND);
-    assert_int_equal(f->s->ops->task_progress(f->s, a.id, 40, 9000), VG_OK);
-    assert_int_equal(f->s->ops->task_progress(f->s, a.id, 20, 9000), VG_OK);
-    assert_int_equal(f->s->ops->task_get(f->s, a.id, NULL, &c), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 60000, &none), VG_NOTFOUND);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 40, 9000), VG_OK);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 20, 9000), VG_OK);
+    assert_int_equal(vg_store_task_get(f->s, a.id, NULL, &c), VG_OK);
     assert_int_equal(c.progress, 40); /* never goes down */
     vg_task_free(&c);
     vg_task_result r = {.width = 1280,
@@ -158,16 +160,16 @@ static void test_claim_complete_settles_once(void **state)
                         .tokens = 108900,
                         .cost_micro = 3500000,
                         .expires_at = 99999};
-    assert_int_equal(f->s->ops->task_complete(f->s, a.id, &r, 6000), VG_OK);
-    assert_int_equal(f->s->ops->task_complete(f->s, a.id, &r, 6000), VG_CONFLICT);
-    assert_int_equal(f->s->ops->task_fail(f->s, a.id, "x", "y", 6000), VG_CONFLICT);
+    assert_int_equal(vg_store_task_complete(f->s, a.id, &r, 6000), VG_OK);
+    assert_int_equal(vg_store_task_complete(f->s, a.id, &r, 6000), VG_CONFLICT);
+    assert_int_equal(vg_store_task_fail(f->s, a.id, "x", "y", 6000), VG_CONFLICT);
     int64_t bal, held;
     money(f, &bal, &held);
     assert_int_equal(bal, 10000000 - 3500000); /* the charge may exceed the hold */
     assert_int_equal(held, 0);
     assert_int_equal(ledger_rows(f, a.id, "capture"), 1);
     assert_int_equal(ledger_rows(f, a.id, "release"), 1);
-    assert_int_equal(f->s->ops->task_get(f->s, a.id, f->key.id, &c), VG_OK);
+    assert_int_equal(vg_store_task_get(f->s, a.id, f->key.id, &c), VG_OK);
     assert_int_equal(c.status, VG_TASK_COMPLETED);
     assert_int_equal(c.progress, 100);
     assert_int_equal(c.tokens, 108900);
@@ -181,16 +183,16 @@ static void test_cancel_and_fail_release(void **state)
     vg_task a, b, c;
     make_task(f, &a, 1000000);
     make_task(f, &b, 2000000);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_create(f->s, &b, 0, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_cancel(f->s, a.id, "key_other", 10), VG_CONFLICT);
-    assert_int_equal(f->s->ops->task_cancel(f->s, a.id, f->key.id, 10), VG_OK);
-    assert_int_equal(f->s->ops->task_cancel(f->s, a.id, f->key.id, 10), VG_CONFLICT);
-    assert_int_equal(f->s->ops->task_claim(f->s, 5000, 60000, &c), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &b, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_cancel(f->s, a.id, "key_other", 10), VG_CONFLICT);
+    assert_int_equal(vg_store_task_cancel(f->s, a.id, f->key.id, 10), VG_OK);
+    assert_int_equal(vg_store_task_cancel(f->s, a.id, f->key.id, 10), VG_CONFLICT);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 60000, &c), VG_OK);
     assert_string_equal(c.id, b.id);
     vg_task_free(&c);
-    assert_int_equal(f->s->ops->task_cancel(f->s, b.id, f->key.id, 10), VG_CONFLICT);
-    assert_int_equal(f->s->ops->task_fail(f->s, b.id, "render_failed", "boom", 11), VG_OK);
+    assert_int_equal(vg_store_task_cancel(f->s, b.id, f->key.id, 10), VG_CONFLICT);
+    assert_int_equal(vg_store_task_fail(f->s, b.id, "render_failed", "boom", 11), VG_OK);
     int64_t bal, held;
     money(f, &bal, &held);
     assert_int_equal(bal, 10000000);
@@ -204,25 +206,20 @@ static void test_orphans_requeue(void **state)
     fixture *f = *state;
     vg_task a, c;
     make_task(f, &a, 1);
-    assert_int_equal(f->s->ops->task_create(f->s, &a, 0, NULL), VG_OK);
-    assert_int_equal(f->s->ops->task_claim(f->s, 5000, 1000, &c), VG_OK);
+    assert_int_equal(vg_store_task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 1000, &c), VG_OK);
     vg_task_free(&c);
-    char(*ids)[48];
-    size_t n;
-    assert_int_equal(f->s->ops->task_orphans(f->s, 5500, &ids, &n), VG_OK);
-    assert_int_equal(n, 0); /* lease still valid */
-    free(ids);
-    assert_int_equal(f->s->ops->task_orphans(f->s, 7000, &ids, &n), VG_OK);
+    int64_t n = 0;
+    assert_int_equal(vg_store_task_recover(f->s, 5500, &n), VG_OK); /* a restart */
     assert_int_equal(n, 1);
-    assert_string_equal(ids[0], a.id);
-    free(ids);
-    assert_int_equal(f->s->ops->task_requeue(f->s, a.id, false, 8), VG_OK);
-    assert_int_equal(f->s->ops->task_claim(f->s, 9000, 1000, &c), VG_OK);
+    assert_int_equal(vg_store_task_recover(f->s, 5500, &n), VG_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(vg_store_task_claim(f->s, 9000, 1000, &c), VG_OK);
     assert_int_equal(c.attempts, 2);
     vg_task_free(&c);
     /* an orderly requeue (shutdown) does not count the claim */
-    assert_int_equal(f->s->ops->task_requeue(f->s, a.id, true, 9), VG_OK);
-    assert_int_equal(f->s->ops->task_claim(f->s, 9000, 1000, &c), VG_OK);
+    assert_int_equal(vg_store_task_requeue(f->s, a.id, true, 9), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 9000, 1000, &c), VG_OK);
     assert_int_equal(c.attempts, 2);
     vg_task_free(&c);
 }
@@ -235,14 +232,14 @@ static void test_list_paging(void **state)
         vg_task t;
         make_task(f, &t, 0);
         snprintf(ids[i], 48, "%s", t.id);
-        assert_int_equal(f->s->ops->task_create(f->s, &t, 0, NULL), VG_OK);
+        assert_int_equal(vg_store_task_create(f->s, &t, 0, NULL), VG_OK);
         usleep(2000); /* ids are ordered by millisecond */
     }
     vg_task_filter flt = {.key_id = f->key.id, .status = -1, .limit = 2};
     vg_task *out;
     size_t n;
     bool more;
-    assert_int_equal(f->s->ops->task_list(f->s, &flt, &out, &n, &more), VG_OK);
+    assert_int_equal(vg_store_task_list(f->s, &flt, &out, &n, &more), VG_OK);
     assert_int_equal(n, 2);
     assert_true(more);
     assert_string_equal(out[0].id, ids[4]);
@@ -252,7 +249,7 @@ static void test_list_paging(void **state)
         vg_task_free(&out[i]);
     free(out);
     flt.limit = 10;
-    assert_int_equal(f->s->ops->task_list(f->s, &flt, &out, &n, &more), VG_OK);
+    assert_int_equal(vg_store_task_list(f->s, &flt, &out, &n, &more), VG_OK);
     assert_int_equal(n, 3);
     assert_false(more);
     for (size_t i = 0; i < n; i++)
@@ -265,11 +262,253 @@ static void test_reopen_keeps_schema(void **state)
     fixture *f = *state;
     vg_store *again = NULL;
     char err[256];
-    assert_int_equal(vg_store_open_sqlite(f->dir, &again, err, sizeof err), VG_OK);
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"},
+                                   &again, err, sizeof err),
+                     VG_OK);
     vg_key k;
-    assert_int_equal(again->ops->key_get(again, f->key.id, &k), VG_OK);
+    assert_int_equal(vg_store_key_get(again, f->key.id, &k), VG_OK);
     vg_key_free(&k);
     vg_store_close(again);
+}
+
+/* ---- the state machine, driven through the real operations ------------------------------- */
+
+/* Runs sql (with %s = id) on the database file directly: how a test puts a task in any status. */
+static void db_exec(fixture *f, const char *fmt, const char *id)
+{
+    char path[128], sql[512];
+    snprintf(path, sizeof path, "%s/vidgate.db", f->dir);
+    snprintf(sql, sizeof sql, fmt, id, id, id);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* A new task in status st, alone among the non-final tasks (claims take the oldest), leased by
+ * this node, unrouted, with an open upstream attempt "att-<id>" that created nothing yet. */
+static void task_in(fixture *f, vg_task_status st, vg_task *t)
+{
+    db_exec(f, "UPDATE tasks SET status = 'cancelled' WHERE id != '%s'", "");
+    make_task(f, t, 1);
+    assert_int_equal(vg_store_task_create(f->s, t, 0, NULL), VG_OK);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE tasks SET status = '%s', lease_until = 1000, lease_owner = 'node-a' "
+             "WHERE id = '%%s'; INSERT INTO upstream_tasks (task_id, attempt_id) "
+             "VALUES ('%%s', 'att-%%s')",
+             vg_task_status_name(st));
+    db_exec(f, sql, t->id);
+}
+
+static vg_task_status status_of(fixture *f, const char *id)
+{
+    vg_task t;
+    assert_int_equal(vg_store_task_get(f->s, id, NULL, &t), VG_OK);
+    vg_task_free(&t);
+    return t.status;
+}
+
+static vg_status op_claim(fixture *f, const char *id)
+{
+    vg_task t;
+    vg_status rc = vg_store_task_claim(f->s, 5000, 1000, &t);
+    if (rc == VG_OK) assert_string_equal(t.id, id), vg_task_free(&t);
+    return rc;
+}
+
+static vg_status op_claim_local(fixture *f, const char *id)
+{
+    vg_task t;
+    vg_status rc = vg_store_task_claim_local(f->s, 5000, 1000, "local", true, &t);
+    if (rc == VG_OK) assert_string_equal(t.id, id), vg_task_free(&t);
+    return rc;
+}
+
+static vg_status op_progress(fixture *f, const char *id)
+{
+    return vg_store_task_progress(f->s, id, 50, 9000);
+}
+
+static vg_status op_requeue(fixture *f, const char *id)
+{
+    return vg_store_task_requeue(f->s, id, false, 10);
+}
+
+/* Start-up recovery: its "refused" is that nothing was re-queued. */
+static vg_status op_recover(fixture *f, const char *id)
+{
+    (void)id;
+    int64_t n = -1;
+    assert_int_equal(vg_store_task_recover(f->s, 500, &n), VG_OK);
+    return n == 1 ? VG_OK : VG_CONFLICT;
+}
+
+static vg_status op_route(fixture *f, const char *id)
+{
+    return vg_store_task_route_local(f->s, id, "local", 10);
+}
+
+static vg_status op_submit(fixture *f, const char *id)
+{
+    char att[64];
+    snprintf(att, sizeof att, "att2-%s", id);
+    vg_up_attempt a = {.task_id = id,
+                       .attempt_id = att,
+                       .channel = "ark",
+                       .upstream_model = "m",
+                       .client_token = "ct",
+                       .callback_token = "cb",
+                       .now_ms = 5000,
+                       .lease_until_ms = 6000};
+    return vg_store_upstream_begin(f->s, &a);
+}
+
+static vg_status op_retry(fixture *f, const char *id)
+{
+    char att[64];
+    snprintf(att, sizeof att, "att-%s", id);
+    return vg_store_upstream_requeue(f->s, id, att, 7000, "ark", true, 10);
+}
+
+/* upstream_update asked to move from any status: the table alone decides. */
+static vg_status update_to(fixture *f, const char *id, vg_task_status to)
+{
+    vg_up_update u = vg_up_update_for(id, VG_TASK_SET_ALL);
+    u.to_status = to;
+    assert_int_equal(vg_store_upstream_update(f->s, &u, 1, 10), VG_OK);
+    return u.applied ? VG_OK : VG_CONFLICT;
+}
+
+static vg_status op_accept(fixture *f, const char *id)
+{
+    return update_to(f, id, VG_TASK_RUNNING);
+}
+
+static vg_status op_download(fixture *f, const char *id)
+{
+    return update_to(f, id, VG_TASK_FINALIZING);
+}
+
+static vg_status op_complete(fixture *f, const char *id)
+{
+    vg_task_result r = {.width = 1280, .height = 720, .ratio = VG_RATIO_16_9, .cost_micro = 1};
+    return vg_store_task_complete(f->s, id, &r, 10);
+}
+
+static vg_status op_fail(fixture *f, const char *id)
+{
+    return vg_store_task_fail(f->s, id, "x", "y", 10);
+}
+
+static vg_status op_cancel(fixture *f, const char *id)
+{
+    return vg_store_task_cancel(f->s, id, f->key.id, 10);
+}
+
+static vg_status op_forget(fixture *f, const char *id)
+{
+    return vg_store_task_mark_deleted(f->s, id, NULL, 10);
+}
+
+static void test_state_machine(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *name;
+        vg_task_op op;
+        vg_status (*run)(fixture *f, const char *id);
+        vg_status refused;       /* a claim that finds nothing to claim says VG_NOTFOUND */
+        vg_task_status_set from; /* 0 = vg_task_op_from(op); else what update_to() tests */
+    } cases[] = {
+        {"task_claim", VG_TASK_OP_CLAIM, op_claim, VG_NOTFOUND, 0},
+        {"task_claim_local", VG_TASK_OP_CLAIM, op_claim_local, VG_NOTFOUND, 0},
+        {"task_progress", VG_TASK_OP_PROGRESS, op_progress, VG_CONFLICT, 0},
+        {"task_requeue", VG_TASK_OP_REQUEUE, op_requeue, VG_CONFLICT, 0},
+        {"task_recover", VG_TASK_OP_REQUEUE, op_recover, VG_CONFLICT, 0},
+        {"task_route_local", VG_TASK_OP_ROUTE, op_route, VG_CONFLICT, 0},
+        {"upstream_begin", VG_TASK_OP_SUBMIT, op_submit, VG_CONFLICT, 0},
+        {"upstream_requeue", VG_TASK_OP_RETRY, op_retry, VG_CONFLICT, 0},
+        {"upstream_update to running", VG_TASK_OP_ACCEPT, op_accept, VG_CONFLICT, 1},
+        {"upstream_update to finalizing", VG_TASK_OP_DOWNLOAD, op_download, VG_CONFLICT, 1},
+        {"task_complete", VG_TASK_OP_COMPLETE, op_complete, VG_CONFLICT, 0},
+        {"task_fail", VG_TASK_OP_FAIL, op_fail, VG_CONFLICT, 0},
+        {"task_cancel", VG_TASK_OP_CANCEL, op_cancel, VG_CONFLICT, 0},
+        {"task_mark_deleted", VG_TASK_OP_FORGET, op_forget, VG_CONFLICT, 0},
+    };
+    unsigned covered = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int to = vg_task_op_to(cases[c].op);
+        vg_task_status_set from =
+            cases[c].from ? vg_task_from((vg_task_status)to) : vg_task_op_from(cases[c].op);
+        covered |= 1u << cases[c].op;
+        for (int st = 0; st < VG_TASK_STATUS_COUNT; st++) {
+            vg_task t;
+            task_in(f, (vg_task_status)st, &t);
+            bool allowed = (from & VG_TASK_BIT(st)) != 0;
+            vg_status rc = cases[c].run(f, t.id);
+            if (rc != (allowed ? VG_OK : cases[c].refused))
+                fail_msg("%s from %s: got %d, the table says %s", cases[c].name,
+                         vg_task_status_name((vg_task_status)st), rc,
+                         allowed ? "allowed" : "refused");
+            vg_task_status now = status_of(f, t.id);
+            int want = allowed && to >= 0 ? to : st;
+            if ((int)now != want)
+                fail_msg("%s from %s: now %s", cases[c].name,
+                         vg_task_status_name((vg_task_status)st), vg_task_status_name(now));
+        }
+    }
+    assert_int_equal(covered, (1u << VG_TASK_OP_COUNT) - 1); /* every operation was driven */
+}
+
+/* Two nodes share one database: a restart releases only its own leases. */
+static void test_leases_of_two_nodes(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    char err[256];
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-b"}, &b,
+                                   err, sizeof err),
+                     VG_OK);
+    vg_task t1, t2, c;
+    make_task(f, &t1, 1);
+    assert_int_equal(vg_store_task_create(f->s, &t1, 0, NULL), VG_OK);
+    make_task(f, &t2, 1);
+    assert_int_equal(vg_store_task_create(f->s, &t2, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 1000, &c), VG_OK); /* node-a: t1 */
+    vg_task_free(&c);
+    assert_int_equal(vg_store_task_claim(b, 5000, 1000, &c), VG_OK); /* node-b: t2 */
+    vg_task_free(&c);
+    int64_t n = -1;
+    assert_int_equal(vg_store_task_recover(b, 5500, &n), VG_OK); /* node-b restarts */
+    assert_int_equal(n, 1);
+    assert_int_equal(status_of(f, t1.id), VG_TASK_RUNNING); /* node-a's lease stands */
+    assert_int_equal(status_of(f, t2.id), VG_TASK_QUEUED);
+    assert_int_equal(vg_store_task_recover(b, 6500, &n), VG_OK); /* node-a's lease expired */
+    assert_int_equal(n, 1);
+    assert_int_equal(status_of(f, t1.id), VG_TASK_QUEUED);
+    /* assets: node-b's restart leaves node-a's claim alone */
+    vg_asset_group g = {.key_id = "", .name = "g", .group_type = "AIGC", .is_default = true};
+    snprintf(g.id, sizeof g.id, "group-1");
+    snprintf(g.key_id, sizeof g.key_id, "%s", f->key.id);
+    vg_asset a = {.type = VG_ASSET_IMAGE, .source_url = "https://example.com/a.png"};
+    snprintf(a.id, sizeof a.id, "asset-1");
+    snprintf(a.key_id, sizeof a.key_id, "%s", f->key.id);
+    snprintf(a.name, sizeof a.name, "a");
+    assert_int_equal(vg_store_asset_create(f->s, &a, &g), VG_OK);
+    vg_asset got;
+    assert_int_equal(vg_store_asset_claim(f->s, 5000, 1000, &got), VG_OK);
+    vg_asset_free(&got);
+    assert_int_equal(vg_store_asset_recover(b, 5100, &n), VG_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(vg_store_asset_claim(b, 5200, 1000, &got), VG_NOTFOUND);
+    assert_int_equal(vg_store_asset_recover(f->s, 5300, &n), VG_OK); /* node-a restarts */
+    assert_int_equal(n, 1);
+    assert_int_equal(vg_store_asset_claim(b, 5400, 1000, &got), VG_OK);
+    vg_asset_free(&got);
+    vg_store_close(b);
 }
 
 int main(void)
@@ -283,6 +522,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_orphans_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_machine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leases_of_two_nodes, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

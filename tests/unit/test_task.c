@@ -1,6 +1,6 @@
 /*
- * test_task.c - task statuses (names, public names, finality), the whole transition table, and the
- * task spec's JSON storage form.
+ * test_task.c - task statuses (names, public names, finality), the state machine's operations and
+ * the moves they make, the task spec's JSON storage form and its asset references.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "core/task.h"
 
 #include <stdlib.h>
@@ -43,15 +44,17 @@ static void test_names(void **state)
     assert_false(vg_task_status_final(VG_TASK_STATUS_COUNT));
 }
 
+/* The moves task.h documents, written as the spec states them (the store test drives the real
+ * operations against the table). */
 static void test_transitions(void **state)
 {
     (void)state;
     enum { Q, D, R, F, C, X, K };
     /* allowed[from][to]: queued, dispatching, running, finalizing, completed, failed, cancelled */
     static const bool allowed[VG_TASK_STATUS_COUNT][VG_TASK_STATUS_COUNT] = {
-        [Q] = {[D] = 1, [K] = 1, [X] = 1},
+        [Q] = {[D] = 1, [R] = 1, [K] = 1, [X] = 1},
         [D] = {[R] = 1, [Q] = 1, [K] = 1, [X] = 1},
-        [R] = {[F] = 1, [Q] = 1, [X] = 1},
+        [R] = {[F] = 1, [C] = 1, [Q] = 1, [X] = 1},
         [F] = {[C] = 1, [X] = 1},
         /* completed, failed, cancelled: nothing */
     };
@@ -61,9 +64,52 @@ static void test_transitions(void **state)
             if (ok != allowed[from][to])
                 fail_msg("%s -> %s: got %d", vg_task_status_name((vg_task_status)from),
                          vg_task_status_name((vg_task_status)to), ok);
+            assert_int_equal((vg_task_from((vg_task_status)to) & VG_TASK_BIT(from)) != 0, ok);
         }
     assert_false(vg_task_transition_ok(VG_TASK_STATUS_COUNT, VG_TASK_QUEUED));
     assert_false(vg_task_transition_ok(VG_TASK_QUEUED, VG_TASK_STATUS_COUNT));
+}
+
+/* Each operation: a non-empty from set; only the one that forgets content runs on final tasks;
+ * nothing moves a task into a status it cannot leave except the three final ones. */
+static void test_ops(void **state)
+{
+    (void)state;
+    for (int op = 0; op < VG_TASK_OP_COUNT; op++) {
+        vg_task_status_set from = vg_task_op_from((vg_task_op)op);
+        int to = vg_task_op_to((vg_task_op)op);
+        assert_true(from != 0);
+        assert_int_equal(from & ~VG_TASK_SET_ALL, 0);
+        if (op == VG_TASK_OP_FORGET)
+            assert_int_equal(from, VG_TASK_SET_FINAL);
+        else
+            assert_int_equal(from & VG_TASK_SET_FINAL, 0);
+        if (to >= 0)
+            for (int f = 0; f < VG_TASK_STATUS_COUNT; f++)
+                if (from & VG_TASK_BIT(f))
+                    assert_true(vg_task_transition_ok((vg_task_status)f, (vg_task_status)to));
+        assert_string_not_equal(vg_task_op_name((vg_task_op)op), "unknown");
+    }
+    assert_int_equal(vg_task_op_from(VG_TASK_OP_COUNT), 0);
+    assert_int_equal(vg_task_op_to(VG_TASK_OP_PROGRESS), -1);
+    assert_int_equal(vg_task_op_to(VG_TASK_OP_CLAIM), VG_TASK_RUNNING);
+}
+
+static void test_asset_hashes(void **state)
+{
+    (void)state;
+    char h[VG_MAX_MEDIA_ITEMS][65];
+    const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char params[600];
+    snprintf(params, sizeof params,
+             "{\"media\":[{\"url\":\"asset://asset-1?sha256=%s\"},{\"url\":\"https://x/y\"},"
+             "{\"url\":\"asset://asset-2?sha256=%s\"},{\"url\":\"asset://asset-3\"}]}",
+             sha, sha);
+    assert_int_equal(vg_task_params_asset_hashes(params, h), 1); /* the same bytes once */
+    assert_string_equal(h[0], sha);
+    assert_int_equal(vg_task_params_asset_hashes("{}", h), 0);
+    assert_int_equal(vg_task_params_asset_hashes("not json", h), 0);
+    assert_int_equal(vg_task_params_asset_hashes(NULL, h), 0);
 }
 
 static void fill_spec(vg_task_spec *s)
@@ -218,6 +264,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_asset_hashes),
         cmocka_unit_test(test_spec_round_trip),
         cmocka_unit_test(test_spec_round_trip_minimal),
         cmocka_unit_test(test_spec_from_json_rejects),

@@ -1,0 +1,193 @@
+/*
+ * sqlite_open.c - opening the SQLite store backend: the connection, its configuration, the
+ * schema migrations, the per-connection status table, and the ops table that sends each store
+ * operation to its file (see sqlite_internal.h for the files and the shared design).
+ *
+ * One vg_sqlite per thread, each its own connection to DIR/vidgate.db in WAL mode, so readers never
+ * wait for the writer. Writes that must be atomic run inside BEGIN IMMEDIATE, which takes the write
+ * lock up front: two writers can never deadlock upgrading a read lock. busy_timeout makes a writer
+ * wait for another instead of failing. synchronous=FULL: a committed transaction survives power
+ * loss, which is what "a task that got a 2xx survives kill -9" rests on.
+ *
+ * temp.task_status (name, bit) is written at open from core/task.c's status names: it is how a
+ * status bit set bound to a statement becomes a set of stored names (SQ_STATUS_IN).
+ */
+#include "common/alloc.h"
+#include "store/backends.h"
+#include "store/migrations.h"
+#include "store/sqlite_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static vg_status sq_ping(vg_store *base)
+{
+    int64_t n;
+    return vg_sq_key_count(base, &n);
+}
+
+static void sq_close(vg_store *base)
+{
+    vg_sqlite *s = vg_sq(base);
+    vg_sq_cache_clear(s);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const vg_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .ping = sq_ping,
+    .key_insert = vg_sq_key_insert,
+    .key_by_hash = vg_sq_key_by_hash,
+    .key_get = vg_sq_key_get,
+    .key_list = vg_sq_key_list,
+    .key_revoke = vg_sq_key_revoke,
+    .key_count = vg_sq_key_count,
+    .key_update = vg_sq_key_update,
+    .key_adjust = vg_sq_key_adjust,
+    .ledger_list = vg_sq_ledger_list,
+    .usage = vg_sq_usage,
+    .audit = vg_sq_audit,
+    .task_create = vg_sq_task_create,
+    .idem_get = vg_sq_idem_get,
+    .task_get = vg_sq_task_get,
+    .task_list = vg_sq_task_list,
+    .task_claim = vg_sq_task_claim,
+    .task_progress = vg_sq_task_progress,
+    .task_complete = vg_sq_task_complete,
+    .task_fail = vg_sq_task_fail,
+    .task_cancel = vg_sq_task_cancel,
+    .task_requeue = vg_sq_task_requeue,
+    .task_mark_deleted = vg_sq_task_mark_deleted,
+    .task_expired = vg_sq_task_expired,
+    .task_recover = vg_sq_task_recover,
+    .asset_group_create = vg_sq_asset_group_create,
+    .asset_group_get = vg_sq_asset_group_get,
+    .asset_group_list = vg_sq_asset_group_list,
+    .asset_group_update = vg_sq_asset_group_update,
+    .asset_group_delete = vg_sq_asset_group_delete,
+    .asset_create = vg_sq_asset_create,
+    .asset_get = vg_sq_asset_get,
+    .asset_list = vg_sq_asset_list,
+    .asset_update = vg_sq_asset_update,
+    .asset_delete = vg_sq_asset_delete,
+    .asset_claim = vg_sq_asset_claim,
+    .asset_activate = vg_sq_asset_activate,
+    .asset_fail = vg_sq_asset_fail,
+    .asset_recover = vg_sq_asset_recover,
+    .asset_gc_due = vg_sq_asset_gc_due,
+    .asset_blob_refs = vg_sq_asset_blob_refs,
+    .asset_gc_defer = vg_sq_asset_gc_defer,
+    .asset_purge = vg_sq_asset_purge,
+    .task_claim_local = vg_sq_task_claim_local,
+    .task_route_local = vg_sq_task_route_local,
+    .channel_load = vg_sq_channel_load,
+    .upstream_due = vg_sq_upstream_due,
+    .upstream_get = vg_sq_upstream_get,
+    .upstream_begin = vg_sq_upstream_begin,
+    .upstream_attempt_end = vg_sq_upstream_attempt_end,
+    .upstream_requeue = vg_sq_upstream_requeue,
+    .upstream_update = vg_sq_upstream_update,
+    .upstream_recover = vg_sq_upstream_recover,
+};
+
+/* ---- opening and migrating --------------------------------------------------------------- */
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int n = 0;
+    const vg_migration *m = vg_migrations(&n);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    sqlite3_stmt *st = NULL;
+    int current = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        current = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (current > m[n - 1].version) {
+        snprintf(err, errlen, "database schema %d is newer than this build (%d)", current,
+                 m[n - 1].version);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return VG_ERR;
+    }
+    for (int i = 0; i < n; i++) {
+        if (m[i].version <= current) continue;
+        if (sqlite3_exec(db, m[i].sql, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m[i].version);
+        if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    return VG_OK;
+fail:
+    snprintf(err, errlen, "migration failed: %s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return VG_ERR;
+}
+
+/* The status names of this build with their bits, for SQ_STATUS_IN (see the design note). */
+static vg_status status_table(vg_sqlite *s)
+{
+    if (vg_sq_exec(s, "CREATE TEMP TABLE task_status (name TEXT PRIMARY KEY, bit INTEGER NOT NULL)",
+                   SQ_NONE, NULL) != VG_OK)
+        return VG_ERR;
+    for (int i = 0; i < VG_TASK_STATUS_COUNT; i++)
+        if (vg_sq_exec(s, "INSERT INTO temp.task_status (name, bit) VALUES (?1, ?2)",
+                       SQ_ARGS(SQ_T(vg_task_status_name((vg_task_status)i)), SQ_I(VG_TASK_BIT(i))),
+                       NULL) != VG_OK)
+            return VG_ERR;
+    return VG_OK;
+}
+
+/* SQLite's memory statistics take a process-wide mutex on every allocation: every connection of
+ * every thread would queue on it. Must run before SQLite initialises itself. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+vg_status vg_store_open_sqlite(const vg_store_options *o, const char *node, vg_store **out,
+                               char *err, size_t errlen)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vidgate.db", o->data_dir ? o->data_dir : ".");
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure %s: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    if (migrate(db, err, errlen)) {
+        sqlite3_close(db);
+        return VG_ERR;
+    }
+    vg_sqlite *s = vg_calloc(1, sizeof *s);
+    s->base.ops = &sqlite_ops;
+    s->db = db;
+    snprintf(s->node, sizeof s->node, "%s", node);
+    if (status_table(s) != VG_OK) {
+        snprintf(err, errlen, "cannot prepare %s: %s", path, sqlite3_errmsg(db));
+        sq_close(&s->base);
+        return VG_ERR;
+    }
+    *out = &s->base;
+    return VG_OK;
+}
