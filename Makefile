@@ -1,4 +1,6 @@
 # vidgate build. Sources are found by directory, so a new file in a module needs no edit here.
+# A tool is one file src/tools/NAME.c or a directory src/tools/NAME/ of files; either builds
+# build/NAME.
 #   make            build build/vidgated, build/vidgate and the tools
 #   make run        install deps, build, start the server on embedded defaults
 #   make test       install deps, build twice (plain and ASan+UBSan), check the layers, run every
@@ -32,11 +34,13 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_OBJ:= $(filter $(BUILD)/obj/src/common/%,$(LIB_OBJ))
 CLI_SRC   := $(wildcard src/cli/*.c)
 TOOL_SRC  := $(wildcard src/tools/*.c)
+TOOL_DIRS := $(patsubst %/,%,$(wildcard src/tools/*/))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TTOOL_SRC := $(wildcard tests/tools/*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 
-BINS  := $(BUILD)/vidgated $(BUILD)/vidgate $(TOOL_SRC:src/tools/%.c=$(BUILD)/%)
+BINS  := $(BUILD)/vidgated $(BUILD)/vidgate $(TOOL_SRC:src/tools/%.c=$(BUILD)/%) \
+         $(TOOL_DIRS:src/tools/%=$(BUILD)/%)
 FUZZ_SRC := $(filter-out tests/fuzz/replay.c,$(FUZZ_SRC))
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(TTOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
@@ -75,6 +79,14 @@ $(BUILD)/vidgate: $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvgcommon.a
 $(BUILD)/%: $(BUILD)/obj/src/tools/%.o $(BUILD)/libvg.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# A multi-file tool: every .c of its directory (explicit rules, so they win over the one above).
+define tool_dir_rule
+$(BUILD)/$(notdir $(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libvg.a
+	@echo "  LD      $$@"
+	@$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach d,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(d))))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libvg.a
 	@mkdir -p $(dir $@)

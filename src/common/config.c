@@ -5,6 +5,7 @@
 
 #include "common/limits.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,8 +110,10 @@ static int set_text(vg_config *c, const opt *o, const char *v, char *err, size_t
         return 0;
     case T_INT:
     case T_I64:
+        /* strtoll saturates out-of-range text; such a value was not what the user wrote. */
+        errno = 0;
         n = strtoll(v, &end, 10);
-        if (!*v || *end || n < 0 || (o->type == T_INT && n > 1000000)) goto bad;
+        if (!*v || *end || errno || n < 0 || (o->type == T_INT && n > 1000000)) goto bad;
         if (o->type == T_INT)
             *(int *)base = (int)n;
         else

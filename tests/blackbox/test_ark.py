@@ -401,6 +401,11 @@ class ArkTest(unittest.TestCase):
         finally:
             cls.sim.close()
 
+    def tearDown(self):
+        # Every test leaves the books exact, whichever tests ran before it.
+        code, out = check_money(self.srv)
+        self.assertEqual(code, 0, out)
+
     def submit(self, key, **fields):
         body = {"model": FAST, "prompt": "a test scene", "seconds": "4",
                 "metadata": {"resolution": "480p", "ratio": "16:9"}}
@@ -586,9 +591,26 @@ class ArkTest(unittest.TestCase):
         me = self.srv.api("GET", "/v1/me", key=k["key"])[2]
         self.assertEqual((me["mode"], me["balance"], me["held"]), ("test", "0.000000", "0.000000"))
 
-    def test_zz_money_is_exact(self):
+    def test_money_is_exact_for_every_outcome(self):
+        # Its own key and tasks, one per way a task can end, so the audit has money to check
+        # whatever ran before (tearDown audits after every other test as well).
+        kid, key = self.srv.new_key("audit", "5.00")
+        done = self.submit(key, prompt="audit: completes")
+        refused = self.submit(key, prompt="audit: refused", images=[data_png(120, 90)])
+        failed = self.submit(key, prompt="audit: fails [sim:sensitive]")
+        cancelled = self.submit(key, prompt="audit: cancelled [sim:slow]")
+        st, _, t = self.srv.api("DELETE", "/v1/video/generations/" + cancelled, key=key)
+        self.assertEqual((st, t["status"]), (200, "cancelled"), t)
+        ends = {tid: self.srv.wait_task(tid, key, timeout=60)["status"]
+                for tid in (done, refused, failed, cancelled)}
+        self.assertEqual([ends[t] for t in (done, refused, failed, cancelled)],
+                         ["completed", "failed", "failed", "cancelled"])
+        self.assertEqual(sorted(ledger_kinds(self.srv, kid, done)), ["capture", "hold", "release"])
+        for tid in (refused, failed, cancelled):
+            self.assertEqual(ledger_kinds(self.srv, kid, tid), ["hold", "release"])
         code, out = check_money(self.srv)
         self.assertEqual(code, 0, out)
+        self.assertIn(" 0 difference(s)", out)
 
 
 class ChannelsTest(unittest.TestCase):
