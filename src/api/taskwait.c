@@ -34,7 +34,6 @@ static void reply_task(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t
     char etag[ETAG_MAX];
     etag_of(t, etag);
     vg_ctx_header(c, "etag", etag);
-    vg_ctx_header(c, "cache-control", "no-store");
     vg_reply_json(c, 200, view->render(c->app, t));
 }
 
