@@ -18,7 +18,7 @@ FDS=$((CLIENTS + 1000)); [ "$hard" = unlimited ] || [ "$FDS" -le "$hard" ] || FD
 
 start_full_channel
 ARK_KEY=sim-key FDS=$FDS start_vidgated vg "$tmp/data" --config "$tmp/vidgate.json" \
-    --max-connections $((CLIENTS + 500))
+    --max-connections $((CLIENTS + 500)) --max-connections-per-ip $((CLIENTS + 500))
 read -r _ key < <(vg key --balance 1000000)
 fill_channel "$key"
 mapfile -t ids < <(vg submit "$key" --count "$TASKS" \

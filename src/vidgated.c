@@ -21,6 +21,7 @@
 #include "core/money.h"
 #include "dispatch/dispatcher.h"
 #include "http/server.h"
+#include "store/watch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -64,6 +65,7 @@ static vg_store *open_store_at(const vg_config *cfg)
         vg_error("%s", err);
         return NULL;
     }
+    vg_store_watch(s); /* every committed task change wakes the long-polls of that task */
     return s;
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/env.h"
 #include "api/task_json.h"
+#include "api/taskwait.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -295,26 +296,23 @@ int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t)
 }
 
 /* ?format= of GET /v1/video/generations/{id}: absent = the native object (spec §3). */
+static const vg_taskwait_view native_view = {vg_api_load_task, vg_task_json, vg_task_status_public};
 static const struct {
     const char *name;
-    json_t *(*render)(const vg_api_env *env, const vg_task *t);
+    vg_taskwait_view view;
 } task_formats[] = {
-    {"envelope", vg_task_json_envelope},
+    {"envelope", {vg_api_load_task, vg_task_json_envelope, vg_envelope_status}},
 };
 
 static int get_task(vg_ctx *c)
 {
     const char *format = vg_ctx_query(c, "format");
-    json_t *(*render)(const vg_api_env *, const vg_task *) = format ? NULL : vg_task_json;
+    const vg_taskwait_view *view = format ? NULL : &native_view;
     for (size_t i = 0; format && i < sizeof task_formats / sizeof task_formats[0]; i++)
-        if (!strcmp(task_formats[i].name, format)) render = task_formats[i].render;
-    if (!render)
+        if (!strcmp(task_formats[i].name, format)) view = &task_formats[i].view;
+    if (!view)
         return vg_reply_error(c, 400, "invalid_parameter", "format", "format must be envelope");
-    vg_task t;
-    if (vg_api_load_task(c, c->params[0], &t)) return 0;
-    vg_reply_json(c, 200, render(c->app, &t));
-    vg_task_free(&t);
-    return 0;
+    return vg_api_get_task_waiting(c, view);
 }
 
 /* Parses ?limit= (1..100, default 20); replies 400 on a bad value. */

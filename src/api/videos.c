@@ -28,6 +28,7 @@
 #include "api/handlers.h"
 
 #include "api/task_json.h"
+#include "api/taskwait.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -326,13 +327,6 @@ static int create_video(vg_ctx *c)
     return 0;
 }
 
-/* ?wait=N is accepted (0..VG_MAX_WAIT_S) for the long-poll of a later issue; it does not wait. */
-static int check_wait(vg_ctx *c)
-{
-    int64_t n;
-    return vg_ctx_query_int(c, "wait", 0, VG_MAX_WAIT_S, 0, &n);
-}
-
 /* A video its owner deleted is gone from this surface, as at OpenAI: 404 to retrieve and delete.
  * Content the retention sweep removed is not a deletion (the video object stays, its content
  * answers 410), nor is anything on the native routes. */
@@ -346,13 +340,11 @@ static int load_video(vg_ctx *c, const char *id, vg_task *t)
     return -1;
 }
 
+static const vg_taskwait_view video_view = {load_video, vg_task_json_openai, vg_openai_status};
+
 static int get_video(vg_ctx *c)
 {
-    vg_task t;
-    if (check_wait(c) || load_video(c, c->params[0], &t)) return 0;
-    vg_reply_json(c, 200, vg_task_json_openai(c->app, &t));
-    vg_task_free(&t);
-    return 0;
+    return vg_api_get_task_waiting(c, &video_view);
 }
 
 static const struct {

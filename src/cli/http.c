@@ -31,6 +31,7 @@ typedef struct {
     char *buf;
     size_t len, cap;
     char content_type[128];
+    char etag[128];
     const char *part_path; /* non-NULL: stream 2xx bodies here */
     FILE *fp;
 } transfer;
@@ -140,7 +141,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     /* A new status line starts a new answer (after a redirect or a 100 Continue). */
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        t->content_type[0] = '\0';
+        t->content_type[0] = t->etag[0] = '\0';
+    } else if (n > 5 && strncasecmp(data, "ETag:", 5) == 0) {
+        header_value(data + 5, n - 5, t->etag, sizeof t->etag);
     } else if (n > 13 && strncasecmp(data, "Content-Type:", 13) == 0) {
         header_value(data + 13, n - 13, t->content_type, sizeof t->content_type);
     }
@@ -224,6 +227,11 @@ vg_cli_status vg_cli_http_send(vg_cli_ctx *ctx, const vg_cli_request *req, vg_cl
         h = curl_slist_append(h, line);
         free(line);
     }
+    if (req->if_none_match) {
+        char *line = vg_asprintf("If-None-Match: %s", req->if_none_match);
+        h = curl_slist_append(h, line);
+        free(line);
+    }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -236,6 +244,7 @@ vg_cli_status vg_cli_http_send(vg_cli_ctx *ctx, const vg_cli_request *req, vg_cl
     resp->body = t.buf ? t.buf : vg_strdup("");
     resp->len = t.len;
     resp->retry_after_s = retry_after(c);
+    memcpy(resp->etag, t.etag, sizeof resp->etag);
     return st;
 }
 

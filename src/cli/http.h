@@ -21,6 +21,7 @@ typedef struct {
     const char *path;            /* "/v1/...", query included and already escaped (vg_cli_escape) */
     const json_t *body;          /* sent as application/json; NULL for none */
     const char *idempotency_key; /* NULL for none */
+    const char *if_none_match;   /* an ETag the caller saw (long-poll); NULL for none */
 } vg_cli_request;
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     char *body;  /* NUL-terminated, malloc'd; free with vg_cli_response_free() */
     size_t len;
     long retry_after_s; /* Retry-After in seconds, -1 when absent or not a number */
+    char etag[128];     /* ETag of the answer, "" when absent */
 } vg_cli_response;
 
 /**

@@ -1,7 +1,9 @@
 /*
- * wait.h - polls a task until it reaches a final status, showing progress (progress.h).
+ * wait.h - waits for a task to reach a final status, showing progress (progress.h).
  *
- * One GET per VG_CLI_POLL_INTERVAL_MS; a 429 or 503 answer is not an error here but a request to
+ * Long-polls (GET …?wait=N with the last ETag in If-None-Match: the server answers when the task
+ * changes); against a server that answers at once without a change, one GET per
+ * VG_CLI_POLL_INTERVAL_MS. A 429 or 503 answer is not an error here but a request to
  * slow down, honoured through its Retry-After (capped at VG_CLI_MAX_RETRY_AFTER_S). Ctrl-C is
  * armed for the duration (interrupt.h). Timeouts, interruptions and failed tasks are recorded in
  * ctx with advice on how to resume; the task itself is never touched.

@@ -45,6 +45,10 @@ struct vg_ctx {
     char request_id[VG_MAX_REQUEST_ID_BYTES + 1];
     int nparams;
     char params[3][128]; /* captured path segments, in order */
+    int64_t start_ms;    /* monotonic time the request reached the router (access log) */
+    /* Set when the handler parked the request (http/longpoll.h): the parked copy of this ctx now
+     * owns the key and writes the access-log line when it answers. */
+    bool parked;
 };
 
 /** Adds a response header (name and value copied into the request pool). */

@@ -183,13 +183,13 @@ static size_t header_bytes(const h2o_req_t *req)
     return n;
 }
 
-static void access_log(vg_ctx *c, int64_t start)
+void vg_router_log_access(const vg_ctx *c)
 {
     h2o_req_t *req = c->req;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     /* The query is left out: presigned URLs carry their signature there. */
     vg_info("%.*s %.*s %d %lldms key=%s rid=%s", (int)req->method.len, req->method.base, (int)plen,
-            req->path.base, req->res.status, (long long)(vg_mono_ms() - start),
+            req->path.base, req->res.status, (long long)(vg_mono_ms() - c->start_ms),
             c->key.id[0] ? c->key.id : "-", c->request_id);
 }
 
@@ -219,9 +219,9 @@ static void dispatch(const vg_router *r, vg_ctx *c)
 
 int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *store)
 {
-    int64_t start = vg_mono_ms();
     vg_ctx c;
     memset(&c, 0, sizeof c);
+    c.start_ms = vg_mono_ms();
     c.req = req;
     c.app = app;
     c.store = store;
@@ -231,7 +231,8 @@ int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *st
                        VG_MAX_HEADER_BYTES);
     else
         dispatch(r, &c);
-    access_log(&c, start);
+    if (c.parked) return 0; /* answered later; the parked copy logs and frees */
+    vg_router_log_access(&c);
     vg_key_free(&c.key);
     return 0;
 }

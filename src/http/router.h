@@ -25,6 +25,10 @@ typedef struct {
 /** Handles one request on the calling event-loop thread. Always answers; returns 0. */
 int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *store);
 
+/** Writes the access-log line of an answered request (method, path without query, status, time
+ *  since c->start_ms, key, request id). The router does it, except for parked requests. */
+void vg_router_log_access(const vg_ctx *c);
+
 /** Matches path against pattern, capturing {…} segments into c->params. 1 on match. */
 int vg_route_match(const char *pattern, const char *path, size_t path_len, vg_ctx *c);
 

@@ -46,6 +46,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "http/keycache.h"
+#include "http/longpoll.h"
 #include "http/reqhead.h"
 
 #include <arpa/inet.h>
@@ -91,6 +92,8 @@ typedef struct {
     h2o_timeout_entry_t timer; /* head timeout, then linger */
     char *reply;               /* refusal being written (malloc'd) */
     size_t dropped;            /* bytes dropped while lingering */
+    void (*gone)(void *ud);    /* a parked request's client went away (vg_server_watch_client) */
+    void *gone_ud;
 } conn;
 
 typedef struct loop_thread {
@@ -437,6 +440,60 @@ static void track(loop_thread *t, int fd, h2o_socket_t *sock, const addr_key *ad
     h2o_socket_read_start(sock, on_head_read);
 }
 
+/* ---- requests answered later: is the client still there? -------------------------------------
+ * h2o 2.2 stops reading a connection while its request is being handled, so it would notice a
+ * client that hung up only when the reply is written, possibly a minute later. While a handler
+ * parks a request, the server reads the socket instead: EOF or an error calls `gone` at once;
+ * bytes of a pipelined next request stay in the socket's buffer for h2o (reading pauses past
+ * VG_PARKED_INPUT_MAX_BYTES). The conn is found by a scan from the newest: parking is rare next to
+ * requests, and a parked request's connection is usually among the newest. */
+
+static conn *conn_of_sock(loop_thread *t, const h2o_socket_t *sock)
+{
+    for (size_t i = t->n_conns; i-- > 0;)
+        if (t->conns[i]->sock == sock) return t->conns[i];
+    return NULL;
+}
+
+/* After h2o_accept, the socket's data is h2o's HTTP/1 connection, whose first member is the
+ * h2o_conn_t its requests point to. */
+static conn *conn_of_req(loop_thread *t, const h2o_req_t *req)
+{
+    for (size_t i = t->n_conns; i-- > 0;)
+        if (t->conns[i]->phase == CONN_H2O && t->conns[i]->sock->data == (void *)req->conn)
+            return t->conns[i];
+    return NULL;
+}
+
+static void on_parked_read(h2o_socket_t *sock, const char *err)
+{
+    conn *c = current ? conn_of_sock(current, sock) : NULL;
+    if (c && !err && sock->input->size <= VG_PARKED_INPUT_MAX_BYTES) return;
+    h2o_socket_read_stop(sock);
+    if (!c || !err || !c->gone) return;
+    void (*gone)(void *) = c->gone;
+    c->gone = NULL;
+    gone(c->gone_ud);
+}
+
+int vg_server_watch_client(h2o_req_t *req, void (*gone)(void *ud), void *ud)
+{
+    conn *c = current ? conn_of_req(current, req) : NULL;
+    if (!c) return -1;
+    c->gone = gone;
+    c->gone_ud = ud;
+    h2o_socket_read_start(c->sock, on_parked_read);
+    return 0;
+}
+
+void vg_server_unwatch_client(h2o_req_t *req)
+{
+    conn *c = current ? conn_of_req(current, req) : NULL;
+    if (!c || !c->gone) return;
+    c->gone = NULL;
+    h2o_socket_read_stop(c->sock);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err);
 
 static void resume_accepting(h2o_timeout_entry_t *entry)
@@ -592,11 +649,13 @@ static void *loop_main(void *arg)
     t->listener = h2o_evloop_socket_create(loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
+    vg_longpoll_loop_start(loop);
     while (!*t->stop)
         h2o_evloop_run(loop, 100);
     if (h2o_timeout_is_linked(&t->pause_entry)) h2o_timeout_unlink(&t->pause_entry);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
+    vg_longpoll_loop_stop(); /* parked requests get the current object before the drain */
     if (t->opts->on_loop_stop) t->opts->on_loop_stop(t->opts->app);
     drain(t);
     vg_keycache_thread_exit();

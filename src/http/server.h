@@ -46,6 +46,15 @@ typedef struct {
  */
 int vg_server_listen(const char *host, int port, int *fd, char *err, size_t errlen);
 
+/**
+ * For a handler that parks its request to answer it later (loop thread, http/longpoll.c): the
+ * server reads the client's socket meanwhile and calls gone(ud) once, on the loop, as soon as the
+ * client closes or resets it. Call vg_server_unwatch_client() before replying. -1 when the
+ * request's connection is not one of this loop's (then nobody watches).
+ */
+int vg_server_watch_client(h2o_req_t *req, void (*gone)(void *ud), void *ud);
+void vg_server_unwatch_client(h2o_req_t *req);
+
 /** Serves until *stop, and cleans up. Returns 0, or -1 with a reason in err. */
 int vg_server_run(const vg_server_opts *o, volatile sig_atomic_t *stop, char *err, size_t errlen);
 

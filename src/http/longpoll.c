@@ -1,0 +1,263 @@
+/*
+ * longpoll.c - see longpoll.h.
+ *
+ * Per loop (thread-local): a hash of its waiters by task id (chains of h2o link lists), one h2o
+ * timer list per wait length in seconds (initialised on first use), one cross-thread message queue
+ * with one receiver, and one taskwatch subscriber. The loop subscribes to an id when it parks its
+ * first waiter of it and unsubscribes when its last one leaves.
+ *
+ * Who wakes whom: a thread commits a task change → store/watch.c → vg_taskwatch_notify(id) →
+ * on_changed() on that thread allocates a message carrying the id and sends it to the loop's
+ * receiver (h2o writes to the queue's pipe, which wakes the loop) → on_messages() on the loop
+ * calls each waiter of that id. Messages in flight are counted so that stopping a loop waits for
+ * them before it unregisters the receiver (h2o asserts that none is pending).
+ *
+ * A waiter lives in its request's pool (h2o_mem_alloc_shared with a dispose callback): whatever
+ * ends the request also frees the waiter, and the callback unlinks one that is still parked.
+ */
+#include "http/longpoll.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/taskwatch.h"
+#include "http/router.h"
+#include "http/server.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUCKETS 4096
+
+typedef enum { W_PARKED, W_DONE } waiter_state;
+
+typedef struct waiter {
+    h2o_linklist_t link; /* in its bucket */
+    h2o_timeout_entry_t timer;
+    struct loop_state *loop;
+    waiter_state state;
+    vg_ctx ctx; /* the parked copy: owns the key */
+    vg_waiter_fn fn;
+    char task_id[VG_TASKWATCH_ID_MAX + 1];
+    size_t data_len;
+    _Alignas(max_align_t) unsigned char data[];
+} waiter;
+
+typedef struct {
+    h2o_multithread_message_t super;
+    char task_id[VG_TASKWATCH_ID_MAX + 1];
+} change_msg;
+
+typedef struct loop_state {
+    h2o_evloop_t *loop;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    vg_taskwatch_sub sub;
+    atomic_long in_flight; /* messages sent and not yet received */
+    h2o_timeout_t timeouts[VG_MAX_WAIT_S + 1];
+    bool timeout_ready[VG_MAX_WAIT_S + 1];
+    size_t n_waiters;
+    h2o_linklist_t buckets[BUCKETS];
+} loop_state;
+
+static _Thread_local loop_state *lp;
+
+static h2o_linklist_t *bucket_of(loop_state *l, const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &l->buckets[h % BUCKETS];
+}
+
+/* ---- the committing thread ------------------------------------------------------------------ */
+
+static void on_changed(void *ud, const char *task_id)
+{
+    loop_state *l = ud;
+    change_msg *m = vg_calloc(1, sizeof *m);
+    snprintf(m->task_id, sizeof m->task_id, "%s", task_id);
+    atomic_fetch_add(&l->in_flight, 1);
+    h2o_multithread_send_message(&l->receiver, &m->super);
+}
+
+/* ---- the loop thread ------------------------------------------------------------------------ */
+
+static bool others_wait_for(loop_state *l, const waiter *w)
+{
+    h2o_linklist_t *anchor = bucket_of(l, w->task_id);
+    for (h2o_linklist_t *n = anchor->next; n != anchor; n = n->next) {
+        waiter *o = H2O_STRUCT_FROM_MEMBER(waiter, link, n);
+        if (o != w && !strcmp(o->task_id, w->task_id)) return true;
+    }
+    return false;
+}
+
+/* Takes w off every list; it answers (or is gone) next. */
+static void unlink_waiter(waiter *w)
+{
+    loop_state *l = w->loop;
+    w->state = W_DONE;
+    if (h2o_timeout_is_linked(&w->timer)) h2o_timeout_unlink(&w->timer);
+    if (!others_wait_for(l, w)) vg_taskwatch_remove(&l->sub, w->task_id);
+    h2o_linklist_unlink(&w->link);
+    l->n_waiters--;
+    vg_server_unwatch_client(w->ctx.req);
+}
+
+/* After the callback replied: the access-log line, and the key the copy owns. */
+static void finish(waiter *w)
+{
+    vg_router_log_access(&w->ctx);
+    vg_key_free(&w->ctx.key);
+}
+
+/* Calls w's callback; an answered waiter is unlinked and finished. */
+static void run(waiter *w, vg_wait_event ev)
+{
+    if (w->state != W_PARKED) return;
+    if (ev != VG_WAIT_CHANGED) {
+        /* it must answer now: stop watching before the reply goes out */
+        unlink_waiter(w);
+        if (!w->fn(&w->ctx, w->data, ev)) vg_reply_internal(&w->ctx);
+        finish(w);
+        return;
+    }
+    if (!w->fn(&w->ctx, w->data, ev)) return;
+    unlink_waiter(w); /* the reply is only queued: nothing is written before the loop turns */
+    finish(w);
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    run(H2O_STRUCT_FROM_MEMBER(waiter, timer, entry), VG_WAIT_TIMEOUT);
+}
+
+/* The client hung up: end the request so h2o closes the connection and frees it (and w). */
+static void on_gone(void *ud)
+{
+    waiter *w = ud;
+    if (w->state != W_PARKED) return;
+    unlink_waiter(w);
+    h2o_req_t *req = w->ctx.req;
+    req->http1_is_persistent = 0;
+    req->res.status = 499;
+    req->res.reason = "Client Closed Request";
+    h2o_send_inline(req, "", 0);
+    finish(w);
+}
+
+/* The request ended without an answer from us (its connection was torn down): unlink only. */
+static void on_dispose(void *p)
+{
+    waiter *w = p;
+    if (w->state != W_PARKED) return;
+    unlink_waiter(w);
+    vg_key_free(&w->ctx.key);
+}
+
+static void wake_waiters_of(loop_state *l, const char *task_id)
+{
+    h2o_linklist_t *anchor = bucket_of(l, task_id);
+    h2o_linklist_t *n = anchor->next;
+    /* A callback may unlink its own waiter (it answered), never another: keep the next first. */
+    while (n != anchor) {
+        h2o_linklist_t *next = n->next;
+        waiter *w = H2O_STRUCT_FROM_MEMBER(waiter, link, n);
+        if (!strcmp(w->task_id, task_id)) run(w, VG_WAIT_CHANGED);
+        n = next;
+    }
+}
+
+static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    loop_state *l = H2O_STRUCT_FROM_MEMBER(loop_state, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        change_msg *m = H2O_STRUCT_FROM_MEMBER(change_msg, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        wake_waiters_of(l, m->task_id);
+        free(m);
+        atomic_fetch_sub(&l->in_flight, 1);
+    }
+}
+
+vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter_fn fn,
+                           const void *data, size_t data_len)
+{
+    loop_state *l = lp;
+    if (!l || wait_s < 1 || wait_s > VG_MAX_WAIT_S || strlen(task_id) > VG_TASKWATCH_ID_MAX)
+        return VG_ERR;
+    if (vg_taskwatch_add(&l->sub, task_id) != VG_OK) return VG_ERR;
+    waiter *w = h2o_mem_alloc_shared(&c->req->pool, sizeof *w + data_len, on_dispose);
+    memset(w, 0, sizeof *w);
+    w->loop = l;
+    w->state = W_PARKED;
+    w->ctx = *c;
+    w->fn = fn;
+    snprintf(w->task_id, sizeof w->task_id, "%s", task_id);
+    w->data_len = data_len;
+    if (data_len) memcpy(w->data, data, data_len);
+    c->parked = true; /* the key now belongs to w->ctx */
+    h2o_linklist_insert(bucket_of(l, task_id), &w->link);
+    l->n_waiters++;
+    if (!l->timeout_ready[wait_s]) {
+        h2o_timeout_init(l->loop, &l->timeouts[wait_s], (uint64_t)wait_s * 1000);
+        l->timeout_ready[wait_s] = true;
+    }
+    w->timer.cb = on_timeout;
+    h2o_timeout_link(l->loop, &l->timeouts[wait_s], &w->timer);
+    /* Without a watch (not a connection of ours) the waiter still ends by change or time. */
+    vg_server_watch_client(c->req, on_gone, w);
+    run(w, VG_WAIT_CHANGED);
+    return VG_OK;
+}
+
+void vg_longpoll_loop_start(h2o_evloop_t *loop)
+{
+    loop_state *l = vg_calloc(1, sizeof *l);
+    l->loop = loop;
+    l->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(l->queue, &l->receiver, on_messages);
+    l->sub.changed = on_changed;
+    l->sub.ud = l;
+    for (size_t i = 0; i < BUCKETS; i++)
+        h2o_linklist_init_anchor(&l->buckets[i]);
+    lp = l;
+}
+
+#define STOP_DRAIN_MS 1000
+
+void vg_longpoll_loop_stop(void)
+{
+    loop_state *l = lp;
+    if (!l) return;
+    size_t answered = l->n_waiters;
+    for (size_t i = 0; i < BUCKETS; i++)
+        while (!h2o_linklist_is_empty(&l->buckets[i]))
+            run(H2O_STRUCT_FROM_MEMBER(waiter, link, l->buckets[i].next), VG_WAIT_STOP);
+    if (answered) vg_info("shutdown: answered %zu waiting request(s)", answered);
+    /* No new messages after this; the ones in flight are received before the receiver goes. */
+    vg_taskwatch_remove_all(&l->sub);
+    for (int i = 0; i < STOP_DRAIN_MS / 10 && atomic_load(&l->in_flight) > 0; i++)
+        h2o_evloop_run(l->loop, 10);
+    if (atomic_load(&l->in_flight) > 0) {
+        /* h2o cannot unregister a receiver with pending messages: leave them to the exit. */
+        vg_warn("shutdown: long-poll messages still pending");
+        lp = NULL;
+        return;
+    }
+    h2o_multithread_unregister_receiver(l->queue, &l->receiver);
+    h2o_multithread_destroy_queue(l->queue);
+    for (int s = 0; s <= VG_MAX_WAIT_S; s++)
+        if (l->timeout_ready[s]) h2o_timeout_dispose(l->loop, &l->timeouts[s]);
+    lp = NULL;
+    free(l);
+}
+
+size_t vg_longpoll_parked(void)
+{
+    return lp ? lp->n_waiters : 0;
+}
