@@ -2,10 +2,11 @@
  * encode.h - writing the engine's outputs: the H.264 MP4 (streamed frame by frame), the JPEG
  * thumbnail and the PNG last frame.
  *
- * The MP4 is written by one single-threaded x264 (deterministic output), 24 fps constant, with
+ * The MP4 is written by one single-threaded x264, 24 fps constant, with
  * pts = frame index in a 1/24 time base and every packet lasting one frame, so the file holds
  * exactly the frames sent and lasts frames/24 s. Nothing time-varying is written (no creation
- * time, no encoder version tag), so identical input gives byte-identical files.
+ * time, no encoder version tag), so identical input gives files that differ at most by
+ * x264's heap-dependent choices (see encode.c).
  *
  * A vg_encoder belongs to one render; the functions keep no shared state and are thread-safe.
  */

@@ -4,7 +4,8 @@
  *
  * Output: H.264 (libx264, CRF 23, one encoder thread), yuv420p BT.709 limited range, MP4 with the
  * index up front (faststart), 24 fps constant, exactly 24*seconds+1 frames of exactly
- * width x height, duration (24*seconds+1)/24 s. Byte-identical output for identical jobs.
+ * width x height, duration (24*seconds+1)/24 s. Identical jobs draw identical frames; the encoded files
+ * differ at most by x264's heap-dependent choices (see encode.c).
  *
  * What is rendered:
  *   - with a first frame: the image, scaled and centre-cropped to COVER the output, under a smooth
