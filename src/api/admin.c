@@ -103,7 +103,21 @@ static int usage(vg_ctx *c)
                                    "currency", env->currency, "data", data, "total", total));
 }
 
+/* POST /admin/reload: what SIGHUP does, with the outcome in the reply. */
+static int reload(vg_ctx *c)
+{
+    const vg_api_env *env = c->app;
+    char err[512] = "";
+    json_t *report = NULL;
+    if (!env->reload) return vg_reply_error(c, 501, "unsupported", "", "this server cannot reload");
+    if (env->reload(env->reload_ud, &report, err, sizeof err))
+        return vg_reply_error(c, 400, "invalid_config", "",
+                              "configuration not reloaded, the old one is kept: %s", err);
+    return vg_reply_json(c, 200, report);
+}
+
 const vg_route vg_routes_admin[] = {
+    {"POST", "/admin/reload", VG_AUTH_ADMIN, reload},
     {"GET", "/admin/tasks", VG_AUTH_ADMIN, list_all_tasks},
     {"GET", "/admin/usage", VG_AUTH_ADMIN, usage},
 };
