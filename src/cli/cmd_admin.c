@@ -295,7 +295,7 @@ const vg_cli_command vg_cli_cmd_usage = {
 /* ---- admin tasks ---- */
 
 static const vg_cli_opt tasks_opts[] = {
-    {"key", 0, VG_CLI_OPT_VALUE, "ID", "only the tasks of this key id"},
+    {"key-id", 0, VG_CLI_OPT_VALUE, "ID", "only the tasks of this key"},
     {"status", 0, VG_CLI_OPT_VALUE, "S", "only tasks in this status"},
     {"limit", 0, VG_CLI_OPT_VALUE, "N", "at most N tasks (server default; max 100)"},
     {"after", 0, VG_CLI_OPT_VALUE, "ID", "the page after this task id"},
@@ -320,7 +320,8 @@ static vg_cli_status run_tasks(vg_cli_ctx *ctx, const vg_cli_args *args)
     if (st != VG_CLI_OK) return st;
     static const struct {
         const char *opt, *param;
-    } params[] = {{"key", "key_id"}, {"status", "status"}, {"limit", "limit"}, {"after", "after"}};
+    } params[] = {
+        {"key-id", "key_id"}, {"status", "status"}, {"limit", "limit"}, {"after", "after"}};
     char *q = vg_strdup("");
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
         add_query(&q, params[i].param, vg_cli_args_get(args, params[i].opt));
@@ -333,7 +334,7 @@ static vg_cli_status run_tasks(vg_cli_ctx *ctx, const vg_cli_args *args)
 
 const vg_cli_command vg_cli_cmd_admin_tasks = {
     .name = "admin tasks",
-    .synopsis = "[--key ID] [--status S] [--limit N] [--after ID] [--json]",
+    .synopsis = "[--key-id ID] [--status S] [--limit N] [--after ID] [--json]",
     .summary = "every key's tasks, newest first (admin)",
     .min_pos = 0,
     .max_pos = 0,
