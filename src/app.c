@@ -185,12 +185,22 @@ int vg_app_reload(vg_app *app, json_t **report, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof reloadable / sizeof reloadable[0]; i++)
         if (!json_object_get(now, reloadable[i])) json_object_del(app->applied, reloadable[i]);
     vg_info("reload: %s%s", changes[0] ? "changed " : "nothing changed", changes);
-    char *md = json_dumps(json_object_get(*report, "models"), JSON_COMPACT);
-    if (json_array_size(json_object_get(json_object_get(*report, "models"), "added")) +
-        json_array_size(json_object_get(json_object_get(*report, "models"), "removed")) +
-        json_array_size(json_object_get(json_object_get(*report, "models"), "changed")))
-        vg_info("reload: models %s", md);
-    free(md);
+    char models[1024] = "";
+    static const char *const kinds[] = {"added", "removed", "changed"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *names = json_object_get(json_object_get(*report, "models"), kinds[i]), *n;
+        size_t j, len;
+        json_array_foreach(names, j, n)
+        {
+            len = strlen(models);
+            if (j)
+                snprintf(models + len, sizeof models - len, ", %s", json_string_value(n));
+            else
+                snprintf(models + len, sizeof models - len, "%s%s %s", len ? "; " : "", kinds[i],
+                         json_string_value(n));
+        }
+    }
+    if (models[0]) vg_info("reload: models: %s", models);
     if (pending[0])
         vg_warn("reload: %s changed in the configuration but take(s) effect only after a restart",
                 pending);
