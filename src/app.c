@@ -175,6 +175,7 @@ int vg_app_reload(vg_app *app, json_t **report, char *err, size_t errlen)
     }
     vg_models_install(table);
     table = NULL;
+    int n_channels = set->n;
     vg_dispatch_reload_channels(app->dispatch, set);
     set = NULL;
     vg_config_set_retention_s(app->live_cfg, next.retention_s);
@@ -201,6 +202,7 @@ int vg_app_reload(vg_app *app, json_t **report, char *err, size_t errlen)
         }
     }
     if (models[0]) vg_info("reload: models: %s", models);
+    vg_info("reload: %d channel(s) loaded", n_channels);
     if (pending[0])
         vg_warn("reload: %s changed in the configuration but take(s) effect only after a restart",
                 pending);
