@@ -68,7 +68,7 @@ $(BUILD)/libvgcommon.a: $(COMMON_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/vidgated: $(BUILD)/obj/src/vidgated.o $(BUILD)/libvg.a
+$(BUILD)/vidgated: $(BUILD)/obj/src/vidgated.o $(BUILD)/obj/src/app.o $(BUILD)/libvg.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

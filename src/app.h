@@ -2,7 +2,8 @@
  * app.h - the process state of vidgated: configuration, the presigning secret, the public base
  * URL, the data directories and the dispatcher. Owned by the top (vidgated.c): built once by
  * main() before any thread starts, read-only afterwards (the dispatcher's own functions are
- * thread-safe).
+ * thread-safe) but for what a reload changes (app.c): the reload's own state below, under its
+ * lock, and the retention in the configuration (an atomic).
  *
  * It sits above every module on purpose: a module receives an environment with what it needs
  * (api/env.h for the handlers) rather than the whole process, so no lower layer depends on the
@@ -13,6 +14,8 @@
 #define VG_APP_H
 #include "common/config.h"
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 
 struct vg_dispatch;
@@ -24,6 +27,21 @@ typedef struct {
     char files_dir[1100]; /* DATA/files: one directory per finished task */
     char tmp_dir[1100];   /* DATA/tmp: renders in progress */
     struct vg_dispatch *dispatch;
+    /* Reloads (app.c) */
+    vg_config *live_cfg; /* = cfg, writable: the reloaded retention is stored there */
+    int argc;            /* the command line, read again by each reload */
+    char **argv;
+    json_t *applied; /* the configuration in effect, as JSON (vg_config_to_json) */
+    pthread_mutex_t reload_lock;
 } vg_app;
+
+/** Applies the log settings of c (level, format, access log). 0, or -1 with a reason. */
+int vg_app_apply_log(const vg_config *c, char *err, size_t errlen);
+/**
+ * Reloads the configuration (see app.c): 0 with a report {"object":"reload","changed":[…],
+ * "restart_required":[…],"models":{"added","removed","changed"}} (new reference), or -1 with the
+ * reason in err and nothing changed. Both outcomes are logged. Thread-safe.
+ */
+int vg_app_reload(vg_app *app, json_t **report, char *err, size_t errlen);
 
 #endif

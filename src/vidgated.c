@@ -24,6 +24,8 @@
 #include "store/watch.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,7 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_flag, reload_flag;
+static volatile sig_atomic_t stop_flag;
+static atomic_bool reload_stopping;
 /* The configuration the HTTP loops open their store connections with (set once by serve()). */
 static const vg_config *g_cfg;
 
@@ -43,11 +46,28 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-/* SIGHUP: the dispatcher re-reads the channels from the config file (nothing else reloads). */
-static void on_hangup(int sig)
+/* SIGHUP is blocked in every thread and taken here, where a reload may lock and allocate (a
+ * handler may not). vg_app_reload() logs the outcome. Shutdown wakes it with one more SIGHUP. */
+static void *reload_thread(void *ud)
 {
-    (void)sig;
-    reload_flag = 1;
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    for (;;) {
+        int sig;
+        if (sigwait(&hup, &sig)) continue;
+        if (atomic_load(&reload_stopping)) return NULL;
+        json_t *report = NULL;
+        char err[512];
+        vg_app_reload(ud, &report, err, sizeof err);
+        json_decref(report);
+    }
+}
+
+/* POST /admin/reload, through the handlers' environment. */
+static int reload_api(void *ud, json_t **report, char *err, size_t errlen)
+{
+    return vg_app_reload(ud, report, err, errlen);
 }
 
 /* The store the configuration names (backend, data directory, node name). */
@@ -173,13 +193,6 @@ static int setup_models(const vg_config *cfg)
     return 0;
 }
 
-static void set_log_level(const char *name)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(name, names[i])) vg_log_set_level((vg_log_level)i);
-}
-
 /* The handlers' wake-up: the dispatcher, reached through the process state. */
 static void wake_dispatcher(void *ud)
 {
@@ -199,7 +212,9 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg)
         .currency = cfg->currency,
         .urls = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
         .wake = wake_dispatcher,
-        .wake_ud = app};
+        .wake_ud = app,
+        .reload = reload_api,
+        .reload_ud = app};
 }
 
 /* The store opener the HTTP loops use: the server hands it the handlers' environment. */
@@ -272,9 +287,13 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
         close(listen_fd);
         return 1;
     }
-    vg_dispatch_watch_reload(app->dispatch, &reload_flag);
-    struct sigaction hup = {.sa_handler = on_hangup};
-    sigaction(SIGHUP, &hup, NULL);
+    pthread_t reloader;
+    if (pthread_create(&reloader, NULL, reload_thread, app)) {
+        vg_error("cannot start the reload thread");
+        vg_dispatch_stop(app->dispatch);
+        close(listen_fd);
+        return 1;
+    }
     /* Processing assets resume here, before the first request is accepted. */
     vg_assets_env aenv = {.data_dir = cfg->data_dir,
                           .tmp_dir = app->tmp_dir,
@@ -306,6 +325,9 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     int rc = vg_server_run(&so, &stop_flag, err, sizeof err);
     if (rc) vg_error("%s", err);
     vg_info("shutting down");
+    atomic_store(&reload_stopping, true);
+    pthread_kill(reloader, SIGHUP);
+    pthread_join(reloader, NULL);
     vg_dispatch_stop(app->dispatch);
     vg_assets_stop(assets);
     free((void *)routes);
@@ -378,19 +400,32 @@ int main(int argc, char **argv)
         vg_config_free(&cfg);
         return rc;
     }
-    set_log_level(cfg.log_level);
+    /* SIGHUP is taken by the reload thread only: blocked here, before any thread exists, so
+     * every thread inherits the mask. */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
+    if (vg_app_apply_log(&cfg, err, sizeof err)) {
+        fprintf(stderr, "vidgated: %s\n", err);
+        vg_config_free(&cfg);
+        return 2;
+    }
     /* Everything the server creates (database and its -wal/-shm, results, assets, staging files,
      * secrets) is for its own user alone. */
     umask(077);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN); /* until the dispatcher can reload */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
     vg_app app;
     memset(&app, 0, sizeof app);
-    app.cfg = &cfg;
+    app.cfg = app.live_cfg = &cfg;
+    app.argc = argc;
+    app.argv = argv;
+    app.applied = vg_config_to_json(&cfg);
+    pthread_mutex_init(&app.reload_lock, NULL);
     snprintf(app.public_url, sizeof app.public_url, "%s", cfg.public_url);
     if (!app.public_url[0])
         snprintf(app.public_url, sizeof app.public_url, "http://%s", cfg.listen);
@@ -424,6 +459,8 @@ int main(int argc, char **argv)
 out:
     if (listen_fd >= 0) close(listen_fd);
     vg_store_close(s);
+    json_decref(app.applied);
+    pthread_mutex_destroy(&app.reload_lock);
     vg_config_free(&cfg);
     return rc;
 }

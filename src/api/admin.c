@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/task_json.h"
 #include "common/clock.h"
+#include "common/isotime.h"
 #include "core/money.h"
 
 #include <stdlib.h>
@@ -41,13 +42,37 @@ static json_t *usage_entry(const char *label, const char *group, int64_t tasks, 
                      (json_int_t)tokens, "cost", buf);
 }
 
+/* A time bound of the query: unix seconds or ISO 8601 (common/isotime.h); absent = dflt. 0, or -1
+ * with the 400 sent. */
+static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
+{
+    const char *v = vg_ctx_query(c, name);
+    *out = dflt;
+    if (!v) return 0;
+    if (vg_isotime_parse(v, out) != VG_OK || *out < 0)
+        return vg_reply_error(c, 400, "invalid_parameter", name,
+                              "%s must be unix seconds or an ISO 8601 time such as 2026-11-26 or "
+                              "2026-11-26T10:00:00Z",
+                              name),
+               -1;
+    return 0;
+}
+
+/* The key's name for a usage row grouped by key ("" when the key is gone). */
+static json_t *key_name(vg_ctx *c, const char *id)
+{
+    vg_key k;
+    if (c->store->ops->key_get(c->store, id, &k) != VG_OK) return json_string("");
+    json_t *name = json_string(k.name);
+    vg_key_free(&k);
+    return name ? name : json_string("");
+}
+
 /* GET /admin/usage?from=&to=&group_by=model|key (completed tasks, [from, to)). */
 static int usage(vg_ctx *c)
 {
     int64_t from, to;
-    if (vg_ctx_query_int(c, "from", 0, INT64_MAX, 0, &from) ||
-        vg_ctx_query_int(c, "to", 0, INT64_MAX, vg_now_s() + 1, &to))
-        return 0;
+    if (query_time(c, "from", 0, &from) || query_time(c, "to", vg_now_s() + 1, &to)) return 0;
     const char *g = vg_ctx_query(c, "group_by");
     if (!g) g = "model";
     if (strcmp(g, "model") && strcmp(g, "key"))
@@ -60,8 +85,11 @@ static int usage(vg_ctx *c)
     int64_t tasks = 0, tokens = 0, cost = 0;
     const char *label = strcmp(g, "key") ? "model" : "key_id";
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(data, usage_entry(label, rows[i].group, rows[i].tasks, rows[i].tokens,
-                                                rows[i].cost_micro));
+        json_t *e =
+            usage_entry(label, rows[i].group, rows[i].tasks, rows[i].tokens, rows[i].cost_micro);
+        /* Operators read names; ids are what the other admin routes take. */
+        if (strcmp(g, "key") == 0) json_object_set_new(e, "name", key_name(c, rows[i].group));
+        json_array_append_new(data, e);
         tasks += rows[i].tasks;
         tokens += rows[i].tokens;
         cost += rows[i].cost_micro;
@@ -75,7 +103,21 @@ static int usage(vg_ctx *c)
                                    "currency", env->currency, "data", data, "total", total));
 }
 
+/* POST /admin/reload: what SIGHUP does, with the outcome in the reply. */
+static int reload(vg_ctx *c)
+{
+    const vg_api_env *env = c->app;
+    char err[512] = "";
+    json_t *report = NULL;
+    if (!env->reload) return vg_reply_error(c, 501, "unsupported", "", "this server cannot reload");
+    if (env->reload(env->reload_ud, &report, err, sizeof err))
+        return vg_reply_error(c, 400, "invalid_config", "",
+                              "configuration not reloaded, the old one is kept: %s", err);
+    return vg_reply_json(c, 200, report);
+}
+
 const vg_route vg_routes_admin[] = {
+    {"POST", "/admin/reload", VG_AUTH_ADMIN, reload},
     {"GET", "/admin/tasks", VG_AUTH_ADMIN, list_all_tasks},
     {"GET", "/admin/usage", VG_AUTH_ADMIN, usage},
 };

@@ -13,6 +13,7 @@
 #define VG_API_ENV_H
 #include "core/urlpolicy.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 typedef struct {
@@ -27,6 +28,10 @@ typedef struct {
      * Thread-safe and cheap; NULL = nobody to wake. */
     void (*wake)(void *ud);
     void *wake_ud;
+    /* Reloads the configuration (POST /admin/reload): 0 with a report of what changed (new
+     * reference), or -1 with the reason the old configuration was kept. NULL = not offered. */
+    int (*reload)(void *ud, json_t **report, char *err, size_t errlen);
+    void *reload_ud;
 } vg_api_env;
 
 /** Wakes the dispatcher, if there is one. */

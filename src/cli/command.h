@@ -41,6 +41,13 @@ extern const vg_cli_command vg_cli_cmd_me;
 extern const vg_cli_command vg_cli_cmd_keys_create;
 extern const vg_cli_command vg_cli_cmd_keys_list;
 extern const vg_cli_command vg_cli_cmd_keys_revoke;
+/* Operator commands (cmd_admin.c). */
+extern const vg_cli_command vg_cli_cmd_keys_credit;
+extern const vg_cli_command vg_cli_cmd_keys_debit;
+extern const vg_cli_command vg_cli_cmd_keys_update;
+extern const vg_cli_command vg_cli_cmd_keys_ledger;
+extern const vg_cli_command vg_cli_cmd_usage;
+extern const vg_cli_command vg_cli_cmd_admin_tasks;
 /* Asset commands (cmd_assets.c). */
 extern const vg_cli_command vg_cli_cmd_assets_group_create;
 extern const vg_cli_command vg_cli_cmd_assets_upload;

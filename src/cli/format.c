@@ -1,6 +1,7 @@
 /* format.c - see format.h. */
 #include "cli/format.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -236,4 +237,51 @@ static void print_fields_under(FILE *out, const json_t *obj, const char *prefix,
 void vg_cli_print_fields(FILE *out, const json_t *obj)
 {
     print_fields_under(out, obj, "", 0);
+}
+
+void vg_cli_print_admin_task_table(FILE *out, const json_t *list)
+{
+    static const column cols[] = {
+        {"ID", "id", 31, CELL_TEXT},        {"KEY", "key_id", 30, CELL_TEXT},
+        {"STATUS", "status", 9, CELL_TEXT}, {"MODEL", "model", 24, CELL_TEXT},
+        {"COST", "cost", 12, CELL_TEXT},    {"CREATED", "created_at", 0, CELL_TIME}};
+    print_table(out, cols, sizeof cols / sizeof cols[0], list);
+}
+
+void vg_cli_print_ledger_table(FILE *out, const json_t *list)
+{
+    static const column cols[] = {{"ID", "id", 8, CELL_TEXT},
+                                  {"KIND", "kind", 10, CELL_TEXT},
+                                  {"AMOUNT", "amount", 14, CELL_TEXT},
+                                  {"TASK", "task_id", 31, CELL_TEXT},
+                                  {"WHEN", "created_at", 20, CELL_TIME},
+                                  {"NOTE", "note", 0, CELL_TEXT}};
+    print_table(out, cols, sizeof cols / sizeof cols[0], list);
+}
+
+void vg_cli_print_usage_table(FILE *out, const json_t *usage)
+{
+    static const column by_model[] = {{"MODEL", "model", 30, CELL_TEXT},
+                                      {"TASKS", "tasks", 8, CELL_TEXT},
+                                      {"TOKENS", "tokens", 14, CELL_TEXT},
+                                      {"COST", "cost", 0, CELL_TEXT}};
+    static const column by_key[] = {{"KEY", "key_id", 30, CELL_TEXT},
+                                    {"NAME", "name", 20, CELL_TEXT},
+                                    {"TASKS", "tasks", 8, CELL_TEXT},
+                                    {"TOKENS", "tokens", 14, CELL_TEXT},
+                                    {"COST", "cost", 0, CELL_TEXT}};
+    const char *g = json_string_value(json_object_get(usage, "group_by"));
+    bool keys = g && !strcmp(g, "key");
+    const column *cols = keys ? by_key : by_model;
+    size_t n = keys ? sizeof by_key / sizeof by_key[0] : sizeof by_model / sizeof by_model[0];
+    char from[32], to[32], cur[16];
+    fprintf(
+        out, "usage from %s to %s (%s)\n",
+        vg_cli_format_time(json_integer_value(json_object_get(usage, "from")), from, sizeof from),
+        vg_cli_format_time(json_integer_value(json_object_get(usage, "to")), to, sizeof to),
+        vg_cli_json_text(usage, "currency", cur, sizeof cur));
+    print_table(out, cols, n, usage);
+    /* The total row names the group "all": shown under the first column. */
+    const json_t *total = json_object_get(usage, "total");
+    if (total) print_row(out, cols, n, total);
 }

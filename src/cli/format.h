@@ -30,6 +30,11 @@ void vg_cli_print_task(FILE *out, const json_t *task);
 void vg_cli_print_task_table(FILE *out, const json_t *list);
 /** The data[] of an API key list as a table: id, name, balance, state, created. */
 void vg_cli_print_key_table(FILE *out, const json_t *list);
+/** Admin views: all tasks (with the owning key and cost), a key's ledger, a usage report with
+ *  its total row (columns by the report's group_by). */
+void vg_cli_print_admin_task_table(FILE *out, const json_t *list);
+void vg_cli_print_ledger_table(FILE *out, const json_t *list);
+void vg_cli_print_usage_table(FILE *out, const json_t *usage);
 /** Every scalar (and array of scalars) field of obj as "label: value", in the server's order. */
 void vg_cli_print_fields(FILE *out, const json_t *obj);
 

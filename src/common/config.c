@@ -36,6 +36,9 @@ static const opt options[] = {
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
     {"currency", "VIDGATE_CURRENCY", S(currency), "currency of balances and prices"},
     {"log_level", "VIDGATE_LOG_LEVEL", S(log_level), "debug, info, warn or error"},
+    {"log_format", "VIDGATE_LOG_FORMAT", S(log_format), "text or json (one object per line)"},
+    {"access_log", "VIDGATE_ACCESS_LOG", S(access_log),
+     "on (with the other lines), off, or a file to write request lines to"},
     {"threads", "VIDGATE_THREADS", N(T_INT, threads), "HTTP event loops (0 = one per core)"},
     {"render_workers", "VIDGATE_RENDER_WORKERS", N(T_INT, render_workers),
      "local renders at once (0 = one per core)"},
@@ -73,6 +76,8 @@ static void defaults(vg_config *c)
     snprintf(c->store, sizeof c->store, "sqlite");
     snprintf(c->currency, sizeof c->currency, "USD");
     snprintf(c->log_level, sizeof c->log_level, "info");
+    snprintf(c->log_format, sizeof c->log_format, "text");
+    snprintf(c->access_log, sizeof c->access_log, "on");
     c->retention_s = 7 * 24 * 3600;
     c->max_connections = VG_MAX_CONNECTIONS;
     c->max_connections_per_ip = VG_MAX_CONNECTIONS_PER_IP;
@@ -284,6 +289,7 @@ int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen
         if (v && *v && set_text(c, &options[i], v, err, errlen)) return -1;
     }
     if (walk_flags(c, argc, argv, true, &file, &print, err, errlen)) return -1;
+    atomic_store(&c->retention_live_s, c->retention_s);
     const char *ak = getenv("VIDGATE_ADMIN_KEY");
     if (ak) snprintf(c->admin_key, sizeof c->admin_key, "%s", ak);
     if (print) {

@@ -7,14 +7,17 @@
  * channel names the environment variable holding its upstream key (api_key_env), and
  * --print-config shows every option but those.
  *
- * The struct is filled once at start-up and read-only afterwards (any thread may read it). The
- * channels are the exception: SIGHUP makes the dispatcher read them again from the file with
- * vg_config_read_channels() and swap its own copy (dispatch/channel.h); cfg->channels stays the
- * start-up value.
+ * The struct is filled once at start-up and read-only afterwards (any thread may read it). A
+ * reload (SIGHUP, POST /admin/reload; src/app.c) loads a whole new configuration the same way,
+ * validates it, and hands what can change at run time to its owners: models and prices
+ * (core/models.h), channels (the dispatcher), the log level and format (common/log.h), and the
+ * retention, which lives here as an atomic (vg_config_retention_s). Every other field keeps its
+ * start-up value; the reload reports that such a change needs a restart.
  */
 #ifndef VG_CONFIG_H
 #define VG_CONFIG_H
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +31,8 @@ typedef struct {
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
     char currency[8];
     char log_level[16];
+    char log_format[16];        /* "text" or "json" */
+    char access_log[1024];      /* "on" (with the other lines), "off", or a file path */
     int threads;                /* HTTP event loops; 0 = one per core */
     int render_workers;         /* local engine renders at once; 0 = one per core */
     int64_t retention_s;        /* how long results are kept */
@@ -45,6 +50,7 @@ typedef struct {
     json_t *models;               /* "models" array of the file, or NULL = built-in table; owned */
     json_t *channels;    /* "channels" array of the file, or NULL = one local channel; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */
+    _Atomic int64_t retention_live_s; /* retention_s as last reloaded; vg_config_retention_s() */
 } vg_config;
 
 /**
@@ -62,6 +68,16 @@ void vg_config_free(vg_config *c);
  * JSON object, or "channels" is not an array).
  */
 int vg_config_read_channels(const char *file, json_t **out, char *err, size_t errlen);
+/** The retention in effect (seconds); any thread. */
+static inline int64_t vg_config_retention_s(const vg_config *c)
+{
+    return atomic_load(&((vg_config *)c)->retention_live_s);
+}
+/** Changes the retention in effect (a reload). */
+static inline void vg_config_set_retention_s(vg_config *c, int64_t s)
+{
+    atomic_store(&c->retention_live_s, s);
+}
 /** Splits listen into host and port. 0 or -1. */
 int vg_config_listen_addr(const vg_config *c, char *host, size_t hostlen, int *port);
 

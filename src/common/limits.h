@@ -46,6 +46,9 @@
 #define VG_MAX_URL_BYTES             2048
 #define VG_MAX_IDEMPOTENCY_KEY_BYTES 255
 #define VG_MAX_MODEL_NAME_BYTES      63
+/* A replaced model table (a reload) is freed this long after the swap; no reader holds a model
+ * longer (one request, one job). */
+#define VG_MODELS_GRACE_S 600
 #define VG_MAX_KEY_NAME_BYTES        128
 #define VG_MAX_LIST_LIMIT            100
 #define VG_MAX_WAIT_S                60

@@ -1,49 +1,68 @@
 /*
  * models.c - the model, size and price tables (spec §2, §7); see models.h.
  *
- * Everything here is data: the models live in a static array that vg_models_load_json() may replace
- * once at start-up, and the sizes, resolutions and ratios are constant tables. Token and price
+ * Everything here is data: the models live in an immutable table that vg_models_install() swaps
+ * whole (start-up, reload), and the sizes, resolutions and ratios are constant tables. Token and price
  * arithmetic is integer-only (128-bit for the product) so a price is exact to the micro-unit.
  */
 #include "core/models.h"
 
+#include "common/clock.h"
 #include "common/limits.h"
 #include "core/money.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define VG_MAX_MODELS 32
-#define USD(x)        ((int64_t)((x)*1000000.0 + 0.5)) /* compile-time prices; exact for 1 dp */
-#define RES_BIT(r)    (1u << (r))
-#define RES_ALL       (RES_BIT(VG_RES_480P) | RES_BIT(VG_RES_720P) | RES_BIT(VG_RES_1080P))
-#define RES_SD_HD     (RES_BIT(VG_RES_480P) | RES_BIT(VG_RES_720P))
+#define USD(x)     ((int64_t)((x)*1000000.0 + 0.5)) /* compile-time prices; exact for 1 dp */
+#define RES_BIT(r) (1u << (r))
+#define RES_ALL    (RES_BIT(VG_RES_480P) | RES_BIT(VG_RES_720P) | RES_BIT(VG_RES_1080P))
+#define RES_SD_HD  (RES_BIT(VG_RES_480P) | RES_BIT(VG_RES_720P))
 
-/* Prices are [resolution][has_reference_video]; unsupported resolutions carry 0. */
-static vg_model g_models[VG_MAX_MODELS] = {
-    {"doubao-seedance-2-0",
-     RES_ALL,
-     4,
-     15,
-     {{USD(7.0), USD(4.3)}, {USD(7.0), USD(4.3)}, {USD(7.7), USD(4.7)}},
-     "best quality"},
-    {"doubao-seedance-2-0-fast",
-     RES_SD_HD,
-     4,
-     15,
-     {{USD(5.6), USD(3.3)}, {USD(5.6), USD(3.3)}, {0, 0}},
-     "faster, cheaper"},
-    {"doubao-seedance-2-0-mini",
-     RES_SD_HD,
-     4,
-     15,
-     {{USD(3.5), USD(2.1)}, {USD(3.5), USD(2.1)}, {0, 0}},
-     "cheapest previews"},
+/* The built-in table (the spec's defaults). Prices are [resolution][has_reference_video];
+ * unsupported resolutions carry 0. */
+static const vg_models_table g_builtin = {
+    3,
+    {
+        {"doubao-seedance-2-0",
+         RES_ALL,
+         4,
+         15,
+         {{USD(7.0), USD(4.3)}, {USD(7.0), USD(4.3)}, {USD(7.7), USD(4.7)}},
+         "best quality"},
+        {"doubao-seedance-2-0-fast",
+         RES_SD_HD,
+         4,
+         15,
+         {{USD(5.6), USD(3.3)}, {USD(5.6), USD(3.3)}, {0, 0}},
+         "faster, cheaper"},
+        {"doubao-seedance-2-0-mini",
+         RES_SD_HD,
+         4,
+         15,
+         {{USD(3.5), USD(2.1)}, {USD(3.5), USD(2.1)}, {0, 0}},
+         "cheapest previews"},
+    },
+    0,
+    NULL,
 };
-static int g_model_count = 3;
+
+/* The table readers see. Swapped whole by vg_models_install(); never written in place. */
+static _Atomic(const vg_models_table *) g_current = &g_builtin;
+/* Replaced tables, newest first, kept VG_MODELS_GRACE_S so pointers readers still hold stay
+ * valid; the lock serialises installs (readers never take it). */
+static pthread_mutex_t g_install_lock = PTHREAD_MUTEX_INITIALIZER;
+static vg_models_table *g_retired;
+
+static const vg_models_table *current(void)
+{
+    return atomic_load_explicit(&g_current, memory_order_acquire);
+}
 
 static const char *const g_res_names[VG_RES_COUNT] = {"480p", "720p", "1080p"};
 
@@ -75,22 +94,29 @@ static const struct {
     {"1024x1792", VG_RES_1080P, VG_RATIO_9_16},
 };
 
-const vg_model *vg_model_find(const char *name)
+const vg_model *vg_models_table_find(const vg_models_table *t, const char *name)
 {
     if (!name) return NULL;
-    for (int i = 0; i < g_model_count; i++)
-        if (strcmp(g_models[i].name, name) == 0) return &g_models[i];
+    if (!t) t = current();
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->m[i].name, name) == 0) return &t->m[i];
     return NULL;
+}
+
+const vg_model *vg_model_find(const char *name)
+{
+    return vg_models_table_find(NULL, name);
 }
 
 int vg_model_count(void)
 {
-    return g_model_count;
+    return current()->n;
 }
 
 const vg_model *vg_model_at(int i)
 {
-    return i >= 0 && i < g_model_count ? &g_models[i] : NULL;
+    const vg_models_table *t = current();
+    return i >= 0 && i < t->n ? &t->m[i] : NULL;
 }
 
 int vg_resolution_parse(const char *s)
@@ -275,15 +301,11 @@ static int check_prices(vg_model *m, const bool had[VG_RES_COUNT], char *err, si
 
 /*
  * One entry: a model of a name already in the table starts from that model (so a config may change
- * only its prices); a new one starts blank with the default 4–15 s.
+ * only its prices); a new one (base NULL) starts blank with the default 4–15 s.
  */
-static int load_model(const json_t *o, vg_model *m, char *err, size_t errlen)
+static int load_model(const json_t *o, const vg_model *base, const char *name, vg_model *m,
+                      char *err, size_t errlen)
 {
-    const char *name = json_string_value(json_object_get(o, "name"));
-    if (!json_is_object(o) || !name || !*name || strlen(name) > VG_MAX_MODEL_NAME_BYTES)
-        return fail(err, errlen, "each model needs a \"name\" of 1 to %d bytes",
-                    VG_MAX_MODEL_NAME_BYTES);
-    const vg_model *base = vg_model_find(name);
     if (base)
         *m = *base;
     else {
@@ -311,27 +333,106 @@ static int load_model(const json_t *o, vg_model *m, char *err, size_t errlen)
     return check_prices(m, had, err, errlen);
 }
 
-int vg_models_load_json(const json_t *models, char *err, size_t errlen)
+/* The entry's name, checked; NULL after a message in err. */
+static const char *entry_name(const json_t *o, char *err, size_t errlen)
 {
-    if (!json_is_array(models) || json_array_size(models) == 0)
-        return fail(err, errlen, "models must be a non-empty array");
-    if (json_array_size(models) > VG_MAX_MODELS)
+    const char *name = json_string_value(json_object_get(o, "name"));
+    if (!json_is_object(o) || !name || !*name || strlen(name) > VG_MAX_MODEL_NAME_BYTES) {
+        fail(err, errlen, "each model needs a \"name\" of 1 to %d bytes", VG_MAX_MODEL_NAME_BYTES);
+        return NULL;
+    }
+    return name;
+}
+
+/* Applies one entry to t: disables, overrides or appends a model. */
+static int apply_entry(vg_models_table *t, const json_t *o, char *err, size_t errlen)
+{
+    const char *name = entry_name(o, err, errlen);
+    if (!name) return -1;
+    const json_t *enabled = json_object_get(o, "enabled");
+    if (enabled && !json_is_boolean(enabled))
+        return fail(err, errlen, "model %s: enabled must be true or false", name);
+    int at = 0;
+    while (at < t->n && strcmp(t->m[at].name, name))
+        at++;
+    if (json_is_false(enabled)) {
+        if (at == t->n)
+            return fail(err, errlen, "model %s: not in the table, cannot disable", name);
+        memmove(&t->m[at], &t->m[at + 1], sizeof t->m[0] * (size_t)(t->n - at - 1));
+        t->n--;
+        return 0;
+    }
+    if (at == t->n && t->n == VG_MAX_MODELS)
         return fail(err, errlen, "at most %d models", VG_MAX_MODELS);
-    /* Build the new table aside so a bad entry leaves the old one in place. */
-    vg_model next[VG_MAX_MODELS];
-    int n = 0;
-    size_t i;
-    const json_t *o;
+    vg_model m;
+    if (load_model(o, at < t->n ? &t->m[at] : NULL, name, &m, err, errlen) < 0) return -1;
+    t->m[at] = m;
+    if (at == t->n) t->n++;
+    return 0;
+}
+
+int vg_models_build(const json_t *models, vg_models_table **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (models && (!json_is_array(models) || json_array_size(models) == 0))
+        return fail(err, errlen, "models must be a non-empty array");
+    if (models && json_array_size(models) > 2 * VG_MAX_MODELS)
+        return fail(err, errlen, "at most %d model entries", 2 * VG_MAX_MODELS);
+    vg_models_table *t = malloc(sizeof *t);
+    if (!t) return fail(err, errlen, "out of memory");
+    *t = g_builtin;
+    size_t i, j;
+    const json_t *o, *p;
     json_array_foreach(models, i, o)
     {
-        if (load_model(o, &next[n], err, errlen) < 0) return -1;
-        for (int j = 0; j < n; j++)
-            if (strcmp(next[j].name, next[n].name) == 0)
-                return fail(err, errlen, "model %s is listed twice", next[n].name);
-        n++;
+        const char *name = entry_name(o, err, errlen);
+        for (j = 0; name && j < i; j++) {
+            p = json_array_get(models, j);
+            if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0) break;
+        }
+        if (!name || (j < i && fail(err, errlen, "model %s is listed twice", name)) ||
+            apply_entry(t, o, err, errlen) < 0) {
+            free(t);
+            return -1;
+        }
     }
-    memcpy(g_models, next, sizeof(vg_model) * (size_t)n);
-    g_model_count = n;
+    if (t->n == 0) {
+        free(t);
+        return fail(err, errlen, "every model is disabled");
+    }
+    *out = t;
+    return 0;
+}
+
+void vg_models_install(vg_models_table *t)
+{
+    int64_t now = vg_mono_ms();
+    pthread_mutex_lock(&g_install_lock);
+    const vg_models_table *old = atomic_exchange_explicit(&g_current, t, memory_order_acq_rel);
+    /* Tables replaced more than a grace period ago have no readers left: every reader holds a
+     * model only for the request or job at hand. */
+    vg_models_table **pp = &g_retired;
+    while (*pp && now - (*pp)->retired_ms < VG_MODELS_GRACE_S * 1000)
+        pp = &(*pp)->next_retired;
+    for (vg_models_table *r = *pp, *next; r; r = next) {
+        next = r->next_retired;
+        free(r);
+    }
+    *pp = NULL;
+    if (old != &g_builtin) {
+        vg_models_table *o = (vg_models_table *)old; /* ours: allocated by vg_models_build */
+        o->retired_ms = now;
+        o->next_retired = g_retired;
+        g_retired = o;
+    }
+    pthread_mutex_unlock(&g_install_lock);
+}
+
+int vg_models_load_json(const json_t *models, char *err, size_t errlen)
+{
+    vg_models_table *t;
+    if (vg_models_build(models, &t, err, errlen)) return -1;
+    vg_models_install(t);
     return 0;
 }
 
@@ -359,10 +460,16 @@ static json_t *model_json(const vg_model *m, const char *currency)
                      "per_million_tokens_video_input", prices_json(m, 1));
 }
 
+json_t *vg_models_table_to_json(const vg_models_table *t, const char *currency)
+{
+    if (!t) t = current();
+    json_t *arr = json_array();
+    for (int i = 0; i < t->n; i++)
+        json_array_append_new(arr, model_json(&t->m[i], currency));
+    return arr;
+}
+
 json_t *vg_models_to_json(const char *currency)
 {
-    json_t *arr = json_array();
-    for (int i = 0; i < g_model_count; i++)
-        json_array_append_new(arr, model_json(&g_models[i], currency));
-    return arr;
+    return vg_models_table_to_json(NULL, currency);
 }

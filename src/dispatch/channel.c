@@ -96,9 +96,7 @@ static int read_models(vg_channel *c, const json_t *v, char *err, size_t errlen)
     const json_t *id;
     json_object_foreach((json_t *)v, k, id)
     {
-        const char *s = json_string_value(id);
-        if (!vg_model_find(k))
-            return snprintf(err, errlen, "models: %s is not a model of the model table", k), -1;
+        const char *s = json_string_value(id); /* names are checked against the table after */
         if (!s || !*s || strlen(s) >= sizeof c->models[0].upstream || strlen(k) >= 64)
             return snprintf(err, errlen, "models.%s must be a non-empty model id", k), -1;
         snprintf(c->models[c->n_models].name, sizeof c->models[0].name, "%s", k);
@@ -193,7 +191,27 @@ static void add_default_local(vg_channels *s)
     c->expected_s = 10;
 }
 
+/* Every model a channel names must be in the model table the set is built for. */
+static int check_models(const vg_channels *s, const vg_models_table *models, char *err,
+                        size_t errlen)
+{
+    for (int i = 0; i < s->n; i++)
+        for (int j = 0; j < s->ch[i].n_models; j++)
+            if (!vg_models_table_find(models, s->ch[i].models[j].name))
+                return snprintf(err, errlen,
+                                "channels[%d]: models: %s is not a model of the model table", i,
+                                s->ch[i].models[j].name),
+                       -1;
+    return 0;
+}
+
 vg_channels *vg_channels_build(const json_t *arr, char *err, size_t errlen)
+{
+    return vg_channels_build_for(arr, NULL, err, errlen);
+}
+
+vg_channels *vg_channels_build_for(const json_t *arr, const vg_models_table *models, char *err,
+                                   size_t errlen)
 {
     vg_channels *s = vg_calloc(1, sizeof *s);
     atomic_init(&s->refs, 1);
@@ -227,6 +245,7 @@ vg_channels *vg_channels_build(const json_t *arr, char *err, size_t errlen)
         s->n++;
     }
     if (!arr) s->local = 0;
+    if (check_models(s, models, err, errlen)) goto fail;
     return s;
 fail:
     free(s);

@@ -29,6 +29,7 @@
 #ifndef VG_DISPATCH_CHANNEL_H
 #define VG_DISPATCH_CHANNEL_H
 #include "common/limits.h"
+#include "core/models.h"
 #include "providers/provider.h"
 
 #include <jansson.h>
@@ -73,6 +74,10 @@ typedef struct {
  * The new set has one reference.
  */
 vg_channels *vg_channels_build(const json_t *arr, char *err, size_t errlen);
+/** The same, with the models checked against `models` (NULL = the current table): a reload
+ *  validates channels against the model table it is about to install. */
+vg_channels *vg_channels_build_for(const json_t *arr, const vg_models_table *models, char *err,
+                                   size_t errlen);
 vg_channels *vg_channels_ref(vg_channels *s);
 void vg_channels_unref(vg_channels *s);
 

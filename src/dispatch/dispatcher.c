@@ -64,7 +64,7 @@ static int on_progress(void *ud, int percent)
 static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tmp_dir,
                    vg_run_result *res)
 {
-    res->r.expires_at = vg_now_s() + d->env.cfg->retention_s;
+    res->r.expires_at = vg_now_s() + vg_config_retention_s(d->env.cfg);
     if (vg_settle_publish(d->env.files_dir, tmp_dir, t->id)) {
         vg_error("task %s: cannot move results into place: %s", t->id, strerror(errno));
         vg_settle_fail(s, t->id, "internal_error", "could not store the result");
@@ -247,9 +247,10 @@ void vg_dispatch_notify(vg_dispatch *d)
     vg_upstream_notify(d->up);
 }
 
-void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag)
+void vg_dispatch_reload_channels(vg_dispatch *d, vg_channels *set)
 {
-    if (d) vg_upstream_watch_reload(d->up, flag);
+    vg_upstream_reload(d->up, set);
+    wake_render(d); /* the local channel may have changed */
 }
 
 void vg_dispatch_stop(vg_dispatch *d)

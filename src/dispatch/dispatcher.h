@@ -27,6 +27,7 @@
  */
 #ifndef VG_DISPATCHER_H
 #define VG_DISPATCHER_H
+#include "dispatch/channel.h"
 #include "dispatch/env.h"
 
 #include <signal.h>
@@ -41,9 +42,9 @@ vg_dispatch *vg_dispatch_start(const vg_dispatch_env *env, int workers, char *er
 /** Wakes an idle worker and the upstream scheduler (a task was queued, a callback arrived).
  *  Thread-safe; cheap. */
 void vg_dispatch_notify(vg_dispatch *d);
-/** Reloads the channels from the config file whenever *flag becomes non-zero (set it from a
- *  SIGHUP handler). */
-void vg_dispatch_watch_reload(vg_dispatch *d, volatile sig_atomic_t *flag);
+/** Swaps in a new channel set (a reload; built with vg_channels_build_for), taking its reference.
+ *  Work in flight keeps the set it started with. Thread-safe. */
+void vg_dispatch_reload_channels(vg_dispatch *d, vg_channels *set);
 /** Stops the workers (interrupting renders, re-queueing their tasks) and frees d. */
 void vg_dispatch_stop(vg_dispatch *d);
 

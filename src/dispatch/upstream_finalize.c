@@ -91,7 +91,7 @@ static void complete(vg_ups_worker *w, const vg_up_row *r, const result_view *v,
     if (vg_store_task_get(w->s, r->task_id, NULL, &t) != VG_OK) return;
     vg_settle_read_spec(&t, &spec); /* unreadable: priced as without a reference video */
     vg_task_result res;
-    fill_result(&t, &spec, v, last_frame, &res, w->u->env.cfg->retention_s);
+    fill_result(&t, &spec, v, last_frame, &res, vg_config_retention_s(w->u->env.cfg));
     if (vg_settle_publish(w->u->env.files_dir, tmp, r->task_id)) {
         vg_warn("task %s: cannot move the result into place: %s", r->task_id, strerror(errno));
         vg_settle_fail(w->s, r->task_id, "internal_error", "could not store the result");

@@ -188,9 +188,14 @@ void vg_router_log_access(const vg_ctx *c)
     h2o_req_t *req = c->req;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     /* The query is left out: presigned URLs carry their signature there. */
-    vg_info("%.*s %.*s %d %lldms key=%s rid=%s", (int)req->method.len, req->method.base, (int)plen,
-            req->path.base, req->res.status, (long long)(vg_mono_ms() - c->start_ms),
-            c->key.id[0] ? c->key.id : "-", c->request_id);
+    vg_log_access(&(vg_log_access_entry){.method = req->method.base,
+                                         .method_len = (int)req->method.len,
+                                         .path = req->path.base,
+                                         .path_len = (int)plen,
+                                         .status = req->res.status,
+                                         .ms = vg_mono_ms() - c->start_ms,
+                                         .key_id = c->key.id,
+                                         .request_id = c->request_id});
 }
 
 static void dispatch(const vg_router *r, vg_ctx *c)

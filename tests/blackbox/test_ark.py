@@ -733,7 +733,7 @@ class ChannelsTest(unittest.TestCase):
             with open(srv.config_path, "w") as f:
                 json.dump({"channels": [channel(b, "b")]}, f)
             srv.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: "SIGHUP: 1 channel(s) loaded" in srv.log_text(), 10, "the reload")
+            wait_for(lambda: "reload: 1 channel(s) loaded" in srv.log_text(), 10, "the reload")
             ids = [self.submit(srv, key, prompt="after reload %d" % i) for i in range(4)]
             wait_for(lambda: all((upstream_row(srv, i) or {}).get("upstream_id") for i in ids),
                      20, "acceptance")

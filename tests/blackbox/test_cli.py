@@ -210,6 +210,93 @@ class CliTest(unittest.TestCase):
         self.assertEqual(after.returncode, EXIT_API, after.stderr)
         self.assertIn("invalid_api_key", after.stderr)
 
+    def test_admin_keys_credit_debit_update_ledger(self):
+        admin = self.srv.admin_key
+        kid, _ = self.srv.new_key("money-cli", "5.00")
+        after = self.ok_json("admin", "keys", "credit", kid, "--amount", "2.50", "--note", "promo",
+                             "--json", key="", admin_key=admin)
+        self.assertEqual(after["balance"], "7.500000")
+        text = self.ok("admin", "keys", "debit", kid, "--amount", "1", key="", admin_key=admin)
+        self.assertRegex(text.stdout, r"balance:\s+6\.500000")
+        too_much = self.cli("admin", "keys", "debit", kid, "--amount", "100", key="",
+                            admin_key=admin)
+        self.assertEqual(too_much.returncode, EXIT_API, too_much.stderr)
+        self.assertIn("insufficient_balance", too_much.stderr)
+        upd = self.ok_json("admin", "keys", "update", kid, "--name", "renamed", "--max-active", "3",
+                           "--rate-limit", "60", "--model", "doubao-seedance-2-0-fast",
+                           "--expires", "2030-01-01T00:00:00Z", "--json", key="", admin_key=admin)
+        self.assertEqual(upd["name"], "renamed")
+        self.assertEqual(upd["allowed_models"], ["doubao-seedance-2-0-fast"])
+        self.assertEqual(upd["limits"], {"max_active_tasks": 3, "rate_limit_per_min": 60})
+        self.assertEqual(upd["expires_at"], 1893456000)
+        upd = self.ok_json("admin", "keys", "update", kid, "--all-models", "--expires", "never",
+                           "--json", key="", admin_key=admin)
+        self.assertIsNone(upd.get("allowed_models"))
+        self.assertIsNone(upd.get("expires_at"))
+        ledger = self.ok_json("admin", "keys", "ledger", kid, "--json", key="", admin_key=admin)
+        kinds = [(e["kind"], e["amount"], e["note"]) for e in ledger["data"]]
+        self.assertEqual(kinds[:2], [("debit", "1.000000", ""), ("credit", "2.500000", "promo")])
+        page = self.ok_json("admin", "keys", "ledger", kid, "--limit", "1", "--json", key="",
+                            admin_key=admin)
+        self.assertEqual(len(page["data"]), 1)
+        self.assertTrue(page["has_more"])
+        table = self.ok("admin", "keys", "ledger", kid, key="", admin_key=admin).stdout
+        self.assertIn("promo", table)
+        self.assertIn("KIND", table)
+        for bad in (["admin", "keys", "credit", kid],  # --amount required
+                    ["admin", "keys", "update", kid],  # nothing to change
+                    ["admin", "keys", "update", kid, "--expires", "tomorrow"],
+                    ["admin", "keys", "update", kid, "--model", "x", "--all-models"]):
+            with self.subTest(args=bad):
+                p = self.cli(*bad, key="", admin_key=admin)
+                self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
+
+    def test_admin_usage_and_tasks(self):
+        admin = self.srv.admin_key
+        kid, key = self.srv.new_key("usage-cli", "10.00")
+        status, _, t = self.srv.submit(key)
+        self.assertEqual(status, 200, t)
+        done = self.srv.wait_task(t["id"], key)
+        self.assertEqual(done["status"], "completed")
+        day = __import__("time").strftime("%Y-%m-%d", __import__("time").gmtime())
+        by_key = self.ok_json("admin", "usage", "--from", day, "--by", "key", "--json", key="",
+                              admin_key=admin)
+        rows = {r["key_id"]: r for r in by_key["data"]}
+        self.assertIn(kid, rows)
+        self.assertEqual(rows[kid]["name"], "usage-cli")
+        self.assertEqual(rows[kid]["tasks"], 1)
+        self.assertEqual(rows[kid]["cost"], done["cost"])
+        by_model = self.ok_json("admin", "usage", "--from", day + "T00:00:00Z", "--to",
+                                str(int(__import__("time").time()) + 60), "--json", key="",
+                                admin_key=admin)
+        self.assertIn("doubao-seedance-2-0-fast", [r["model"] for r in by_model["data"]])
+        table = self.ok("admin", "usage", "--by", "key", key="", admin_key=admin).stdout
+        self.assertIn("usage-cli", table)
+        self.assertIn("all", table)
+        future = self.ok_json("admin", "usage", "--from", "2099-01-01", "--json", key="",
+                              admin_key=admin)
+        self.assertEqual(future["data"], [])
+        for bad in (["admin", "usage", "--from", "2026-02-30"], ["admin", "usage", "--by", "day"]):
+            p = self.cli(*bad, key="", admin_key=admin)
+            self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
+        tasks = self.ok_json("admin", "tasks", "--key-id", kid, "--json", key="", admin_key=admin)
+        self.assertEqual([x["id"] for x in tasks["data"]], [t["id"]])
+        self.assertEqual(tasks["data"][0]["key_id"], kid)
+        done_only = self.ok_json("admin", "tasks", "--status", "completed", "--limit", "100",
+                                 "--json", key="", admin_key=admin)
+        self.assertIn(t["id"], [x["id"] for x in done_only["data"]])
+        table = self.ok("admin", "tasks", "--key-id", kid, key="", admin_key=admin).stdout
+        self.assertIn(t["id"], table)
+        self.assertIn(kid, table)
+        # the server takes ISO 8601 too
+        status, _, j = self.srv.api("GET", "/admin/usage?group_by=key&from=%sT00:00:00Z" % day,
+                                    key=admin)
+        self.assertEqual(status, 200, j)
+        self.assertIn("usage-cli", [r.get("name") for r in j["data"]])
+        status, _, j = self.srv.api("GET", "/admin/usage?from=yesterday", key=admin)
+        self.assertEqual(status, 400, j)
+        self.assertEqual(j["error"]["param"], "from")
+
     def test_admin_commands_need_an_admin_key(self):
         p = self.cli("admin", "keys", "list", key="")  # no VIDGATE_ADMIN_KEY, no --key
         self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
@@ -254,7 +341,9 @@ class CliTest(unittest.TestCase):
     def test_help(self):
         p = self.ok("--help")
         for word in ("generate", "status", "wait", "download", "list", "cancel", "me",
-                     "admin keys create", "exit status"):
+                     "admin keys create", "admin keys credit", "admin keys debit",
+                     "admin keys update", "admin keys ledger", "admin usage", "admin tasks",
+                     "exit status"):
             self.assertIn(word, p.stdout)
         self.assertIn("--prompt", self.ok("generate", "--help").stdout)
 

@@ -255,16 +255,18 @@ static void test_load_json(void **state)
 {
     (void)state;
     char err[160];
-    /* change one price of a known model, add a new model; the table is replaced in that order */
+    /* change one price of a known model, add a new model: only the named models change, the
+     * others stay; a new model goes at the end */
     json_t *j =
         json_loads("[{\"name\":\"custom-1\",\"resolutions\":[\"480p\"],\"min_seconds\":2,"
                    "\"max_seconds\":6,\"prices\":{\"480p\":\"1.25\"},\"description\":\"x\"},"
                    "{\"name\":\"doubao-seedance-2-0-fast\",\"prices\":{\"720p\":6}}]",
                    0, NULL);
+    const vg_model *before = vg_model_find("doubao-seedance-2-0");
     assert_int_equal(vg_models_load_json(j, err, sizeof err), 0);
     json_decref(j);
-    assert_int_equal(vg_model_count(), 2);
-    const vg_model *c = vg_model_at(0);
+    assert_int_equal(vg_model_count(), 4);
+    const vg_model *c = vg_model_at(3);
     assert_string_equal(c->name, "custom-1");
     assert_int_equal(c->resolutions, 1);
     assert_int_equal(c->min_seconds, 2);
@@ -275,7 +277,20 @@ static void test_load_json(void **state)
     assert_int_equal(f->price_per_mtok[VG_RES_720P][0], 6000000);
     assert_int_equal(f->price_per_mtok[VG_RES_480P][0], 5600000); /* inherited */
     assert_int_equal(f->price_per_mtok[VG_RES_720P][1], 3300000);
-    assert_null(vg_model_find("doubao-seedance-2-0"));
+    const vg_model *pro = vg_model_find("doubao-seedance-2-0"); /* not named: untouched */
+    assert_non_null(pro);
+    assert_int_equal(pro->price_per_mtok[VG_RES_1080P][0], 7700000);
+    /* the replaced table stays readable through pointers taken before the swap */
+    assert_int_equal(before->price_per_mtok[VG_RES_480P][0], 7000000);
+    /* "enabled": false removes a model; the next load starts again from the built-in table */
+    j = json_loads("[{\"name\":\"doubao-seedance-2-0-mini\",\"enabled\":false}]", 0, NULL);
+    assert_int_equal(vg_models_load_json(j, err, sizeof err), 0);
+    json_decref(j);
+    assert_int_equal(vg_model_count(), 2);
+    assert_null(vg_model_find("doubao-seedance-2-0-mini"));
+    assert_null(vg_model_find("custom-1"));
+    assert_int_equal(vg_model_find("doubao-seedance-2-0-fast")->price_per_mtok[VG_RES_720P][0],
+                     5600000);
 }
 
 static void test_load_json_rejects(void **state)
@@ -298,6 +313,11 @@ static void test_load_json_rejects(void **state)
         "]",
         "[{\"name\":\"n\",\"resolutions\":[\"480p\"],\"prices\":{\"480p\":1}},"
         "{\"name\":\"n\",\"resolutions\":[\"480p\"],\"prices\":{\"480p\":1}}]", /* twice */
+        "[{\"name\":\"nope\",\"enabled\":false}]",                 /* not in the table */
+        "[{\"name\":\"doubao-seedance-2-0\",\"enabled\":\"no\"}]", /* not a boolean */
+        "[{\"name\":\"doubao-seedance-2-0\",\"enabled\":false},{\"name\":"
+        "\"doubao-seedance-2-0-fast\",\"enabled\":false},{\"name\":\"doubao-seedance-2-0-mini\","
+        "\"enabled\":false}]", /* nothing left */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[160] = "";
