@@ -5,7 +5,8 @@
 # /proc) the process spent between the submit and the completed status. The reference, in the same
 # run: ffmpeg (the Debian package) encoding the very frames vidgated produced (decoded from its MP4
 # into raw YUV 4:2:0 beforehand) with the settings of src/engine/encode.c: libx264, preset
-# veryfast, crf 23, a keyframe every 48 frames, one thread. Target: ≤ 1.2 × ffmpeg.
+# veryfast, crf 23, x264 params mbtree=0, a keyframe every 48 frames, one thread. Target: ≤ 1.2 ×
+# ffmpeg.
 #
 #   bench/b6-render.sh     ROUNDS=1 (more: the best of each), IMAGE=path (default: generated)
 source "$(dirname "$0")/lib/common.sh"
@@ -46,7 +47,7 @@ for r in $(seq "$ROUNDS"); do
     ffmpeg -loglevel error -i "$tmp/out.mp4" -f rawvideo -pix_fmt yuv420p -y "$tmp/frames.yuv"
     /usr/bin/time -f '%U %S' -o "$tmp/time.txt" ffmpeg -loglevel error -f rawvideo -pix_fmt yuv420p \
         -s "${w}x$h" -framerate 24 -i "$tmp/frames.yuv" -c:v libx264 -preset veryfast -crf 23 -g 48 \
-        -threads 1 -pix_fmt yuv420p -f mp4 -y "$tmp/ref.mp4"
+        -x264-params mbtree=0 -threads 1 -pix_fmt yuv420p -f mp4 -y "$tmp/ref.mp4"
     ff_cpu=$(awk '{printf "%.2f", $1 + $2}' "$tmp/time.txt")
     rm -f "$tmp/frames.yuv"
     printf '  round %s: vidgated %s CPU s, ffmpeg %s CPU s (%sx%s, %s frames)\n' "$r" "$vg_cpu" "$ff_cpu" "$w" "$h" "$frames"
