@@ -159,6 +159,8 @@ typedef struct {
     /* without rotation rows and columns separate: per-column source index and weight, and a
      * scratch row the current source row pair is blended into */
     int separable, col_lo, col_hi;
+    bool near; /* in every 8 columns from a multiple of 8, the source columns ascend from the
+                  first by at most 14: one 16-sample load covers what they read */
     uint32_t *col;
     uint16_t *vert;
 } plane_map;
@@ -211,8 +213,12 @@ static void map_columns(plane_map *m, int n)
         if ((v >> 16) < m->col_lo) m->col_lo = v >> 16;
         if ((v >> 16) + 1 > m->col_hi) m->col_hi = (v >> 16) + 1;
     }
-    for (int x = 0; x < n; x++)
+    m->near = true;
+    for (int x = 0; x < n; x++) {
         m->col[x] -= (uint32_t)m->col_lo << 8;
+        int32_t rel = (int32_t)(m->col[x] >> 8) - (int32_t)(m->col[x & ~7] >> 8);
+        if (rel < 0 || rel > 14) m->near = false;
+    }
 }
 
 /* The loops below over a row are written in steps of SAMPLE_CHUNK samples with a fixed inner
@@ -262,13 +268,11 @@ static void blend_columns(const uint16_t *restrict vert, const uint32_t *restric
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define CAM_AVX2 1
+#define AVX2     __attribute__((target("avx2")))
 
-/* 8 samples: one 32-bit gather per sample reads the neighbours v0 (low half) and v1 together. */
-__attribute__((target("avx2"))) static __m256i blend8_avx2(const uint16_t *vert,
-                                                           const uint32_t *col)
+/* 8 samples from their neighbour pairs g (v0 in the low half, v1 in the high) and columns c. */
+AVX2 static __m256i blend8_pairs(__m256i g, __m256i c)
 {
-    __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)col);
-    __m256i g = _mm256_i32gather_epi32((const int *)(const void *)vert, _mm256_srli_epi32(c, 8), 2);
     __m256i v0 = _mm256_and_si256(g, _mm256_set1_epi32(0xffff)), v1 = _mm256_srli_epi32(g, 16);
     __m256i a = _mm256_and_si256(c, _mm256_set1_epi32(255));
     __m256i d = _mm256_mullo_epi32(_mm256_sub_epi32(v1, v0), a);
@@ -276,12 +280,39 @@ __attribute__((target("avx2"))) static __m256i blend8_avx2(const uint16_t *vert,
     return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(32768)), 16);
 }
 
-__attribute__((target("avx2"))) static void
-blend_columns_avx2(const uint16_t *vert, const uint32_t *col, uint8_t *out, int n)
+/* 8 samples: one 32-bit gather per sample reads both neighbours. */
+AVX2 static __m256i blend8_gather(const uint16_t *vert, const uint32_t *col)
+{
+    __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)col);
+    __m256i g = _mm256_i32gather_epi32((const int *)(const void *)vert, _mm256_srli_epi32(c, 8), 2);
+    return blend8_pairs(g, c);
+}
+
+/* The same without a gather, when the 8 source columns lie within 16 of the first
+ * (plane_map.near): the pairs starting at even and at odd offsets from it, two loads, each
+ * permuted into place, the right one taken per sample. Reads 17 samples from the first. */
+AVX2 static __m256i blend8_near(const uint16_t *vert, const uint32_t *col)
+{
+    __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)col);
+    uint32_t first = col[0] >> 8;
+    __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(c, 8), _mm256_set1_epi32((int)first));
+    __m256i idx = _mm256_srli_epi32(rel, 1);
+    __m256i even = _mm256_loadu_si256((const __m256i *)(const void *)(vert + first));
+    __m256i odd = _mm256_loadu_si256((const __m256i *)(const void *)(vert + first + 1));
+    __m256 pe = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(even, idx));
+    __m256 po = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(odd, idx));
+    __m256 pick = _mm256_castsi256_ps(_mm256_slli_epi32(rel, 31)); /* sign bit: odd offset */
+    return blend8_pairs(_mm256_castps_si256(_mm256_blendv_ps(pe, po, pick)), c);
+}
+
+AVX2 static void blend_columns_avx2(const uint16_t *vert, const uint32_t *col, uint8_t *out, int n,
+                                    bool near)
 {
     int x = 0;
     for (; x + 16 <= n; x += 16) {
-        __m256i w = _mm256_packus_epi32(blend8_avx2(vert, col + x), blend8_avx2(vert, col + x + 8));
+        __m256i lo = near ? blend8_near(vert, col + x) : blend8_gather(vert, col + x);
+        __m256i hi = near ? blend8_near(vert, col + x + 8) : blend8_gather(vert, col + x + 8);
+        __m256i w = _mm256_packus_epi32(lo, hi);
         w = _mm256_permute4x64_epi64(w, 0xd8); /* packs work per 128-bit lane: restore order */
         __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
         _mm_storeu_si128((__m128i *)(void *)(out + x), b);
@@ -304,7 +335,7 @@ static void row_separable(const plane_map *m, int y, uint8_t *restrict out, int 
                m->col_hi - m->col_lo + 1);
 #ifdef CAM_AVX2
     if (have_avx2()) {
-        blend_columns_avx2(m->vert, m->col, out, n);
+        blend_columns_avx2(m->vert, m->col, out, n, m->near);
         return;
     }
 #endif
@@ -350,9 +381,9 @@ static unsigned detail_mix(const AVFrame *detail, const vg_cam_pose *p, const AV
 /* Column tables and scratch rows for both levels, carved from one allocation (freed by caller). */
 static void *alloc_maps(plane_map m[2], int dw, int sw)
 {
-    size_t cols = (size_t)dw + 1, verts = (size_t)sw + 2;
-    size_t per = (cols * 4 + verts * 2 + 63) & ~(size_t)63; /* keeps each table cache-aligned */
-    unsigned char *mem = vg_malloc(2 * per);
+    size_t cols = (size_t)dw + 1, verts = (size_t)sw + 2 + 16; /* + what blend8_near reads */
+    size_t per = (cols * 4 + verts * 2 + 63) & ~(size_t)63;    /* keeps each table cache-aligned */
+    unsigned char *mem = vg_calloc(2, per);
     for (int k = 0; k < 2; k++) {
         unsigned char *p = mem + k * per;
         m[k].col = (uint32_t *)(void *)p;
