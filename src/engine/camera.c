@@ -4,6 +4,9 @@
  * The sampler is fixed point: source positions are 16.16, bilinear weights 8 bits, and each row
  * starts from an exactly computed position (only the per-pixel step accumulates, well under a
  * tenth of a pixel across the widest row), so successive frames move smoothly without jitter.
+ * Without rotation, rows and columns separate and the row loops are written for vector code
+ * (see SAMPLE_CHUNK); the horizontal blend has an AVX2 path chosen at run time whose integer
+ * arithmetic is the scalar path's, so the output does not depend on the CPU.
  */
 #include "engine/camera.h"
 
