@@ -5,7 +5,8 @@
 # /proc) the process spent between the submit and the completed status. The reference, in the same
 # run: ffmpeg (the Debian package) encoding the very frames vidgated produced (decoded from its MP4
 # into raw YUV 4:2:0 beforehand) with the settings of src/engine/encode.c: libx264, preset
-# veryfast, crf 23, a keyframe every 48 frames, one thread. Target: ≤ 1.2 × ffmpeg.
+# veryfast, crf 23, a keyframe every 48 frames, one thread. Target: ≤ 1.2 ×
+# ffmpeg.
 #
 #   bench/b6-render.sh     ROUNDS=1 (more: the best of each), IMAGE=path (default: generated)
 source "$(dirname "$0")/lib/common.sh"

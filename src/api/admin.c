@@ -62,7 +62,7 @@ static int query_time(vg_ctx *c, const char *name, int64_t dflt, int64_t *out)
 static json_t *key_name(vg_ctx *c, const char *id)
 {
     vg_key k;
-    if (c->store->ops->key_get(c->store, id, &k) != VG_OK) return json_string("");
+    if (vg_store_key_get(c->store, id, &k) != VG_OK) return json_string("");
     json_t *name = json_string(k.name);
     vg_key_free(&k);
     return name ? name : json_string("");

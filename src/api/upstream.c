@@ -5,8 +5,8 @@
  *
  * A callback is a hint, never trusted alone: the body is not read at all. A known task with the
  * right token (an unguessable per-task secret, compared in constant time) that is still waiting
- * on its upstream is made due at once and the dispatcher is woken, so the task is re-queried
- * immediately instead of at its next poll. Anything else answers 404 and changes nothing. The
+ * on its upstream is made due at once (VG_UPSTREAM_POLL_AT_ONCE) and the dispatcher is woken, so
+ * the task is re-queried immediately instead of at its next poll. Anything else answers 404 and changes nothing. The
  * handler does two small store operations on the event loop, like every other handler; the
  * upstream call itself happens on an upstream worker.
  */
@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "dispatch/upstream.h"
 
 #include <string.h>
 
@@ -29,7 +30,7 @@ static int callback(vg_ctx *c)
     if (!ok) return vg_reply_error(c, 404, "not_found", "", "no such callback");
     vg_up_update u = vg_up_update_for(c->params[0], VG_TASK_BIT(VG_TASK_DISPATCHING) |
                                                         VG_TASK_BIT(VG_TASK_RUNNING));
-    u.next_poll_at = vg_now_ms();
+    u.next_poll_at = VG_UPSTREAM_POLL_AT_ONCE;
     if (vg_store_upstream_update(c->store, &u, 1, vg_now_s()) != VG_OK) return vg_reply_internal(c);
     if (u.applied) vg_api_env_wake(c->app);
     return vg_reply_json(c, 200, json_object());

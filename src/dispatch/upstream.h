@@ -42,12 +42,16 @@
  *                   by its per-attempt client token (safety_identifier) in the list filtered by
  *                   model; found → it continues as accepted; not found twice, 2 s apart → only
  *                   then a new attempt. Lookup errors never lead to a resubmission.
- *   polling         due tasks of one channel are refreshed together through the list endpoint
- *                   (filter.task_ids); tasks the list does not name get a single GET. The next poll
- *                   is half the time left to the expected finish (learned per channel), between
- *                   upstream_poll_min_ms and upstream_poll_max_ms, and backs off on errors. Every
- *                   call spends a token of the channel's request budget. Poll errors never fail a
- *                   task; upstream_task_ttl_s after creation an unfinished task fails "expired".
+ *   polling         by cycles of upstream_poll_min_ms per channel: when a cycle opens, every task
+ *                   of the channel due before the next one is refreshed, together, through the
+ *                   list endpoint (filter.task_ids, VG_UPSTREAM_POLL_BATCH ids a call); tasks the
+ *                   list does not name get a single GET. A task's next poll is half the time left
+ *                   to the expected finish, between upstream_poll_min_ms and upstream_poll_max_ms
+ *                   (every cycle until the channel has seen a task finish), and backs off on
+ *                   errors. The expected run time is learned per channel from the upstream's own
+ *                   created/updated times of succeeded tasks. Every call spends a token of the
+ *                   channel's request budget. Poll errors never fail a task; upstream_task_ttl_s
+ *                   after creation an unfinished task fails "expired".
  *   results         downloaded at once into DATA/files/<task>/ (tmp, then rename), then one
  *                   transaction completes the task and captures the real usage at the produced
  *                   tier. An expired result URL is refreshed with a GET; if the upstream no longer
@@ -63,6 +67,10 @@
 #include <signal.h>
 
 typedef struct vg_upstream vg_upstream;
+
+/* A next_poll_at that means "at once", not at the channel's next polling cycle: what a callback
+ * (api/upstream.c) sets, since it says the task changed. */
+#define VG_UPSTREAM_POLL_AT_ONCE 0
 
 /**
  * Starts the scheduler and the workers with channel set `set` (the reference is taken over).

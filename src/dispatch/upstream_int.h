@@ -3,7 +3,8 @@
  * outside dispatch/upstream*.c includes it. Read upstream.h's design note first.
  *
  *   upstream.c          start, stop, notify, reload: the public face
- *   upstream_sched.c    the scheduler's round: route queued tasks, plan due work into jobs
+ *   upstream_sched.c    the scheduler's round: route queued tasks, plan due work into jobs,
+ *                       polls by cycles
  *   upstream_jobs.c     the job queue, the worker step, store helpers the handlers share
  *   upstream_state.c    per-channel runtime state (cool-down, request budget, learned run
  *                       time) and the timing built on it (backoff, next poll, progress)
@@ -54,8 +55,13 @@ typedef struct {
     int64_t cooldown_until;
     double tokens;
     int64_t refilled_at;
-    double expected_ms; /* learned run time (accepted → succeeded seen) */
+    double expected_ms; /* learned run time (the upstream's created → updated of a success) */
+    bool learned;       /* expected_ms comes from a finished task, not the configured guess */
     int faults;         /* consecutive transient refusals */
+    /* the polling cycle (upstream_sched.c): open while the tasks due by cycle_end are being
+     * handed out; the next one opens at cycle_next (wall ms, like next_poll_at) */
+    bool cycle_open;
+    int64_t cycle_end, cycle_next;
 } vg_ups_chstate;
 
 struct vg_upstream {
@@ -90,6 +96,9 @@ int64_t vg_ups_backoff(vg_upstream *u, int n, int64_t base, int64_t cap);
 void vg_ups_cooldown(vg_upstream *u, const char *name, int64_t until, bool fault);
 int vg_ups_faults(vg_upstream *u, const char *name);
 void vg_ups_learn(vg_upstream *u, const char *name, int64_t sample_ms);
+/** A run time sample for r from what the upstream said about its success (its own created and
+ *  updated times when it gives them, else accepted → now). */
+int64_t vg_ups_run_sample(const vg_up_row *r, const vg_up_task *t, int64_t now);
 bool vg_ups_take(vg_upstream *u, const vg_channel *ch, bool force);
 int64_t vg_ups_next_poll(vg_upstream *u, const vg_channel *ch, const vg_up_row *r, int64_t now);
 int vg_ups_progress(vg_upstream *u, const vg_channel *ch, const vg_up_row *r, int64_t now);

@@ -66,7 +66,7 @@ static int apply(vg_ups_worker *w, const vg_channel *ch, const vg_up_row *r, con
         u->result = *result;
         u->open = 0;
         u->next_poll_at = now;
-        vg_ups_learn(w->u, ch->name, r->accepted_at_ms ? now - r->accepted_at_ms : 0);
+        vg_ups_learn(w->u, ch->name, vg_ups_run_sample(r, t, now));
         return n + 1;
     case VG_UP_FAILED:
     case VG_UP_CANCELLED:

@@ -6,6 +6,15 @@
  * plans it into jobs for the workers (polls batched per channel). It writes only leases, routing
  * decisions and failures of tasks no channel can ever take; everything else is the workers'.
  *
+ * Polls go by cycles of upstream_poll_min_ms per channel: when a channel's cycle opens, every
+ * in-flight task of it due before the next one opens is handed out at once, in lists of
+ * VG_UPSTREAM_POLL_BATCH ids; between cycles none is. Polling what fell due in each 100 ms round
+ * instead gave lists of a few ids (each task has its own due time), so nearly one request per
+ * task refreshed; by cycles a task is polled at most one cycle early and a task that falls due
+ * mid-cycle waits at most one cycle. A cycle stays open over the following rounds while some of
+ * its tasks could not be handed out (request budget, full queue, more than a query's worth).
+ * A task made due VG_UPSTREAM_POLL_AT_ONCE (a callback) is polled in the next round regardless.
+ *
  * Pace: a round runs at once when vg_upstream_notify() was called since the last one began,
  * otherwise ROUND_BUSY_MS after the previous one while upstream channels exist or the round found
  * work, ROUND_IDLE_MS when neither.
@@ -119,35 +128,111 @@ static int64_t lease_for(vg_ups_kind kind, const vg_channel *ch)
     return 3 * (int64_t)t + 5000;
 }
 
-/* Groups due rows of one kind into jobs (polls: up to a batch per channel) and queues them. */
+/* Queues jobs of rows[i] and the rows after it on the same channel that want[] (up to batch a
+ * job), marking them taken; false when the queue or the channel's request budget said no. */
+static bool plan_batch(vg_upstream *u, vg_channels *set, vg_ups_kind kind, vg_up_row *rows,
+                       size_t n, size_t i, const bool *want, bool *taken, vg_store *s)
+{
+    size_t batch = kind == VG_UPS_POLL ? VG_UPSTREAM_POLL_BATCH : 1;
+    const vg_channel *ch = vg_channels_find(set, rows[i].channel);
+    int idx = ch ? (int)(ch - set->ch) : -1;
+    if (vg_ups_queue_full(u) || (ch && kind != VG_UPS_FINALIZE && !vg_ups_take(u, ch, false)))
+        return false;
+    vg_ups_job *j = vg_ups_job_new(set, kind, idx, batch);
+    for (size_t k = i; k < n && j->n < batch; k++) {
+        if (taken[k] || (want && !want[k]) || strcmp(rows[k].channel, rows[i].channel)) continue;
+        if (k != i && vg_inflight_has(u->busy, rows[k].task_id)) continue;
+        taken[k] = true;
+        j->rows[j->n++] = rows[k];
+        rows[k].result = NULL; /* moved into the job */
+    }
+    vg_ups_enqueue(u, s, j, lease_for(kind, ch));
+    return true;
+}
+
+static void free_rows(vg_up_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        vg_up_row_free(&rows[i]);
+    free(rows);
+}
+
+/* Groups due rows of one kind into jobs, one row each, and queues them. */
 static int plan(vg_upstream *u, vg_store *s, vg_channels *set, vg_ups_kind kind, vg_due_kind due,
                 int64_t due_ms)
 {
     vg_up_row *rows = NULL;
-    size_t n = 0, batch = kind == VG_UPS_POLL ? VG_UPSTREAM_POLL_BATCH : 1;
+    size_t n = 0;
     int planned = 0;
     if (vg_store_upstream_due(s, due, due_ms, DUE_LIMIT, &rows, &n)) return 0;
     bool *taken = vg_calloc(n ? n : 1, sizeof *taken);
     for (size_t i = 0; i < n; i++) {
         if (taken[i] || vg_inflight_has(u->busy, rows[i].task_id)) continue;
-        const vg_channel *ch = vg_channels_find(set, rows[i].channel);
-        int idx = ch ? (int)(ch - set->ch) : -1;
-        if (vg_ups_queue_full(u) || (ch && kind != VG_UPS_FINALIZE && !vg_ups_take(u, ch, false)))
-            continue;
-        vg_ups_job *j = vg_ups_job_new(set, kind, idx, batch);
-        for (size_t k = i; k < n && j->n < batch; k++) {
-            if (taken[k] || strcmp(rows[k].channel, rows[i].channel)) continue;
-            if (k != i && vg_inflight_has(u->busy, rows[k].task_id)) continue;
-            taken[k] = true;
-            j->rows[j->n++] = rows[k];
-            rows[k].result = NULL; /* moved into the job */
-        }
-        vg_ups_enqueue(u, s, j, lease_for(kind, ch));
-        planned++;
+        if (plan_batch(u, set, kind, rows, n, i, NULL, taken, s)) planned++;
     }
-    for (size_t i = 0; i < n; i++)
-        vg_up_row_free(&rows[i]);
-    free(rows);
+    free_rows(rows, n);
+    free(taken);
+    return planned;
+}
+
+/* Opens the cycle of every upstream channel whose time has come; fills end[] with the due limit
+ * of each open cycle (0: none open); returns the latest (0: none; a set without upstream channels
+ * still gets now, so that tasks left on removed channels are polled, and fail over time). */
+static int64_t open_cycles(vg_upstream *u, vg_channels *set, int64_t now, int64_t end[])
+{
+    int64_t cycle = u->env.cfg->upstream_poll_min_ms, horizon = set->any_upstream ? 0 : now;
+    pthread_mutex_lock(&u->lock);
+    for (int k = 0; k < set->n; k++) {
+        vg_ups_chstate *c = &u->st[k]; /* parallel to u->set: only while that is still set */
+        end[k] = 0;
+        if (set->ch[k].type == VG_CH_LOCAL || u->set != set) continue;
+        if (!c->cycle_open && now >= c->cycle_next) {
+            c->cycle_open = true;
+            c->cycle_end = c->cycle_next = now + cycle;
+        }
+        if (c->cycle_open) end[k] = c->cycle_end;
+        if (end[k] > horizon) horizon = end[k];
+    }
+    pthread_mutex_unlock(&u->lock);
+    return horizon;
+}
+
+/* Hands out the polls of the open cycles, those wanted at once (whatever the cycle), and those of
+ * tasks whose channel is gone (which fail). */
+static int plan_polls(vg_upstream *u, vg_store *s, vg_channels *set, int64_t now)
+{
+    int64_t end[VG_MAX_CHANNELS];
+    int64_t horizon = open_cycles(u, set, now, end);
+    vg_up_row *rows = NULL;
+    size_t n = 0;
+    int planned = 0;
+    if (horizon < VG_UPSTREAM_POLL_AT_ONCE) horizon = VG_UPSTREAM_POLL_AT_ONCE;
+    if (vg_store_upstream_due(s, VG_DUE_POLL, horizon, DUE_LIMIT, &rows, &n)) return 0;
+    bool left[VG_MAX_CHANNELS];
+    for (int k = 0; k < set->n; k++)
+        left[k] = n == DUE_LIMIT; /* the query was cut short: more may be due */
+    bool *want = vg_calloc(n ? n : 1, sizeof *want), *taken = vg_calloc(n ? n : 1, sizeof *taken);
+    for (size_t i = 0; i < n; i++) {
+        const vg_channel *ch = vg_channels_find(set, rows[i].channel);
+        int k = ch ? (int)(ch - set->ch) : -1;
+        want[i] = k < 0 || rows[i].next_poll_at <= VG_UPSTREAM_POLL_AT_ONCE ||
+                  (end[k] && rows[i].next_poll_at <= end[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!want[i] || taken[i] || vg_inflight_has(u->busy, rows[i].task_id)) continue;
+        if (plan_batch(u, set, VG_UPS_POLL, rows, n, i, want, taken, s)) {
+            planned++;
+            continue;
+        }
+        const vg_channel *ch = vg_channels_find(set, rows[i].channel);
+        if (ch) left[ch - set->ch] = true;
+    }
+    pthread_mutex_lock(&u->lock);
+    for (int k = 0; k < set->n && u->set == set; k++)
+        if (end[k] && !left[k]) u->st[k].cycle_open = false;
+    pthread_mutex_unlock(&u->lock);
+    free_rows(rows, n);
+    free(want);
     free(taken);
     return planned;
 }
@@ -204,7 +289,7 @@ static bool round_once(vg_upstream *u, vg_store *s)
         route(u, s, set, active);
     }
     work += plan(u, s, set, VG_UPS_RESOLVE, VG_DUE_RESOLVE, now);
-    work += plan(u, s, set, VG_UPS_POLL, VG_DUE_POLL, now + u->env.cfg->upstream_poll_min_ms / 2);
+    work += plan_polls(u, s, set, now);
     work += plan(u, s, set, VG_UPS_FINALIZE, VG_DUE_FINALIZE, now);
     work += plan(u, s, set, VG_UPS_CLEANUP, VG_DUE_CLEANUP, now);
     bool upstream = set->any_upstream;

@@ -87,12 +87,36 @@ static double expected_ms(vg_upstream *u, const char *name)
     return e;
 }
 
+/* The first real sample replaces the configured guess outright (a guess of a minute against
+ * 15 s tasks would otherwise take dozens of samples to wear off); later ones are averaged. */
 void vg_ups_learn(vg_upstream *u, const char *name, int64_t sample_ms)
 {
     pthread_mutex_lock(&u->lock);
     vg_ups_chstate *c = state_of(u, name);
-    if (c && sample_ms > 0) c->expected_ms = 0.8 * c->expected_ms + 0.2 * (double)sample_ms;
+    if (c && sample_ms > 0) {
+        c->expected_ms =
+            c->learned ? 0.8 * c->expected_ms + 0.2 * (double)sample_ms : (double)sample_ms;
+        c->learned = true;
+    }
     pthread_mutex_unlock(&u->lock);
+}
+
+/* The upstream's own times measure the run itself; when we noticed the success also counts our
+ * polling lag, and learning that would stretch the next intervals, hence more lag: a spiral. */
+int64_t vg_ups_run_sample(const vg_up_row *r, const vg_up_task *t, int64_t now)
+{
+    if (t->created_at > 0 && t->updated_at >= t->created_at)
+        return (t->updated_at - t->created_at) * 1000; /* whole seconds: ±1 s, even on average */
+    return r->accepted_at_ms ? now - r->accepted_at_ms : 0;
+}
+
+static bool learned(vg_upstream *u, const char *name)
+{
+    pthread_mutex_lock(&u->lock);
+    vg_ups_chstate *c = state_of(u, name);
+    bool l = c && c->learned;
+    pthread_mutex_unlock(&u->lock);
+    return l;
 }
 
 static double bucket_cap(const vg_channel *ch)
@@ -119,15 +143,17 @@ bool vg_ups_take(vg_upstream *u, const vg_channel *ch, bool force)
 }
 
 /* When to poll a task next: half the time left to its expected finish, within the configured
- * bounds; past the expected finish the interval grows slowly again. ±10 % jitter. */
+ * bounds; past the expected finish the interval grows slowly again. Until the channel has seen a
+ * task finish, every cycle (the guess may be far off, and a poll of a due batch is cheap). No
+ * jitter: the scheduler polls by cycles (upstream_sched.c), which spreads nothing anyway. */
 int64_t vg_ups_next_poll(vg_upstream *u, const vg_channel *ch, const vg_up_row *r, int64_t now)
 {
     const vg_config *cfg = u->env.cfg;
+    if (!learned(u, ch->name)) return now + cfg->upstream_poll_min_ms;
     int64_t start = r->accepted_at_ms > 0 ? r->accepted_at_ms : now;
     int64_t eta = start + (int64_t)expected_ms(u, ch->name);
     int64_t iv = eta > now ? (eta - now) / 2 : cfg->upstream_poll_min_ms + (now - eta) / 4;
-    iv = clamp64(iv, cfg->upstream_poll_min_ms, cfg->upstream_poll_max_ms);
-    return now + iv + jitter(u, iv, 10);
+    return now + clamp64(iv, cfg->upstream_poll_min_ms, cfg->upstream_poll_max_ms);
 }
 
 /* A progress figure for a running upstream task (Ark reports none): elapsed / expected. */

@@ -117,6 +117,7 @@ int vg_ark_task_parse(const json_t *obj, vg_up_task *out)
     out->tokens =
         json_integer_value(json_object_get(json_object_get(obj, "usage"), "completion_tokens"));
     out->created_at = json_integer_value(json_object_get(obj, "created_at"));
+    out->updated_at = json_integer_value(json_object_get(obj, "updated_at"));
     out->seed = json_integer_value(json_object_get(obj, "seed"));
     out->duration = (int)json_integer_value(json_object_get(obj, "duration"));
     copy_str(obj, "resolution", out->resolution, sizeof out->resolution);

@@ -97,6 +97,7 @@ typedef struct {
     char *last_frame_url; /* when asked for and offered */
     int64_t tokens;       /* usage.completion_tokens */
     int64_t created_at;   /* unix seconds */
+    int64_t updated_at;   /* unix seconds, of the last status change; 0 when not given */
     int64_t seed;
     int duration;
     char resolution[16];

@@ -750,7 +750,10 @@ class ChannelsTest(unittest.TestCase):
 
     def test_callbacks_shorten_time_to_complete(self):
         sim = self.new_sim(queue_ms=300, run_ms=1200, callbacks=True)
-        slow_polls = {"VIDGATE_UPSTREAM_POLL_MIN_MS": "2500", "VIDGATE_UPSTREAM_POLL_MAX_MS": "5000"}
+        # Polling by cycles sees a finished task within one cycle (every cycle until the channel
+        # has learnt a run time), and completed_at has whole seconds: a cycle well above the
+        # 1.5 s task keeps the polling-only run clearly slower.
+        slow_polls = {"VIDGATE_UPSTREAM_POLL_MIN_MS": "5000", "VIDGATE_UPSTREAM_POLL_MAX_MS": "10000"}
         times = {}
         for with_cb in (True, False):
             srv = start_vidgate([channel(sim, expected_s=10)], env=slow_polls, callbacks=with_cb)
