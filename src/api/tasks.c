@@ -313,7 +313,13 @@ static int get_task(vg_ctx *c)
         return vg_reply_error(c, 400, "invalid_parameter", "format", "format must be envelope");
     vg_task t;
     if (vg_api_load_task(c, c->params[0], &t)) return 0;
-    vg_reply_json(c, 200, render(c->app, &t));
+    /* The native object is the one clients poll: written directly, without building it. */
+    char buf[VG_TASK_JSON_BUF_BYTES];
+    size_t len;
+    if (render == vg_task_json && vg_task_json_write(c->app, &t, buf, sizeof buf, &len) == VG_OK)
+        vg_reply_json_text(c, 200, buf, len);
+    else
+        vg_reply_json(c, 200, render(c->app, &t));
     vg_task_free(&t);
     return 0;
 }
