@@ -22,6 +22,8 @@
 #define VG_ACCEPT_PAUSE_MS          100  /* no accepting after EMFILE or at max_connections */
 #define VG_LINGER_MS                2000 /* input dropped after a refusal, so it is seen */
 #define VG_LINGER_MAX_BYTES         (64u << 20) /* ... and at most this much of it */
+#define VG_ACCESSLOG_BUF_BYTES      4096        /* a loop's unwritten access lines (≤ PIPE_BUF) */
+#define VG_ACCESSLOG_FLUSH_MS       100  /* ... written at the latest this long after the first */
 #define VG_TASK_JSON_BUF_BYTES      8192 /* a task object written directly (larger: jansson) */
 
 /* File descriptors kept back from connections (the rest of RLIMIT_NOFILE is for connections) */

@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/accesslog.h"
 #include "http/keycache.h"
 #include "http/ratelimit.h"
 
@@ -54,7 +55,7 @@ static void set_request_id(vg_ctx *c)
         memcpy(c->request_id, rid, n + 1);
     } else {
         char id[VG_ID_MAX];
-        vg_id_new("req_", id);
+        vg_id_new_label("req_", id);
         snprintf(c->request_id, sizeof c->request_id, "%s", id);
     }
     vg_ctx_header(c, "x-request-id", c->request_id);
@@ -188,9 +189,9 @@ static void access_log(vg_ctx *c, int64_t start)
     h2o_req_t *req = c->req;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     /* The query is left out: presigned URLs carry their signature there. */
-    vg_info("%.*s %.*s %d %lldms key=%s rid=%s", (int)req->method.len, req->method.base, (int)plen,
-            req->path.base, req->res.status, (long long)(vg_mono_ms() - start),
-            c->key.id[0] ? c->key.id : "-", c->request_id);
+    vg_accesslog("%.*s %.*s %d %lldms key=%s rid=%s", (int)req->method.len, req->method.base,
+                 (int)plen, req->path.base, req->res.status, (long long)(vg_mono_ms() - start),
+                 c->key.id[0] ? c->key.id : "-", c->request_id);
 }
 
 static void dispatch(const vg_router *r, vg_ctx *c)

@@ -45,6 +45,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/accesslog.h"
 #include "http/keycache.h"
 #include "http/reqhead.h"
 
@@ -410,8 +411,8 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
         return;
     }
     if (rc == VG_OK) /* as the access log writes it; the query may hold a signature */
-        vg_info("%.*s %.*s %d refused by head", (int)h.method.len, h.method.base,
-                (int)span_before(h.path.base, h.path.len, '?'), h.path.base, e.http_status);
+        vg_accesslog("%.*s %.*s %d refused by head", (int)h.method.len, h.method.base,
+                     (int)span_before(h.path.base, h.path.len, '?'), h.path.base, e.http_status);
     refuse(c, &e);
 }
 
@@ -592,13 +593,17 @@ static void *loop_main(void *arg)
     t->listener = h2o_evloop_socket_create(loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
-    while (!*t->stop)
-        h2o_evloop_run(loop, 100);
+    vg_accesslog_thread_start();
+    while (!*t->stop) {
+        h2o_evloop_run(loop, (int32_t)vg_accesslog_wait_ms(vg_mono_ms(), 100));
+        vg_accesslog_tick(vg_mono_ms());
+    }
     if (h2o_timeout_is_linked(&t->pause_entry)) h2o_timeout_unlink(&t->pause_entry);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
     if (t->opts->on_loop_stop) t->opts->on_loop_stop(t->opts->app);
     drain(t);
+    vg_accesslog_thread_stop();
     vg_keycache_thread_exit();
     return NULL;
 }
