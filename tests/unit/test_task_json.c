@@ -253,6 +253,28 @@ static void test_presign_cache(void **state)
     vg_presign_url("secret-a", "http://h", "files", "task_X", "video", 1796266267, other,
                    sizeof other);
     assert_string_not_equal(a1, other);
+    /* The link is the documented form, cut like snprintf() when the buffer is short. */
+    static const int64_t expiries[] = {0, 1, -5, 1796266266, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof expiries / sizeof expiries[0]; i++) {
+        char url[1024], want[1024], e[24];
+        snprintf(e, sizeof e, "%lld", (long long)expiries[i]);
+        vg_presign_url("k", "http://h:1", "files", "task_Y", "thumbnail", expiries[i], url,
+                       sizeof url);
+        const char *s = strstr(url, "&sig=");
+        assert_non_null(s);
+        snprintf(want, sizeof want, "http://h:1/files/task_Y/thumbnail?expires=%s&sig=%s", e,
+                 s + 5);
+        assert_string_equal(url, want);
+        assert_int_equal(vg_presign_check("k", "files", "task_Y", "thumbnail", e, s + 5, INT64_MIN),
+                         expiries[i] > INT64_MIN ? 0 : -2);
+        for (size_t cap = 1; cap < strlen(want) + 2; cap += 7) {
+            char cut[1024], cut_want[1024];
+            vg_presign_url("k", "http://h:1", "files", "task_Y", "thumbnail", expiries[i], cut,
+                           cap);
+            snprintf(cut_want, cap, "%s", want);
+            assert_string_equal(cut, cut_want);
+        }
+    }
 }
 
 int main(void)
