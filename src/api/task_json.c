@@ -249,9 +249,14 @@ vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf,
     jw_results(&w, env, t);
     JW_LIT(&w, ",\"cost\":");
     if (t->cost_micro >= 0) {
-        char cost[VG_MONEY_STR_MAX];
-        vg_money_format(t->cost_micro, cost);
-        jw_str(&w, cost);
+        /* vg_money_format()'s "%llu.%06llu" of a non-negative amount, without printf. */
+        JW_LIT(&w, "\"");
+        jw_int(&w, t->cost_micro / 1000000);
+        char frac[7] = {'.'};
+        for (int i = 6, f = (int)(t->cost_micro % 1000000); i >= 1; i--, f /= 10)
+            frac[i] = (char)('0' + f % 10);
+        jw_raw(&w, frac, 7);
+        JW_LIT(&w, "\"");
     } else {
         JW_LIT(&w, "null");
     }

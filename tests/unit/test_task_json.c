@@ -145,6 +145,11 @@ static void test_every_enum_and_extreme(void **state)
     t.width = 2147483647, t.height = -1;
     t.cost_micro = INT64_MAX;
     assert_same(&t);
+    static const int64_t costs[] = {0, 1, 9, 10, 999999, 1000000, 1000001, 227327, 123456789012};
+    for (size_t i = 0; i < sizeof costs / sizeof costs[0]; i++) {
+        t.cost_micro = costs[i];
+        assert_same(&t);
+    }
 }
 
 static void test_escapes_and_unicode(void **state)
