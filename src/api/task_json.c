@@ -4,7 +4,9 @@
 #include "core/money.h"
 #include "core/presign.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static json_t *time_or_null(int64_t t)
 {
@@ -60,6 +62,218 @@ json_t *vg_task_json(const vg_api_env *env, const vg_task *t)
                                                      t->error_message)
                                          : json_null());
     return j;
+}
+
+/* ---- the native object written directly ---------------------------------------------------
+ *
+ * A status poll is the hottest request, and building the object above in jansson and dumping it
+ * cost about as much as the rest of the request together (allocations, a hash table, a second
+ * pass to print). This writer prints the same bytes in one pass: the fields in the order
+ * vg_task_json() inserts them, strings escaped as json_dumps() escapes them without
+ * JSON_ENSURE_ASCII ('"', '\\', the short escapes \b \f \n \r \t, other bytes below 0x20 as
+ * \u00XX upper-case, everything else verbatim), integers as "%lld". jansson refuses strings that
+ * are not valid UTF-8; so does this writer, and the caller then takes the jansson path, which
+ * decides what such a task looks like. tests/unit/test_openai.c compares both on many tasks. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed; /* out of room, or a string jansson would refuse */
+} jw;
+
+static void jw_raw(jw *w, const char *s, size_t n)
+{
+    if (n > w->cap - w->len) {
+        w->failed = true;
+        return;
+    }
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+#define JW_LIT(w, lit) jw_raw((w), lit, sizeof lit - 1)
+
+static void jw_int(jw *w, long long v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *b = e;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--b = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--b = '-';
+    jw_raw(w, b, (size_t)(e - b));
+}
+
+/* Length of the valid UTF-8 sequence at s (strict: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (!n) return 0;
+    uint32_t cp = c & (0x7Fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+/* Short escapes of the bytes below 0x20 that have one (jansson's choice). */
+static const char short_escape[0x20] = {
+    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+
+static void jw_str(jw *w, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    JW_LIT(w, "\"");
+    while (*s && !w->failed) {
+        const unsigned char *run = s;
+        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+            s++;
+        jw_raw(w, (const char *)run, (size_t)(s - run));
+        if (!*s) break;
+        if (*s >= 0x80) {
+            size_t n = utf8_seq(s);
+            if (!n) {
+                w->failed = true;
+                return;
+            }
+            jw_raw(w, (const char *)s, n);
+            s += n;
+        } else if (*s == '"' || *s == '\\') {
+            char esc[2] = {'\\', (char)*s++};
+            jw_raw(w, esc, 2);
+        } else if (short_escape[*s]) {
+            char esc[2] = {'\\', short_escape[*s++]};
+            jw_raw(w, esc, 2);
+        } else {
+            static const char hex[] = "0123456789ABCDEF";
+            char esc[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 15]};
+            jw_raw(w, esc, 6);
+            s++;
+        }
+    }
+    JW_LIT(w, "\"");
+}
+
+static void jw_time_or_null(jw *w, int64_t t)
+{
+    if (t)
+        jw_int(w, t);
+    else
+        JW_LIT(w, "null");
+}
+
+static void jw_url(jw *w, const vg_api_env *env, const vg_task *t, const char *variant)
+{
+    char url[1024];
+    vg_presign_url(env->secret, env->public_url, "files", t->id, variant, t->expires_at, url,
+                   sizeof url);
+    jw_str(w, url);
+}
+
+/* usage, result_url and output, as add_results() adds them. */
+static void jw_results(jw *w, const vg_api_env *env, const vg_task *t)
+{
+    if (t->status != VG_TASK_COMPLETED) return;
+    JW_LIT(w, ",\"usage\":{\"completion_tokens\":");
+    jw_int(w, t->tokens);
+    JW_LIT(w, ",\"total_tokens\":");
+    jw_int(w, t->tokens);
+    JW_LIT(w, "}");
+    if (t->content_deleted) return;
+    /* result_url is the same string as output.video_url: written once, copied. */
+    JW_LIT(w, ",\"result_url\":");
+    size_t at = w->len;
+    jw_url(w, env, t, "video");
+    size_t n = w->len - at;
+    JW_LIT(w, ",\"output\":{\"video_url\":");
+    if (!w->failed) jw_raw(w, w->p + at, n);
+    JW_LIT(w, ",\"thumbnail_url\":");
+    jw_url(w, env, t, "thumbnail");
+    if (t->has_last_frame) {
+        JW_LIT(w, ",\"last_frame_url\":");
+        jw_url(w, env, t, "last_frame");
+    }
+    JW_LIT(w, "}");
+}
+
+vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf, size_t cap,
+                             size_t *len)
+{
+    jw w = {.p = buf, .cap = cap};
+    JW_LIT(&w, "{\"id\":");
+    jw_str(&w, t->id);
+    JW_LIT(&w, ",\"task_id\":");
+    jw_str(&w, t->id);
+    JW_LIT(&w, ",\"object\":\"video\",\"model\":");
+    jw_str(&w, t->model);
+    JW_LIT(&w, ",\"status\":");
+    jw_str(&w, vg_task_status_public(t->status));
+    JW_LIT(&w, ",\"progress\":");
+    jw_int(&w, t->progress);
+    JW_LIT(&w, ",\"created_at\":");
+    jw_int(&w, t->created_at);
+    JW_LIT(&w, ",\"updated_at\":");
+    jw_int(&w, t->updated_at);
+    JW_LIT(&w, ",\"completed_at\":");
+    jw_time_or_null(&w, t->completed_at);
+    JW_LIT(&w, ",\"expires_at\":");
+    jw_time_or_null(&w, t->expires_at);
+    JW_LIT(&w, ",\"seconds\":\"");
+    jw_int(&w, t->seconds);
+    JW_LIT(&w, "\",\"resolution\":");
+    jw_str(&w, vg_resolution_name(t->resolution));
+    JW_LIT(&w, ",\"ratio\":");
+    jw_str(&w, vg_ratio_name(t->ratio));
+    JW_LIT(&w, ",\"size\":");
+    if (t->width) {
+        JW_LIT(&w, "\"");
+        jw_int(&w, t->width);
+        JW_LIT(&w, "x");
+        jw_int(&w, t->height);
+        JW_LIT(&w, "\"");
+    } else {
+        JW_LIT(&w, "null");
+    }
+    JW_LIT(&w, ",\"seed\":");
+    jw_int(&w, t->seed);
+    if (t->test_mode)
+        JW_LIT(&w, ",\"mode\":\"test\"");
+    else
+        JW_LIT(&w, ",\"mode\":\"live\"");
+    jw_results(&w, env, t);
+    JW_LIT(&w, ",\"cost\":");
+    if (t->cost_micro >= 0) {
+        /* vg_money_format()'s "%llu.%06llu" of a non-negative amount, without printf. */
+        JW_LIT(&w, "\"");
+        jw_int(&w, t->cost_micro / 1000000);
+        char frac[7] = {'.'};
+        for (int i = 6, f = (int)(t->cost_micro % 1000000); i >= 1; i--, f /= 10)
+            frac[i] = (char)('0' + f % 10);
+        jw_raw(&w, frac, 7);
+        JW_LIT(&w, "\"");
+    } else {
+        JW_LIT(&w, "null");
+    }
+    JW_LIT(&w, ",\"error\":");
+    if (t->error_code[0]) {
+        JW_LIT(&w, "{\"code\":");
+        jw_str(&w, t->error_code);
+        JW_LIT(&w, ",\"message\":");
+        jw_str(&w, t->error_message);
+        JW_LIT(&w, "}");
+    } else {
+        JW_LIT(&w, "null");
+    }
+    JW_LIT(&w, "}");
+    if (w.failed) return VG_ERR;
+    *len = w.len;
+    return VG_OK;
 }
 
 json_t *vg_task_json_submitted(const vg_task *t)

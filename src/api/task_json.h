@@ -7,12 +7,21 @@
 #ifndef VG_API_TASK_JSON_H
 #define VG_API_TASK_JSON_H
 #include "api/env.h"
+#include "common/status.h"
 #include "core/task.h"
 
 #include <jansson.h>
 
 /** The native task object of GET /v1/video/generations/{id}. */
 json_t *vg_task_json(const vg_api_env *env, const vg_task *t);
+/**
+ * The same object as compact JSON text, written straight into buf (cap bytes, not terminated):
+ * byte for byte what json_dumps(vg_task_json(env, t), JSON_COMPACT | JSON_PRESERVE_ORDER) gives,
+ * without building the object (the status poll's hot path). VG_OK with the length in *len;
+ * VG_ERR when it does not fit in cap or a string is not valid UTF-8: use vg_task_json() then.
+ */
+vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf, size_t cap,
+                             size_t *len);
 /** The short reply of a submit: id, task_id, object, model, status, progress, created_at. */
 json_t *vg_task_json_submitted(const vg_task *t);
 

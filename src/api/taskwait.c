@@ -9,6 +9,7 @@
  */
 #include "api/taskwait.h"
 
+#include "api/task_json.h"
 #include "common/limits.h"
 #include "http/longpoll.h"
 
@@ -34,7 +35,14 @@ static void reply_task(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t
     char etag[ETAG_MAX];
     etag_of(t, etag);
     vg_ctx_header(c, "etag", etag);
-    vg_reply_json(c, 200, view->render(c->app, t));
+    /* The native object is the one clients poll: written directly, without building it. */
+    char buf[VG_TASK_JSON_BUF_BYTES];
+    size_t len;
+    if (view->render == vg_task_json &&
+        vg_task_json_write(c->app, t, buf, sizeof buf, &len) == VG_OK)
+        vg_reply_json_text(c, 200, buf, len);
+    else
+        vg_reply_json(c, 200, view->render(c->app, t));
 }
 
 static bool differs(const wait_state *w, const vg_task *t)

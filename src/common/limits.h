@@ -23,6 +23,7 @@
 #define VG_LINGER_MS                2000 /* input dropped after a refusal, so it is seen */
 #define VG_LINGER_MAX_BYTES         (64u << 20) /* ... and at most this much of it */
 #define VG_PARKED_INPUT_MAX_BYTES   (16u << 10) /* kept from a client while its request is parked */
+#define VG_TASK_JSON_BUF_BYTES      8192 /* a task object written directly (larger: jansson) */
 
 /* File descriptors kept back from connections (the rest of RLIMIT_NOFILE is for connections) */
 #define VG_FD_RESERVE_BASE 64 /* listener, log, wake pipes, the store of the main thread */
@@ -48,10 +49,10 @@
 #define VG_MAX_MODEL_NAME_BYTES      63
 /* A replaced model table (a reload) is freed this long after the swap; no reader holds a model
  * longer (one request, one job). */
-#define VG_MODELS_GRACE_S 600
-#define VG_MAX_KEY_NAME_BYTES        128
-#define VG_MAX_LIST_LIMIT            100
-#define VG_MAX_WAIT_S                60
+#define VG_MODELS_GRACE_S     600
+#define VG_MAX_KEY_NAME_BYTES 128
+#define VG_MAX_LIST_LIMIT     100
+#define VG_MAX_WAIT_S         60
 
 /* Fetching user-supplied URLs */
 #define VG_FETCH_MAX_BYTES     (30u << 20)

@@ -2,6 +2,8 @@
  * presign.h - presigned content URLs: "/files/{task_id}/{variant}?expires=E&sig=S" where
  * S = hex HMAC-SHA256(secret, "files\n{task_id}\n{variant}\n{E}"). They let a browser's <video> tag
  * fetch a result without the API key, until E (unix seconds). Verification is constant-time.
+ * Thread-safe: vg_presign_url() remembers the signatures it made in a small cache per thread, so a
+ * link polled again (its expiry is fixed per object) costs no HMAC.
  */
 #ifndef VG_CORE_PRESIGN_H
 #define VG_CORE_PRESIGN_H

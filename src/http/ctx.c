@@ -190,6 +190,12 @@ int vg_reply_json(vg_ctx *c, int status, json_t *j)
     return 0;
 }
 
+int vg_reply_json_text(vg_ctx *c, int status, const char *text, size_t len)
+{
+    send_body(c, status, text, len);
+    return 0;
+}
+
 int vg_reply_err(vg_ctx *c, const vg_err *e)
 {
     int status = e->http_status ? e->http_status : 500;

@@ -75,6 +75,8 @@ int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out);
 
 /** Replies with a JSON body (consumes j). Returns 0. */
 int vg_reply_json(vg_ctx *c, int status, json_t *j);
+/** Replies with JSON text already serialised (len bytes, copied). Returns 0. */
+int vg_reply_json_text(vg_ctx *c, int status, const char *text, size_t len);
 /** Replies with the error envelope of e (and Retry-After when set). Returns 0. */
 int vg_reply_err(vg_ctx *c, const vg_err *e);
 /** The envelope {"error":{…}} of e as a new JSON reference. */

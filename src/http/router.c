@@ -54,7 +54,7 @@ static void set_request_id(vg_ctx *c)
         memcpy(c->request_id, rid, n + 1);
     } else {
         char id[VG_ID_MAX];
-        vg_id_new("req_", id);
+        vg_id_new_label("req_", id);
         snprintf(c->request_id, sizeof c->request_id, "%s", id);
     }
     vg_ctx_header(c, "x-request-id", c->request_id);
