@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 struct vg_dispatch;
+struct vg_webhooks;
 
 typedef struct {
     const vg_config *cfg;
@@ -24,6 +25,7 @@ typedef struct {
     char files_dir[1100]; /* DATA/files: one directory per finished task */
     char tmp_dir[1100];   /* DATA/tmp: renders in progress */
     struct vg_dispatch *dispatch;
+    struct vg_webhooks *webhooks; /* the delivery workers (dispatch/webhooks.h) */
 } vg_app;
 
 #endif

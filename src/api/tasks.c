@@ -312,7 +312,10 @@ static int get_task(vg_ctx *c)
         return vg_reply_error(c, 400, "invalid_parameter", "format", "format must be envelope");
     vg_task t;
     if (vg_api_load_task(c, c->params[0], &t)) return 0;
-    vg_reply_json(c, 200, render(c->app, &t));
+    json_t *j = render(c->app, &t);
+    json_t *hook = format ? NULL : vg_api_webhook_state(c, t.id);
+    if (hook) json_object_set_new(j, "webhook", hook);
+    vg_reply_json(c, 200, j);
     vg_task_free(&t);
     return 0;
 }
