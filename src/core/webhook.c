@@ -69,8 +69,8 @@ int64_t vg_webhook_backoff_ms(int attempt, int64_t base_ms, uint32_t rnd)
     for (int i = 1; i < attempt && d < VG_WEBHOOK_BACKOFF_MAX_MS; i++)
         d *= 2;
     if (d > VG_WEBHOOK_BACKOFF_MAX_MS) d = VG_WEBHOOK_BACKOFF_MAX_MS;
-    /* factor = 0.75 + rnd / 2^33, in [0.75, 1.25) */
-    return d * 3 / 4 + (int64_t)(((uint64_t)d * rnd) >> 33); /* d <= 2^22: no overflow */
+    /* factor = 1 + 0.3 · rnd / 2^32, in [1, 1.3); d <= 2^22 and 3·d·rnd < 2^56: no overflow */
+    return d + (int64_t)(((uint64_t)d * 3 * rnd) >> 32) / 10;
 }
 
 static const char *const g_event_types[VG_TASK_STATUS_COUNT] = {

@@ -34,9 +34,9 @@ int vg_webhook_sign(const char *msg_id, int64_t timestamp, const char *body, siz
 
 /**
  * The wait before attempt `attempt` + 1 after `attempt` failed ones (attempt >= 1): base_ms ·
- * 2^(attempt−1), capped at VG_WEBHOOK_BACKOFF_MAX_MS, times a jitter factor in [0.75, 1.25) taken
- * from rnd (any 32 random bits). The factor range keeps every gap longer than the one before
- * until the cap, so receivers see growing gaps.
+ * 2^(attempt−1), capped at VG_WEBHOOK_BACKOFF_MAX_MS, times a jitter factor in [1, 1.3) taken
+ * from rnd (any 32 random bits): spreads the retries of many events that failed together, and
+ * keeps every gap longer than the one before (until the cap) whatever the draws.
  */
 int64_t vg_webhook_backoff_ms(int attempt, int64_t base_ms, uint32_t rnd);
 

@@ -129,8 +129,14 @@ static int step(void *ud, void *state)
     vg_webhooks *w = ud;
     worker *k = state;
     vg_webhook d;
-    vg_status rc = vg_store_webhook_claim(k->s, vg_now_ms(), VG_WEBHOOK_LEASE_MS, &d);
-    if (rc == VG_NOTFOUND) return VG_WEBHOOK_IDLE_MS;
+    int64_t now = vg_now_ms();
+    vg_status rc = vg_store_webhook_claim(k->s, now, VG_WEBHOOK_LEASE_MS, &d);
+    if (rc == VG_NOTFOUND) {
+        /* A retry due sooner than the idle poll is not kept waiting for it. New events are
+         * found by the poll (or a notification). */
+        int64_t wait = d.next_at_ms > now ? d.next_at_ms - now : VG_WEBHOOK_IDLE_MS;
+        return (int)(wait < VG_WEBHOOK_IDLE_MS ? (wait < 1 ? 1 : wait) : VG_WEBHOOK_IDLE_MS);
+    }
     if (rc != VG_OK) return VG_WEBHOOK_IDLE_MS * 4; /* busy or broken: back off a little */
     attempt(w, k, &d);
     vg_webhook_free(&d);

@@ -14,6 +14,7 @@
  */
 #include "common/alloc.h"
 #include "common/ids.h"
+#include "common/limits.h"
 #include "store/sqlite_internal.h"
 
 #include <stdio.h>
@@ -84,6 +85,15 @@ vg_status vg_sq_webhook_claim(vg_store *base, int64_t now_ms, int64_t lease_ms, 
         "AND lease_until <= ?3 RETURNING " WH_COLS,
         SQ_ARGS(SQ_I(now_ms + lease_ms), SQ_T(s->node), SQ_I(now_ms)), row_to_webhook, out);
     if (rc != VG_OK) vg_webhook_free(out);
+    if (rc == VG_NOTFOUND) {
+        /* When the next one comes due within the idle poll, so that an idle worker sleeps just
+         * that long (the index bounds the rows read to those). */
+        out->next_at_ms = 0;
+        vg_sq_int64(s,
+                    "SELECT coalesce(min(max(next_at, lease_until)), 0) FROM webhook_deliveries "
+                    "WHERE status = 'pending' AND next_at < ?1",
+                    SQ_ARGS(SQ_I(now_ms + VG_WEBHOOK_IDLE_MS)), &out->next_at_ms);
+    }
     return rc;
 }
 

@@ -316,7 +316,9 @@ typedef struct {
     vg_status (*webhook_secret_rotate)(vg_store *s, const char *key_id, int64_t now,
                                        int64_t grace_s, char out[VG_WEBHOOK_SECRET_MAX]);
     /* Claims the delivery due longest ago (pending, next_at <= now_ms, no live lease): attempts
-     * + 1, lease until now_ms + lease_ms held by this node. VG_NOTFOUND when none is due. */
+     * + 1, lease until now_ms + lease_ms held by this node. VG_NOTFOUND when none is due; then
+     * out->next_at_ms is when one will be, if that is within VG_WEBHOOK_IDLE_MS (else 0), and
+     * nothing else is set. */
     vg_status (*webhook_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_webhook *out);
     /* Records the body of the first attempt (kept for the retries). */
     vg_status (*webhook_set_body)(vg_store *s, const char *id, const char *body);
