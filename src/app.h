@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 struct vg_dispatch;
+struct vg_webhooks;
 
 typedef struct {
     const vg_config *cfg;
@@ -27,6 +28,7 @@ typedef struct {
     char files_dir[1100]; /* DATA/files: one directory per finished task */
     char tmp_dir[1100];   /* DATA/tmp: renders in progress */
     struct vg_dispatch *dispatch;
+    struct vg_webhooks *webhooks; /* the delivery workers (dispatch/webhooks.h) */
     /* Reloads (app.c) */
     vg_config *live_cfg; /* = cfg, writable: the reloaded retention is stored there */
     int argc;            /* the command line, read again by each reload */

@@ -11,6 +11,7 @@
 #include "api/env.h"
 #include "api/handlers.h"
 #include "api/keys.h"
+#include "api/task_json.h"
 #include "assets/worker.h"
 #include "common/alloc.h"
 #include "common/config.h"
@@ -20,6 +21,7 @@
 #include "core/models.h"
 #include "core/money.h"
 #include "dispatch/dispatcher.h"
+#include "dispatch/webhooks.h"
 #include "http/server.h"
 #include "store/watch.h"
 
@@ -193,11 +195,19 @@ static int setup_models(const vg_config *cfg)
     return 0;
 }
 
-/* The handlers' wake-up: the dispatcher, reached through the process state. */
+/* The handlers' wake-up: the dispatcher and the webhook workers (a cancel or a redelivery made
+ * an event due), reached through the process state. */
 static void wake_dispatcher(void *ud)
 {
     const vg_app *app = ud;
     vg_dispatch_notify(app->dispatch);
+    vg_webhooks_notify(app->webhooks);
+}
+
+/* The object a webhook event carries: the native task object of the API. */
+static json_t *webhook_task_object(void *ud, const vg_task *t)
+{
+    return vg_task_json(ud, t);
 }
 
 /* The handlers' environment: a view of the process state with exactly what they use. */
@@ -240,7 +250,8 @@ static int plan_descriptors(const vg_config *cfg, int loops, int workers, int *m
         if (setrlimit(RLIMIT_NOFILE, &rl)) rl.rlim_cur = before;
     }
     long long reserve = VG_FD_RESERVE_BASE + (long long)VG_FD_PER_RENDER * workers +
-                        (long long)VG_FD_PER_FETCHER * (cfg->upstream_workers + VG_ASSET_WORKERS) +
+                        (long long)VG_FD_PER_FETCHER *
+                            (cfg->upstream_workers + VG_ASSET_WORKERS + cfg->webhook_workers) +
                         (long long)VG_FD_PER_LOOP * loops;
     long long avail = (long long)rl.rlim_cur - reserve;
     *max_conns = avail < cfg->max_connections ? (int)(avail > 0 ? avail : 0) : cfg->max_connections;
@@ -309,6 +320,23 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     size_t n_routes = 0;
     const vg_route *routes = vg_api_routes(&n_routes);
     vg_api_env env = api_env(app, cfg);
+    /* Deliveries left pending by the last run leave as soon as the workers start. */
+    vg_webhooks_env wenv = {.workers = cfg->webhook_workers,
+                            .backoff_ms = cfg->webhook_backoff_ms,
+                            .fetch = denv.fetch,
+                            .open_store = open_store,
+                            .store_ud = app,
+                            .task_object = webhook_task_object,
+                            .object_ud = &env};
+    app->webhooks = vg_webhooks_start(&wenv, err, sizeof err);
+    if (!app->webhooks) {
+        vg_error("%s", err);
+        vg_dispatch_stop(app->dispatch);
+        vg_assets_stop(assets);
+        free((void *)routes);
+        close(listen_fd);
+        return 1;
+    }
     vg_server_opts so = {.host = host,
                          .port = port,
                          .threads = loops,
@@ -330,6 +358,8 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     pthread_join(reloader, NULL);
     vg_dispatch_stop(app->dispatch);
     vg_assets_stop(assets);
+    vg_webhooks_stop(app->webhooks);
+    app->webhooks = NULL;
     free((void *)routes);
     return rc ? 1 : 0;
 }

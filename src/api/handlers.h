@@ -29,6 +29,8 @@ extern const vg_route vg_routes_assets[];
 extern const size_t vg_routes_assets_n;
 extern const vg_route vg_routes_upstream[]; /* upstream.c: upstream (Ark) callbacks */
 extern const size_t vg_routes_upstream_n;
+extern const vg_route vg_routes_webhooks[]; /* webhooks.c: destinations, secrets, redelivery */
+extern const size_t vg_routes_webhooks_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);
@@ -65,5 +67,15 @@ int vg_api_query_limit(vg_ctx *c, int *limit);
  * ratio follows an image first frame. Returns 0, or -1 with err set.
  */
 int vg_api_asset_media(vg_ctx *c, vg_media *m, const char *param, vg_task_spec *s, vg_err *err);
+
+/**
+ * Webhook helpers (webhooks.c). vg_api_webhook_url_check: a destination URL from the JSON value v
+ * (a string under the operator's URL policy; null or "" means none, *url = ""); replies 400 naming
+ * param and returns -1 when it is refused. vg_api_webhook_state: the delivery state of a task for
+ * its object ({"id","type","status","url","attempts","last_http_status","last_error",
+ * "delivered_at"}, new reference), NULL when it has no delivery.
+ */
+int vg_api_webhook_url_check(vg_ctx *c, const json_t *v, const char *param, const char **url);
+json_t *vg_api_webhook_state(vg_ctx *c, const char *task_id);
 
 #endif

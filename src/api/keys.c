@@ -5,6 +5,7 @@
 #include "api/keys.h"
 
 #include "api/handlers.h"
+#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "core/models.h"
@@ -53,6 +54,9 @@ json_t *vg_key_json(const vg_key *k, bool admin_view)
     if (admin_view) {
         json_object_set_new(j, "status", json_string(k->revoked ? "revoked" : "active"));
     }
+    json_object_set_new(j, "webhook_url",
+                        k->webhook_url && k->webhook_url[0] ? json_string(k->webhook_url)
+                                                            : json_null());
     return j;
 }
 
@@ -117,6 +121,12 @@ static int parse_key_options(vg_ctx *c, json_t *body, vg_key *k)
     if (parse_nonneg_int(c, body, "max_active_tasks", 1000000, &k->max_active_tasks) ||
         parse_nonneg_int(c, body, "rate_limit_per_min", 1000000, &k->rate_limit_per_min))
         return -1;
+    const char *url = NULL;
+    if ((v = json_object_get(body, "webhook_url"))) {
+        if (vg_api_webhook_url_check(c, v, "webhook_url", &url)) return -1;
+        free(k->webhook_url);
+        k->webhook_url = vg_strdup(url);
+    }
     if (!json_object_get(body, "allowed_models")) return 0;
     free(k->allowed_models);
     k->allowed_models = NULL;

@@ -9,6 +9,7 @@
  */
 #include "api/taskwait.h"
 
+#include "api/handlers.h"
 #include "api/task_json.h"
 #include "common/limits.h"
 #include "http/longpoll.h"

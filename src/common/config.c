@@ -65,6 +65,10 @@ static const opt options[] = {
      "shortest interval between two polls of one upstream task"},
     {"upstream_poll_max_ms", "VIDGATE_UPSTREAM_POLL_MAX_MS", N(T_I64, upstream_poll_max_ms),
      "longest interval between two polls of one upstream task"},
+    {"webhook_workers", "VIDGATE_WEBHOOK_WORKERS", N(T_INT, webhook_workers),
+     "threads delivering webhooks (one slow receiver holds one)"},
+    {"webhook_backoff_ms", "VIDGATE_WEBHOOK_BACKOFF_MS", N(T_I64, webhook_backoff_ms),
+     "wait before a webhook's first retry; each later retry doubles it"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -88,6 +92,8 @@ static void defaults(vg_config *c)
     c->upstream_task_ttl_s = 172800;
     c->upstream_poll_min_ms = 2000;
     c->upstream_poll_max_ms = 30000;
+    c->webhook_workers = 4;
+    c->webhook_backoff_ms = 5000;
 }
 
 static int parse_bool(const char *v, bool *out)

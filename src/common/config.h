@@ -47,6 +47,8 @@ typedef struct {
     int64_t upstream_task_ttl_s;  /* an upstream task not final after this fails as "expired" */
     int64_t upstream_poll_min_ms; /* shortest interval between two polls of one task */
     int64_t upstream_poll_max_ms; /* longest interval */
+    int webhook_workers;          /* threads delivering webhooks */
+    int64_t webhook_backoff_ms;   /* wait before a webhook's first retry (then doubling) */
     json_t *models;               /* "models" array of the file, or NULL = built-in table; owned */
     json_t *channels;    /* "channels" array of the file, or NULL = one local channel; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */

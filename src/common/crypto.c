@@ -99,16 +99,22 @@ void vg_sha256_hex(const void *data, size_t len, char out[VG_SHA256_HEX_LEN + 1]
     to_hex(md, 32, out);
 }
 
-void vg_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
-                        char out[VG_SHA256_HEX_LEN + 1])
+void vg_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                    unsigned char out[32])
 {
-    unsigned char md[32];
     size_t n = 0;
     EVP_MAC_CTX *m = thread_mac();
     /* A NULL key would mean "keep the previous one" to EVP_MAC_init(): always pass a pointer. */
     if (!EVP_MAC_init(m, key ? key : (const void *)"", key_len, NULL) ||
-        !EVP_MAC_update(m, msg, msg_len) || !EVP_MAC_final(m, md, &n, sizeof md) || n != 32)
+        !EVP_MAC_update(m, msg, msg_len) || !EVP_MAC_final(m, out, &n, 32) || n != 32)
         abort();
+}
+
+void vg_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                        char out[VG_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[32];
+    vg_hmac_sha256(key, key_len, msg, msg_len, md);
     to_hex(md, 32, out);
 }
 

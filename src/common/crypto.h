@@ -11,6 +11,9 @@
 
 /** Hex SHA-256 of data into out (65 bytes with the terminator). */
 void vg_sha256_hex(const void *data, size_t len, char out[VG_SHA256_HEX_LEN + 1]);
+/** Raw HMAC-SHA256 of msg under key into out (32 bytes). */
+void vg_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                    unsigned char out[32]);
 /** Hex HMAC-SHA256 of msg under key into out (65 bytes). */
 void vg_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
                         char out[VG_SHA256_HEX_LEN + 1]);

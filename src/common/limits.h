@@ -91,6 +91,17 @@
 #define VG_ASSET_GC_EVERY_MS       10000
 #define VG_ASSET_URL_TTL_S         86400 /* presigned asset URLs stay valid at least this long */
 
+/* Webhooks (Standard Webhooks deliveries of final task statuses) */
+#define VG_WEBHOOK_TIMEOUT_MS      10000   /* one delivery attempt, connect included */
+#define VG_WEBHOOK_RETRY_WINDOW_S  86400   /* retried this long after the final status */
+#define VG_WEBHOOK_SECRET_GRACE_S  86400   /* a rotated-out secret still signs this long */
+#define VG_WEBHOOK_BACKOFF_MAX_MS  3600000 /* the longest gap between two attempts */
+#define VG_WEBHOOK_LEASE_MS        60000   /* a claimed delivery is re-claimed after this */
+#define VG_WEBHOOK_IDLE_MS         250     /* a worker with nothing due looks again after */
+#define VG_WEBHOOK_MAX_SECRETS     4       /* secrets that sign one delivery at most */
+#define VG_WEBHOOK_MAX_WORKERS     64
+#define VG_WEBHOOK_MAX_REPLY_BYTES (64u << 10) /* of a receiver's reply (read and dropped) */
+
 /* Upstream (Ark) channels */
 #define VG_MAX_CHANNELS             32
 #define VG_MAX_CHANNEL_MODELS       32

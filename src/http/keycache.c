@@ -31,6 +31,7 @@ static void copy_key(vg_key *dst, const vg_key *src)
 {
     *dst = *src;
     dst->allowed_models = vg_strdup(src->allowed_models);
+    dst->webhook_url = vg_strdup(src->webhook_url);
 }
 
 int vg_keycache_get(const char *hash, int64_t now_ms, vg_key *out)

@@ -368,3 +368,91 @@ int vg_fetch_file(const char *url, const vg_fetch_opts *o, const char *path, siz
     *out_len = c.total;
     return VG_OK;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * POST (webhook deliveries)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The reply is not used: count it against the cap and drop it. */
+static size_t discard_cb(char *p, size_t size, size_t nmemb, void *userdata)
+{
+    (void)p;
+    fetch_ctx *c = userdata;
+    size_t n = size * nmemb;
+    if (n > c->max_bytes - c->total) return 0;
+    c->total += n;
+    return n;
+}
+
+static CURLcode setup_post(CURL *h, const char *url, fetch_ctx *c, struct curl_slist *hdrs,
+                           const char *body, size_t body_len)
+{
+    CURLcode rc = setup(h, url, c);
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val);                                    \
+    } while (0)
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_FAILONERROR, 0L); /* every status is an answer to report */
+    SET(CURLOPT_WRITEFUNCTION, discard_cb);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDS, body);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    SET(CURLOPT_HTTPHEADER, hdrs);
+#undef SET
+    return rc;
+}
+
+int vg_fetch_post(void *curl, const char *url, const vg_fetch_opts *o, const char *const *headers,
+                  size_t n, const char *body, size_t body_len, long *http_status, char *err,
+                  size_t errlen)
+{
+    *http_status = 0;
+    int st = vg_fetch_check_url(url, o, err, errlen);
+    if (st != VG_OK) return st;
+    if (global_rc != CURLE_OK) return fail(err, errlen, VG_ERR, "libcurl failed to initialise");
+    CURL *h = curl ? curl : curl_easy_init();
+    if (!h) return fail(err, errlen, VG_ERR, "cannot create a transfer");
+    curl_easy_reset(h); /* keeps the handle's connection cache */
+    fetch_ctx c;
+    ctx_init(&c, o, -1);
+    c.max_bytes = VG_WEBHOOK_MAX_REPLY_BYTES;
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL; /* no 100-continue round trip */
+    for (size_t i = 0; hdrs && i < n; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
+    if (!hdrs) {
+        st = fail(err, errlen, VG_ERR, "out of memory");
+        goto out;
+    }
+    CURLcode rc = setup_post(h, url, &c, hdrs, body, body_len);
+    if (rc != CURLE_OK) {
+        st = fail(err, errlen, VG_ERR, "transfer setup failed: %s", curl_easy_strerror(rc));
+        goto out;
+    }
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http_status);
+    if (rc == CURLE_WRITE_ERROR && *http_status) rc = CURLE_OK; /* a long reply: status known */
+    if (rc != CURLE_OK && c.refused)
+        st = fail(err, errlen, VG_INVALID,
+                  "destination is not a public address (loopback, private or reserved)");
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        st = fail(err, errlen, VG_ERR, "timed out (limit %ld ms)", c.timeout_ms);
+    else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+        st = fail(err, errlen, VG_ERR, "could not resolve the host");
+    else if (rc == CURLE_COULDNT_CONNECT)
+        st = fail(err, errlen, VG_ERR, "could not connect to the host");
+    else if (rc != CURLE_OK)
+        st = fail(err, errlen, VG_ERR, "delivery failed: %s", curl_easy_strerror(rc));
+    else if (*http_status < 200 || *http_status > 299)
+        st = fail(err, errlen, VG_ERR, "HTTP status %ld", *http_status);
+    else
+        st = VG_OK;
+out:
+    /* The handle must not keep pointers to what is freed here. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    if (!curl) curl_easy_cleanup(h);
+    return st;
+}

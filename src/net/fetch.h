@@ -79,4 +79,18 @@ int vg_fetch_mem(const char *url, const vg_fetch_opts *o, unsigned char **out, s
 int vg_fetch_file(const char *url, const vg_fetch_opts *o, const char *path, size_t *out_len,
                   char ctype[VG_FETCH_CTYPE_BYTES], char *err, size_t errlen);
 
+/**
+ * POSTs body (content type application/json) to url with the extra header lines headers[0..n)
+ * ("Name: value"), under the same policy as a fetch (the URL check first, then every connection
+ * vetted at connect time), without following redirects (a receiver answers where it was asked).
+ * o->timeout_ms bounds the whole attempt. curl is the caller's libcurl easy handle, reused from
+ * one call to the next so that a worker keeps its connections (NULL: one is made for the call).
+ * The reply's body is read up to VG_WEBHOOK_MAX_REPLY_BYTES and dropped. *http_status = the
+ * reply's status, 0 when there was none. VG_OK for a 2xx; VG_INVALID refused by policy; VG_ERR
+ * otherwise (the message in err names the status or the network error).
+ */
+int vg_fetch_post(void *curl, const char *url, const vg_fetch_opts *o, const char *const *headers,
+                  size_t n, const char *body, size_t body_len, long *http_status, char *err,
+                  size_t errlen);
+
 #endif

@@ -171,6 +171,38 @@ static const vg_migration migrations[] = {
      "      json_each(CASE WHEN json_valid(t.params) THEN t.params ELSE '{}' END, '$.media') e) "
      "  WHERE url LIKE 'asset://%?sha256=%' "
      "    AND length(substr(url, instr(url, '?sha256=') + 8)) = 64;"},
+    {6, "webhooks: the delivery outbox, signing secrets, default URLs",
+     /* webhook_deliveries: the outbox. One row per task whose final status had somewhere to go,
+      * written in the transaction of that status (sqlite_webhooks.c), so an event is never lost
+      * by a crash and never sent before the commit. next_at and deadline are unix ms; body is the
+      * event as first sent, kept so that every retry carries the same bytes. webhook_secrets:
+      * each key's signing secrets; a rotated-out one has expires_at > 0. */
+     "ALTER TABLE keys ADD COLUMN webhook_url TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE webhook_secrets ("
+     "  key_id TEXT NOT NULL REFERENCES keys(id),"
+     "  secret TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (key_id, secret));"
+     "CREATE TABLE webhook_deliveries ("
+     "  id TEXT PRIMARY KEY,"
+     "  task_id TEXT NOT NULL UNIQUE REFERENCES tasks(id),"
+     "  key_id TEXT NOT NULL REFERENCES keys(id),"
+     "  type TEXT NOT NULL,"
+     "  url TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  status TEXT NOT NULL DEFAULT 'pending',"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  next_at INTEGER NOT NULL,"
+     "  deadline INTEGER NOT NULL,"
+     "  lease_until INTEGER NOT NULL DEFAULT 0,"
+     "  lease_owner TEXT NOT NULL DEFAULT '',"
+     "  last_http_status INTEGER NOT NULL DEFAULT 0,"
+     "  last_error TEXT NOT NULL DEFAULT '',"
+     "  delivered_at INTEGER NOT NULL DEFAULT 0,"
+     "  body TEXT);"
+     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) "
+     "  WHERE status = 'pending';"},
 };
 
 const vg_migration *vg_migrations(int *n)

@@ -6,7 +6,8 @@
  *
  * Files: sqlite_open.c (opening, migrating, the ops table), sqlite_stmt.c (statements,
  * transactions, the helpers below), sqlite_keys.c (keys, ledger, usage), sqlite_audit.c,
- * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c.
+ * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c,
+ * sqlite_webhooks.c (the webhook outbox and signing secrets).
  *
  * Statements: one strategy for every file. A statement is prepared on first use on a connection
  * and kept in that connection's cache, keyed by its SQL text (a hash of the text, then a string
@@ -215,5 +216,25 @@ vg_status vg_sq_upstream_requeue(vg_store *s, const char *task_id, const char *a
                                  int64_t now);
 vg_status vg_sq_upstream_update(vg_store *s, vg_up_update *u, size_t n, int64_t now);
 vg_status vg_sq_upstream_recover(vg_store *s, int64_t now_ms);
+
+/* sqlite_webhooks.c */
+vg_status vg_sq_webhook_secrets(vg_store *s, const char *key_id, int64_t now,
+                                char (**out)[VG_WEBHOOK_SECRET_MAX], size_t *n);
+vg_status vg_sq_webhook_secret_rotate(vg_store *s, const char *key_id, int64_t now, int64_t grace_s,
+                                      char out[VG_WEBHOOK_SECRET_MAX]);
+vg_status vg_sq_webhook_claim(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_webhook *out);
+vg_status vg_sq_webhook_set_body(vg_store *s, const char *id, const char *body);
+vg_status vg_sq_webhook_attempt_end(vg_store *s, const vg_webhook_result *r);
+vg_status vg_sq_webhook_get(vg_store *s, const char *task_id, vg_webhook *out);
+vg_status vg_sq_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_ms,
+                                  int64_t deadline_ms);
+vg_status vg_sq_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
+/** Inside an open transaction: a new signing secret for key_id. */
+vg_status vg_sq_webhook_secret_add(vg_sqlite *s, const char *key_id, int64_t now);
+/**
+ * Inside the transaction of a task's final status (unix s now): the outbox row of its event of
+ * type `type`, when the task has a callback_url or its key a webhook_url; nothing otherwise.
+ */
+vg_status vg_sq_webhook_enqueue(vg_sqlite *s, const char *task_id, const char *type, int64_t now);
 
 #endif

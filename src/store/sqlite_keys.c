@@ -15,13 +15,14 @@
 
 #define KEY_COLS                                                                                   \
     "id, name, hash, is_admin, revoked_at, test_mode, balance_micro, held_micro, created_at, "     \
-    "expires_at, max_active_tasks, rate_limit_per_min, allowed_models"
+    "expires_at, max_active_tasks, rate_limit_per_min, allowed_models, webhook_url"
 
 void vg_key_free(vg_key *k)
 {
     if (!k) return;
     free(k->allowed_models);
-    k->allowed_models = NULL;
+    free(k->webhook_url);
+    k->allowed_models = k->webhook_url = NULL;
 }
 
 static void row_to_key(sqlite3_stmt *st, void *out)
@@ -41,6 +42,7 @@ static void row_to_key(sqlite3_stmt *st, void *out)
     k->max_active_tasks = sqlite3_column_int(st, 10);
     k->rate_limit_per_min = sqlite3_column_int(st, 11);
     k->allowed_models = vg_sq_col_dup(st, 12);
+    k->webhook_url = vg_sq_col_dup(st, 13);
 }
 
 /* Which cached total each kind of ledger row moves, and in which direction. */
@@ -95,11 +97,14 @@ static vg_status key_insert(vg_sqlite *s, void *ctx)
     const vg_key *k = c->k;
     vg_status rc = vg_sq_exec(
         s,
-        "INSERT INTO keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, 0, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, 0, ?6, ?7, ?8, ?9, ?10, "
+        "?11)",
         SQ_ARGS(SQ_T(k->id), SQ_T(k->name), SQ_T(k->hash), SQ_I(k->is_admin), SQ_I(k->test_mode),
                 SQ_I(k->created_at), SQ_I(k->expires_at), SQ_I(k->max_active_tasks),
-                SQ_I(k->rate_limit_per_min), SQ_T(k->allowed_models)),
+                SQ_I(k->rate_limit_per_min), SQ_T(k->allowed_models),
+                SQ_T(k->webhook_url ? k->webhook_url : "")),
         NULL);
+    if (rc == VG_OK) rc = vg_sq_webhook_secret_add(s, k->id, k->created_at);
     if (rc != VG_OK || c->credit == 0) return rc;
     rc = adjust(s, k->id, c->credit, c->note, k->created_at);
     return rc == VG_DUPLICATE ? VG_ERR : rc;
@@ -151,9 +156,10 @@ vg_status vg_sq_key_update(vg_store *base, const vg_key *k, int64_t now)
     (void)now;
     return vg_sq_change(vg_sq(base),
                         "UPDATE keys SET name = ?1, allowed_models = ?2, max_active_tasks = ?3, "
-                        "rate_limit_per_min = ?4, expires_at = ?5 WHERE id = ?6",
+                        "rate_limit_per_min = ?4, expires_at = ?5, webhook_url = ?7 WHERE id = ?6",
                         SQ_ARGS(SQ_T(k->name), SQ_T(k->allowed_models), SQ_I(k->max_active_tasks),
-                                SQ_I(k->rate_limit_per_min), SQ_I(k->expires_at), SQ_T(k->id)),
+                                SQ_I(k->rate_limit_per_min), SQ_I(k->expires_at), SQ_T(k->id),
+                                SQ_T(k->webhook_url ? k->webhook_url : "")),
                         VG_NOTFOUND);
 }
 

@@ -92,6 +92,14 @@ static const vg_store_ops sqlite_ops = {
     .upstream_requeue = vg_sq_upstream_requeue,
     .upstream_update = vg_sq_upstream_update,
     .upstream_recover = vg_sq_upstream_recover,
+    .webhook_secrets = vg_sq_webhook_secrets,
+    .webhook_secret_rotate = vg_sq_webhook_secret_rotate,
+    .webhook_claim = vg_sq_webhook_claim,
+    .webhook_set_body = vg_sq_webhook_set_body,
+    .webhook_attempt_end = vg_sq_webhook_attempt_end,
+    .webhook_get = vg_sq_webhook_get,
+    .webhook_redeliver = vg_sq_webhook_redeliver,
+    .webhook_recover = vg_sq_webhook_recover,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */

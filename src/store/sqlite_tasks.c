@@ -314,6 +314,7 @@ typedef struct {
     size_t n;
     int64_t cost; /* captured when >= 0 */
     int64_t now;
+    vg_task_status to; /* the final status: its webhook event is written in the same transaction */
 } final_ctx;
 
 static vg_status finish(vg_sqlite *s, void *ctx)
@@ -324,20 +325,22 @@ static vg_status finish(vg_sqlite *s, void *ctx)
     if (rc != VG_OK) return rc == VG_NOTFOUND ? VG_CONFLICT : rc;
     if (c->cost >= 0) rc = vg_sq_ledger_move(s, m.key_id, c->id, "capture", c->cost, "", c->now);
     if (rc == VG_OK) rc = vg_sq_ledger_move(s, m.key_id, c->id, "release", m.hold, "", c->now);
+    if (rc == VG_OK) rc = vg_sq_webhook_enqueue(s, c->id, vg_webhook_event_type(c->to), c->now);
     return rc == VG_OK ? VG_OK : VG_ERR;
 }
 
-static vg_status final_transition(vg_store *base, const char *id, const char *sql,
-                                  const vg_sq_val *v, size_t n, int64_t cost, int64_t now)
+static vg_status final_transition(vg_store *base, const char *id, vg_task_status to,
+                                  const char *sql, const vg_sq_val *v, size_t n, int64_t cost,
+                                  int64_t now)
 {
-    final_ctx c = {id, sql, v, n, cost, now};
+    final_ctx c = {id, sql, v, n, cost, now, to};
     return vg_sq_atomic(vg_sq(base), finish, &c);
 }
 
 vg_status vg_sq_task_complete(vg_store *base, const char *id, const vg_task_result *r, int64_t now)
 {
     return final_transition(
-        base, id,
+        base, id, VG_TASK_COMPLETED,
         "UPDATE tasks SET status = ?12, progress = 100, version = version + 1, updated_at = ?1, "
         "completed_at = ?1, expires_at = ?2, width = ?3, height = ?4, ratio = ?5, seed = ?6, "
         "tokens = ?7, cost_micro = ?8, has_last_frame = ?9, lease_until = 0 "
@@ -353,7 +356,7 @@ vg_status vg_sq_task_fail(vg_store *base, const char *id, const char *code, cons
                           int64_t now)
 {
     return final_transition(
-        base, id,
+        base, id, VG_TASK_FAILED,
         "UPDATE tasks SET status = ?6, version = version + 1, updated_at = ?1, completed_at = ?1, "
         "error_code = ?2, error_message = ?3, lease_until = 0 WHERE id = ?4 AND "
         "" SQ_STATUS_IN("status", 5) " RETURNING key_id, hold_micro",
@@ -365,7 +368,7 @@ vg_status vg_sq_task_fail(vg_store *base, const char *id, const char *code, cons
 vg_status vg_sq_task_cancel(vg_store *base, const char *id, const char *key_id, int64_t now)
 {
     return final_transition(
-        base, id,
+        base, id, VG_TASK_CANCELLED,
         "UPDATE tasks SET status = ?5, version = version + 1, updated_at = ?1, completed_at = ?1, "
         "error_code = 'cancelled', error_message = 'cancelled by the caller' WHERE id = ?2 AND "
         "key_id = ?3 AND " SQ_STATUS_IN("status", 4) " RETURNING key_id, hold_micro",

@@ -25,8 +25,12 @@
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
  * the real cost and the release frees the whole hold.
  *
+ * Webhooks: the final transitions (task_complete, task_fail, task_cancel) also write the task's
+ * webhook delivery (the outbox row, when the task has a callback_url or its key a webhook_url) in
+ * their transaction; delivery workers claim due rows under a lease like tasks (webhook_claim).
+ *
  * Ownership: out-structs are filled by the callee; free their heap fields with vg_task_free() /
- * vg_key_free() / vg_asset_free(). Arrays returned through **out are malloc'd; free each element
+ * vg_key_free() / vg_asset_free() / vg_webhook_free(). Arrays returned through **out are malloc'd; free each element
  * then the array.
  */
 #ifndef VG_STORE_H
@@ -34,6 +38,7 @@
 #include "common/status.h"
 #include "core/asset.h"
 #include "core/task.h"
+#include "core/webhook.h"
 #include "store/upstream.h"
 
 #include <stdbool.h>
@@ -54,6 +59,7 @@ typedef struct {
     int max_active_tasks;   /* 0 = no limit */
     int rate_limit_per_min; /* 0 = no limit */
     char *allowed_models;   /* JSON array text, NULL = all; owned */
+    char *webhook_url;      /* default webhook destination, NULL or "" = none; owned */
 } vg_key;
 
 void vg_key_free(vg_key *k);
@@ -104,6 +110,37 @@ typedef struct {
     int64_t completed_cost_micro; /* sum of cost of completed tasks */
 } vg_audit;
 
+/* The webhook delivery of one event (one task's final status): the outbox row. */
+typedef struct {
+    char id[48]; /* "evt_…": the event id and webhook-id, stable across attempts */
+    char task_id[48];
+    char key_id[48];
+    char type[32];      /* video.completed | video.failed | video.cancelled */
+    char url[2049];     /* the task's callback_url, else the key's webhook_url, at the commit */
+    char status[16];    /* pending | delivered | failed */
+    int64_t created_at; /* unix s: when the final status was committed */
+    int attempts;       /* attempts begun (a claim counts) */
+    int64_t next_at_ms; /* pending: when the next attempt is due */
+    int64_t deadline_ms;
+    int last_http_status; /* 0 = no reply */
+    char last_error[256];
+    int64_t delivered_at; /* unix s, 0 = not delivered */
+    char *body;           /* the event as first sent (every retry repeats it); NULL before; owned */
+} vg_webhook;
+
+void vg_webhook_free(vg_webhook *w);
+
+/* How an attempt ended. */
+typedef struct {
+    const char *id;
+    bool delivered;     /* a 2xx */
+    bool give_up;       /* failed for good (retry window over, or the destination is refused) */
+    int64_t next_at_ms; /* otherwise: the next attempt */
+    int http_status;
+    const char *error; /* "" when delivered */
+    int64_t now_ms;
+} vg_webhook_result;
+
 typedef struct vg_store vg_store;
 
 typedef struct {
@@ -120,7 +157,7 @@ typedef struct {
     /* VG_CONFLICT when already revoked, VG_NOTFOUND when there is no such key. */
     vg_status (*key_revoke)(vg_store *s, const char *id, int64_t now);
     vg_status (*key_count)(vg_store *s, int64_t *n);
-    /* Updates name, allowed_models, limits and expiry of k->id. VG_NOTFOUND. */
+    /* Updates name, allowed_models, limits, expiry and webhook_url of k->id. VG_NOTFOUND. */
     vg_status (*key_update)(vg_store *s, const vg_key *k, int64_t now);
     /* Credits (delta > 0) or debits (delta < 0) the balance with a ledger row. A debit larger
      * than the available amount (balance − held) → VG_NOFUNDS. */
@@ -267,6 +304,36 @@ typedef struct {
      * whose next look was scheduled by this node, is due now (this node's leases died with it;
      * another node's schedule stands until it comes due). */
     vg_status (*upstream_recover)(vg_store *s, int64_t now_ms);
+
+    /* ---- webhooks (the outbox rows are written by the final transitions) ---- */
+    /* The key's signing secrets valid at now (not rotated out, or within their grace), newest
+     * first, at most VG_WEBHOOK_MAX_SECRETS (malloc'd array). A key without one (made before
+     * webhooks) gets one here. VG_NOTFOUND when there is no such key. */
+    vg_status (*webhook_secrets)(vg_store *s, const char *key_id, int64_t now,
+                                 char (**out)[VG_WEBHOOK_SECRET_MAX], size_t *n);
+    /* A new secret for the key (into out); the current ones stay valid until now + grace_s.
+     * VG_NOTFOUND. */
+    vg_status (*webhook_secret_rotate)(vg_store *s, const char *key_id, int64_t now,
+                                       int64_t grace_s, char out[VG_WEBHOOK_SECRET_MAX]);
+    /* Claims the delivery due longest ago (pending, next_at <= now_ms, no live lease): attempts
+     * + 1, lease until now_ms + lease_ms held by this node. VG_NOTFOUND when none is due; then
+     * out->next_at_ms is when one will be, if that is within VG_WEBHOOK_IDLE_MS (else 0), and
+     * nothing else is set. */
+    vg_status (*webhook_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_webhook *out);
+    /* Records the body of the first attempt (kept for the retries). */
+    vg_status (*webhook_set_body)(vg_store *s, const char *id, const char *body);
+    /* Ends an attempt: delivered, failed for good, or pending again at next_at_ms; the lease is
+     * released. VG_CONFLICT when the delivery is no longer pending. */
+    vg_status (*webhook_attempt_end)(vg_store *s, const vg_webhook_result *r);
+    /* The delivery of a task. VG_NOTFOUND when it has none. */
+    vg_status (*webhook_get)(vg_store *s, const char *task_id, vg_webhook *out);
+    /* Sends a task's event again (same id and body): pending, attempts 0, due now, retried until
+     * deadline_ms. VG_NOTFOUND when the task has no delivery. */
+    vg_status (*webhook_redeliver)(vg_store *s, const char *task_id, int64_t now_ms,
+                                   int64_t deadline_ms);
+    /* Start-up: releases this node's delivery leases (an attempt in flight died with it).
+     * *n = how many. */
+    vg_status (*webhook_recover)(vg_store *s, int64_t now_ms, int64_t *n);
 } vg_store_ops;
 
 struct vg_store {
@@ -595,6 +662,51 @@ static inline vg_status vg_store_upstream_update(vg_store *s, vg_up_update *u, s
 static inline vg_status vg_store_upstream_recover(vg_store *s, int64_t now_ms)
 {
     return s->ops->upstream_recover(s, now_ms);
+}
+
+static inline vg_status vg_store_webhook_secrets(vg_store *s, const char *key_id, int64_t now,
+                                                 char (**out)[VG_WEBHOOK_SECRET_MAX], size_t *n)
+{
+    return s->ops->webhook_secrets(s, key_id, now, out, n);
+}
+
+static inline vg_status vg_store_webhook_secret_rotate(vg_store *s, const char *key_id, int64_t now,
+                                                       int64_t grace_s,
+                                                       char out[VG_WEBHOOK_SECRET_MAX])
+{
+    return s->ops->webhook_secret_rotate(s, key_id, now, grace_s, out);
+}
+
+static inline vg_status vg_store_webhook_claim(vg_store *s, int64_t now_ms, int64_t lease_ms,
+                                               vg_webhook *out)
+{
+    return s->ops->webhook_claim(s, now_ms, lease_ms, out);
+}
+
+static inline vg_status vg_store_webhook_set_body(vg_store *s, const char *id, const char *body)
+{
+    return s->ops->webhook_set_body(s, id, body);
+}
+
+static inline vg_status vg_store_webhook_attempt_end(vg_store *s, const vg_webhook_result *r)
+{
+    return s->ops->webhook_attempt_end(s, r);
+}
+
+static inline vg_status vg_store_webhook_get(vg_store *s, const char *task_id, vg_webhook *out)
+{
+    return s->ops->webhook_get(s, task_id, out);
+}
+
+static inline vg_status vg_store_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_ms,
+                                                   int64_t deadline_ms)
+{
+    return s->ops->webhook_redeliver(s, task_id, now_ms, deadline_ms);
+}
+
+static inline vg_status vg_store_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n)
+{
+    return s->ops->webhook_recover(s, now_ms, n);
 }
 
 #endif
