@@ -56,6 +56,18 @@ json_t *vg_key_json(const vg_key *k, bool admin_view)
     return j;
 }
 
+/* The largest balance a key may hold (common/limits.h), as the API writes amounts. */
+typedef struct {
+    char s[VG_MONEY_STR_MAX];
+} money_text;
+
+static money_text max_balance(void)
+{
+    money_text t;
+    vg_money_format(VG_MAX_BALANCE_MICRO, t.s);
+    return t;
+}
+
 /* allowed_models: an array of known model names, stored as JSON text. */
 static int parse_models(vg_ctx *c, json_t *v, vg_key *k)
 {
@@ -129,7 +141,9 @@ static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
     if (parse_name(c, body, k, true)) return -1;
     if ((v = json_object_get(body, "balance")) && (vg_money_from_json(v, credit) || *credit < 0))
         return vg_reply_error(c, 400, "invalid_parameter", "balance",
-                              "balance must be a non-negative amount such as \"100.00\""),
+                              "balance must be a non-negative amount such as \"100.00\", at "
+                              "most %s",
+                              max_balance().s),
                -1;
     if ((v = json_object_get(body, "mode"))) {
         const char *m = json_string_value(v);
@@ -237,7 +251,8 @@ static int adjust(vg_ctx *c, int sign)
     json_t *note = json_object_get(body, "note");
     if (vg_money_from_json(json_object_get(body, "amount"), &amount) || amount <= 0)
         vg_reply_error(c, 400, "invalid_parameter", "amount",
-                       "amount must be a positive amount such as \"10.00\"");
+                       "amount must be a positive amount such as \"10.00\", at most %s",
+                       max_balance().s);
     else if (note && (!json_is_string(note) || json_string_length(note) > 255))
         vg_reply_error(c, 400, "invalid_parameter", "note",
                        "note must be a string of 255 bytes at most");
@@ -252,6 +267,10 @@ static int adjust(vg_ctx *c, int sign)
         else if (rc == VG_NOFUNDS)
             vg_reply_error(c, 409, "insufficient_balance", "amount",
                            "the debit is larger than the available balance");
+        else if (rc == VG_TOOLARGE)
+            vg_reply_error(c, 409, "balance_limit_exceeded", "amount",
+                           "the credit would bring the balance above the maximum balance of %s",
+                           max_balance().s);
         else
             vg_reply_internal(c);
     }

@@ -1,0 +1,109 @@
+"""Hardening of money, keys and stored inputs (issue 10, items 1, 2, 6, 7, 9, 10): amounts and
+balances bounded so that no sum overflows and `vidgated check` always runs, a revoked key's
+presigned links stop at once, rotating VIDGATE_ADMIN_KEY retires the old admin key, big inline
+images are judged by their header after the funds check, inline media stored as files and not in
+the task row, and a per-key asset storage quota. Loopback only, bounded sizes.
+
+Each test prints the figure it measures (the report compares them before and after the fix)."""
+import os
+import sqlite3
+import subprocess
+import time
+import unittest
+
+import harness
+from harness import Server
+
+FAST = "doubao-seedance-2-0-fast"
+MAX_BALANCE = "1000000000.000000"  # the documented maximum balance (10^9 units)
+
+
+def figure(name, value):
+    print("\n  FIGURE %s: %s" % (name, value), flush=True)
+
+
+def check(data_dir):
+    r = subprocess.run([harness.VIDGATED, "check", "--data", data_dir], capture_output=True,
+                       text=True, timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+class MoneyBoundsTest(unittest.TestCase):
+    """Item 7: ten credits of 999999999999.999999 overflowed int64 (SQLite turned the balance into
+    a float, the API showed 9223372036854.775807) and `vidgated check` exited 2 for everyone."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+
+    def credit(self, kid, amount, kind="credit"):
+        return self.srv.api("POST", "/admin/keys/%s/%s" % (kid, kind), {"amount": amount},
+                            key=self.srv.admin_key)
+
+    def test_huge_credits_are_refused_and_check_runs(self):
+        kid, _ = self.srv.new_key("rich", "0")
+        codes = [self.credit(kid, "999999999999.999999")[0] for _ in range(10)]
+        st, _, k = self.srv.api("GET", "/admin/keys/" + kid, key=self.srv.admin_key)
+        code, out = check(self.srv.data)
+        figure("ten credits of 999999999999.999999", "statuses %s, balance %s, check exit %d"
+               % (sorted(set(codes)), k["balance"], code))
+        self.assertEqual(set(codes), {400})
+        self.assertEqual(k["balance"], "0.000000")
+        self.assertEqual(code, 0, out)
+
+    def test_amounts_above_the_maximum_are_400(self):
+        kid, _ = self.srv.new_key("bounds", "0")
+        for amount in ("1000000000.000001", 1e13, 10 ** 13, "9223372036854.775807"):
+            with self.subTest(amount=amount):
+                st, _, j = self.credit(kid, amount)
+                self.assertEqual((st, j["error"]["param"]), (400, "amount"), j)
+                self.assertIn(MAX_BALANCE, j["error"]["message"])
+        st, _, j = self.srv.api("POST", "/admin/keys", {"name": "x", "balance": "1000000000.5"},
+                                key=self.srv.admin_key)
+        self.assertEqual((st, j["error"]["param"]), (400, "balance"), j)
+
+    def test_credit_beyond_the_maximum_balance_is_409(self):
+        kid, _ = self.srv.new_key("full", "999999999.000000")
+        st, _, j = self.credit(kid, "1.000000")
+        self.assertEqual((st, j["balance"]), (200, MAX_BALANCE), j)
+        st, _, j = self.credit(kid, "0.000001")
+        self.assertEqual((st, j["error"]["code"]), (409, "balance_limit_exceeded"), j)
+        self.assertIn(MAX_BALANCE, j["error"]["message"])
+        st, _, j = self.credit(kid, "0.5", "debit")
+        self.assertEqual((st, j["balance"]), (200, "999999999.500000"), j)
+        code, out = check(self.srv.data)
+        self.assertEqual(code, 0, out)
+
+    def test_check_reports_a_bad_row_and_goes_on(self):
+        srv = Server()
+        try:
+            kid, _ = srv.new_key("victim", "5.00")
+            other, _ = srv.new_key("bystander", "1.00")
+            srv.stop()
+            db = sqlite3.connect(os.path.join(srv.data, "vidgate.db"))
+            # What the overflow left behind: a float balance and ledger rows whose sum overflows.
+            big = 2 ** 62
+            db.execute("UPDATE keys SET balance_micro = 9.2233720368547758e18 WHERE id = ?",
+                       (kid,))
+            for _ in range(3):
+                db.execute("INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, "
+                           "created_at) VALUES (?, NULL, 'credit', ?, '', 0)", (kid, big))
+            db.execute("UPDATE keys SET held_micro = 7 WHERE id = ?", (other,))
+            db.commit()
+            db.close()
+            code, out = check(srv.data)
+            figure("check on a database with an overflowed row", "exit %d" % code)
+            self.assertEqual(code, 1, out)
+            self.assertIn(kid, out)
+            self.assertIn("DIFFERENCE key held amount differs from its ledger: " + other, out)
+            self.assertIn("difference(s)", out)
+        finally:
+            srv.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
