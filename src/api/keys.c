@@ -30,6 +30,16 @@ int vg_keys_create(vg_store *s, vg_key *k, int64_t credit_micro, const char *sec
     return vg_store_key_insert(s, k, credit_micro, credit_micro ? "initial balance" : "");
 }
 
+vg_status vg_keys_live(vg_store *s, const char *key_id, int64_t now)
+{
+    vg_key k;
+    vg_status rc = vg_store_key_get(s, key_id, &k);
+    if (rc != VG_OK) return rc;
+    bool live = !k.revoked && (k.expires_at == 0 || k.expires_at > now);
+    vg_key_free(&k);
+    return live ? VG_OK : VG_NOTFOUND;
+}
+
 static json_t *money(int64_t micro)
 {
     char buf[VG_MONEY_STR_MAX];

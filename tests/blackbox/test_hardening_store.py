@@ -5,6 +5,7 @@ images are judged by their header after the funds check, inline media stored as 
 the task row, and a per-key asset storage quota. Loopback only, bounded sizes.
 
 Each test prints the figure it measures (the report compares them before and after the fix)."""
+import base64
 import os
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import unittest
 
 import harness
 from harness import Server
+from images import png_bytes
 
 FAST = "doubao-seedance-2-0-fast"
 MAX_BALANCE = "1000000000.000000"  # the documented maximum balance (10^9 units)
@@ -104,6 +106,69 @@ class MoneyBoundsTest(unittest.TestCase):
         finally:
             srv.close()
 
+
+def asset_call(srv, key, action, body):
+    st, _, j = srv.api("POST", "/v1/seedance/asset/" + action, body, key=key)
+    if st != 200 or "Error" in j["ResponseMetadata"]:
+        raise AssertionError("%s: %s %s" % (action, st, j))
+    return j["Result"]
+
+
+def active_asset(srv, key, data):
+    """Creates an image asset from bytes and waits until it is Active. Returns GetAsset's result."""
+    aid = asset_call(srv, key, "CreateAsset", {"Name": "a", "Data": base64.b64encode(data).decode()})["Id"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        a = asset_call(srv, key, "GetAsset", {"Id": aid})
+        if a["Status"] != "Processing":
+            return a
+        time.sleep(0.05)
+    raise AssertionError("asset %s still Processing" % aid)
+
+
+class RevokedLinksTest(unittest.TestCase):
+    """Item 10: a revoked key's presigned links kept serving until they expired (up to 7 days)."""
+
+    def test_revocation_stops_presigned_links(self):
+        srv = Server()
+        try:
+            kid, key = srv.new_key("leaver", "10.00")
+            st, _, j = srv.submit(key)
+            self.assertEqual(st, 200, j)
+            t = srv.wait_task(j["id"], key)
+            self.assertEqual(t["status"], "completed", t)
+            a = active_asset(srv, key, png_bytes(320, 320))
+            self.assertEqual(a["Status"], "Active", a)
+            links = [t["output"]["video_url"], a["URL"]]
+            for url in links:
+                self.assertEqual(srv.request("GET", url).status, 200, url)
+            st, _, j = srv.api("DELETE", "/admin/keys/" + kid, key=srv.admin_key)
+            self.assertEqual(st, 200, j)
+            after = [srv.request("GET", url) for url in links]
+            figure("presigned links of a revoked key", "statuses %s" % [r.status for r in after])
+            for url, r in zip(links, after):
+                self.assertEqual(r.status, 403, url)
+                self.assertIn(b"url_revoked", r.body)
+        finally:
+            srv.close()
+
+    def test_expired_key_stops_presigned_links(self):
+        srv = Server()
+        try:
+            kid, key = srv.new_key("temp", "10.00")
+            st, _, j = srv.submit(key)
+            t = srv.wait_task(j["id"], key)
+            url = t["output"]["video_url"]
+            self.assertEqual(srv.request("GET", url).status, 200)
+            st, _, j = srv.api("PATCH", "/admin/keys/" + kid, {"expires_at": int(time.time()) + 2},
+                               key=srv.admin_key)
+            self.assertEqual(st, 200, j)
+            time.sleep(3)
+            r = srv.request("GET", url)
+            self.assertEqual(r.status, 403, r.body)
+            self.assertIn(b"url_revoked", r.body)
+        finally:
+            srv.close()
 
 if __name__ == "__main__":
     unittest.main()
