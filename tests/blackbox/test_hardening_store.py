@@ -8,8 +8,11 @@ Each test prints the figure it measures (the report compares them before and aft
 import base64
 import os
 import sqlite3
+import struct
 import subprocess
+import threading
 import time
+import zlib
 import unittest
 
 import harness
@@ -220,6 +223,88 @@ class AdminRotationTest(unittest.TestCase):
             srv.start()
             self.assertEqual(self.admin_status(srv, generated), 401)
             self.assertEqual(self.admin_status(srv, srv.admin_key), 200)
+        finally:
+            srv.close()
+
+
+def _chunk(tag, data):
+    c = struct.pack(">I", len(data)) + tag + data
+    return c + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def big_grey_png(side):
+    """A side x side uniform grey PNG: tens of kilobytes, slow to decode."""
+    raw = (b"\x00" + b"\x80" * side) * side
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b""))
+
+
+class BigImageSubmitTest(unittest.TestCase):
+    """Item 2: nine 5984x5984 PNGs from a key with balance 0 were decoded on the event loop
+    before the funds check: each submit took 1.3-1.7 s, then 402, and /healthz waited as long."""
+
+    def test_big_images_from_a_key_that_cannot_pay(self):
+        srv = Server(env={"VIDGATE_THREADS": "1"})
+        try:
+            _, key = srv.new_key("broke", "0")
+            url = "data:image/png;base64," + base64.b64encode(big_grey_png(5984)).decode()
+            statuses, took = [], []
+            stop = threading.Event()
+
+            def attack():
+                while not stop.is_set():
+                    t0 = time.time()
+                    try:
+                        st, _, _ = srv.submit(key, images=[url] * 9,
+                                              metadata={"resolution": "480p", "ratio": "adaptive"})
+                    except OSError as e:  # a timeout: the server did not answer in 30 s
+                        st = repr(e)
+                    took.append(time.time() - t0)
+                    statuses.append(st)
+
+            threads = [threading.Thread(target=attack) for _ in range(3)]
+            for t in threads:
+                t.start()
+            health = []
+            try:
+                for _ in range(10):
+                    t0 = time.time()
+                    try:  # "answers": within a generous 5 s, not a latency target
+                        st = srv.request("GET", "/healthz", timeout=5).status
+                    except OSError as e:
+                        st = repr(e)
+                    health.append((st, time.time() - t0))
+                    time.sleep(0.1)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            figure("submit of nine 5984^2 PNGs, balance 0", "%d submits, max %.3f s, median %.3f s"
+                   % (len(took), max(took), sorted(took)[len(took) // 2]))
+            figure("/healthz meanwhile", "max %.3f s, median %.3f s"
+                   % (max(h[1] for h in health), sorted(h[1] for h in health)[5]))
+            self.assertEqual(set(statuses), {402})
+            self.assertEqual({h[0] for h in health}, {200})
+        finally:
+            srv.close()
+
+    def test_a_header_that_lies_fails_the_task_refunded(self):
+        srv = Server()
+        try:
+            kid, key = srv.new_key("liar", "5.00")
+            png = big_grey_png(64)
+            bad = png[:33] + _chunk(b"IDAT", b"not deflate data") + _chunk(b"IEND", b"")
+            st, _, j = srv.submit(key, images=["data:image/png;base64," +
+                                               base64.b64encode(bad).decode()])
+            self.assertEqual(st, 200, j)  # the header is a PNG's of a valid size
+            t = srv.wait_task(j["id"], key)
+            self.assertEqual((t["status"], t["error"]["code"]), ("failed", "invalid_image"), t)
+            st, _, k = srv.api("GET", "/v1/me", key=key)
+            self.assertEqual((k["balance"], k["held"]), ("5.000000", "0.000000"))
+            st, _, j = srv.submit(key, images=["data:image/png;base64," +
+                                               base64.b64encode(big_grey_png(6001)[:33]).decode()])
+            self.assertEqual((st, j["error"]["code"]), (400, "invalid_image"), j)
+            self.assertIn("6001x6001", j["error"]["message"])
         finally:
             srv.close()
 
