@@ -14,6 +14,7 @@
 #include "api/task_json.h"
 #include "assets/worker.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
@@ -145,35 +146,88 @@ static int load_secret(vg_app *app, const vg_config *cfg)
     return 0;
 }
 
-static int create_admin(vg_store *s, const char *secret, char out[128])
+/* Makes an admin key (with `secret`, or a fresh one written to out); its id goes to id_out. */
+static int create_admin(vg_store *s, const char *secret, char out[128], char id_out[VG_ID_MAX])
 {
     vg_key k;
     memset(&k, 0, sizeof k);
     snprintf(k.name, sizeof k.name, "admin");
     k.is_admin = true;
-    return vg_keys_create(s, &k, 0, secret, out);
+    int rc = vg_keys_create(s, &k, 0, secret, out);
+    snprintf(id_out, VG_ID_MAX, "%s", k.id);
+    return rc;
 }
 
-/* VIDGATE_ADMIN_KEY names the admin key; otherwise one is made on first start, written to
+/* Revokes every live admin key but keep_id (NULL: revokes none). *live counts those kept. */
+static int retire_admins(vg_store *s, const char *keep_id, int *live)
+{
+    vg_key *keys = NULL;
+    size_t n = 0;
+    *live = 0;
+    if (vg_store_key_list(s, &keys, &n) != VG_OK) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i].is_admin || keys[i].revoked) continue;
+        if (!keep_id || !strcmp(keys[i].id, keep_id)) {
+            (*live)++;
+            continue;
+        }
+        if (vg_store_key_revoke(s, keys[i].id, vg_now_s()) != VG_OK)
+            rc = -1;
+        else
+            vg_info("retired the previous admin key %s: VIDGATE_ADMIN_KEY names another",
+                    keys[i].id);
+    }
+    for (size_t i = 0; i < n; i++)
+        vg_key_free(&keys[i]);
+    free(keys);
+    return rc;
+}
+
+/* DATA/admin.key holds a generated admin key; once VIDGATE_ADMIN_KEY names another, that one is
+ * retired and the file would only mislead. */
+static void drop_admin_file(const vg_config *cfg)
+{
+    char path[1100], *text = NULL;
+    snprintf(path, sizeof path, "%s/admin.key", cfg->data_dir);
+    if (vg_read_file(path, 256, &text, NULL) != 0) return;
+    text[strcspn(text, "\r\n")] = '\0';
+    if (strcmp(text, cfg->admin_key) != 0 && unlink(path) == 0)
+        vg_info("removed %s: it held the retired admin key", path);
+    free(text);
+}
+
+/* VIDGATE_ADMIN_KEY names the admin key, made on first use. Rotation: set a new value and
+ * restart; every other admin key (the previous value, or a generated one) is retired, i.e.
+ * revoked, and a retired key named again is refused, so a leaked key does not come back by
+ * mistake. Without the variable, one is made when no live admin key exists, written to
  * DATA/admin.key (0600) and printed once. */
 static int ensure_admin(vg_store *s, const vg_config *cfg)
 {
-    char secret[128], hash[VG_SHA256_HEX_LEN + 1];
+    char secret[128], hash[VG_SHA256_HEX_LEN + 1], id[VG_ID_MAX];
+    int live = 0;
     if (cfg->admin_key[0]) {
         vg_sha256_hex(cfg->admin_key, strlen(cfg->admin_key), hash);
         vg_key k;
-        if (vg_store_key_by_hash(s, hash, &k) == VG_OK) {
-            int admin = k.is_admin;
+        vg_status rc = vg_store_key_by_hash(s, hash, &k);
+        if (rc == VG_OK) {
+            bool admin = k.is_admin, revoked = k.revoked;
+            snprintf(id, sizeof id, "%s", k.id);
             vg_key_free(&k);
-            if (!admin) vg_error("VIDGATE_ADMIN_KEY is an existing non-admin key");
-            return admin ? 0 : -1;
-        }
-        return create_admin(s, cfg->admin_key, secret) == VG_OK ? 0 : -1;
+            if (!admin) return vg_error("VIDGATE_ADMIN_KEY is an existing non-admin key"), -1;
+            if (revoked)
+                return vg_error("VIDGATE_ADMIN_KEY is a retired admin key: choose a new one"), -1;
+        } else if (rc == VG_NOTFOUND) {
+            if (create_admin(s, cfg->admin_key, secret, id) != VG_OK) return -1;
+        } else
+            return -1;
+        if (retire_admins(s, id, &live)) return -1;
+        drop_admin_file(cfg);
+        return 0;
     }
-    int64_t n = 0;
-    if (vg_store_key_count(s, &n)) return -1;
-    if (n > 0) return 0;
-    if (create_admin(s, NULL, secret) != VG_OK) return -1;
+    if (retire_admins(s, NULL, &live)) return -1;
+    if (live > 0) return 0;
+    if (create_admin(s, NULL, secret, id) != VG_OK) return -1;
     char path[1100];
     snprintf(path, sizeof path, "%s/admin.key", cfg->data_dir);
     char line[160];

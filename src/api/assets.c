@@ -20,6 +20,7 @@
  */
 #include "api/asset_json.h"
 #include "api/handlers.h"
+#include "api/keys.h"
 
 #include "api/env.h"
 #include "assets/worker.h"
@@ -574,6 +575,14 @@ static int get_content(vg_ctx *c)
     rc = vg_store_asset_get(c->store, c->params[0], NULL, &a);
     if (rc == VG_ERR) return vg_reply_internal(c);
     bool visible = rc == VG_OK && !a.deleted_at && a.status == VG_ASSET_ACTIVE;
+    /* A link is the key's authority lent out: revoking (or the expiry of) the key ends it. */
+    int live = visible ? vg_keys_live(c->store, a.key_id, vg_now_s()) : VG_OK;
+    if (live != VG_OK) {
+        vg_asset_free(&a);
+        if (live == VG_ERR) return vg_reply_internal(c);
+        return vg_reply_error(c, 403, "url_revoked", "",
+                              "the key that issued this URL was revoked or has expired");
+    }
     char path[1400];
     if (visible) vg_asset_blob_path(env->data_dir, a.sha256, path, sizeof path);
     if (!visible || vg_send_file(c, path, vg_asset_format_mime(a.media.format)))

@@ -6,6 +6,7 @@
  */
 #include "api/env.h"
 #include "api/handlers.h"
+#include "api/keys.h"
 #include "common/clock.h"
 #include "core/presign.h"
 #include "http/sendfile.h"
@@ -81,7 +82,15 @@ static int get_presigned(vg_ctx *c)
     rc = vg_store_task_get(c->store, c->params[0], NULL, &t);
     if (rc == VG_NOTFOUND) return vg_reply_error(c, 404, "task_not_found", "", "no such file");
     if (rc != VG_OK) return vg_reply_internal(c);
-    send_variant(c, &t, c->params[1]);
+    /* A link is the key's authority lent out: revoking (or the expiry of) the key ends it. */
+    rc = vg_keys_live(c->store, t.key_id, vg_now_s());
+    if (rc == VG_OK)
+        send_variant(c, &t, c->params[1]);
+    else if (rc == VG_NOTFOUND)
+        vg_reply_error(c, 403, "url_revoked", "",
+                       "the key that issued this URL was revoked or has expired");
+    else
+        vg_reply_internal(c);
     vg_task_free(&t);
     return 0;
 }

@@ -31,6 +31,16 @@ int vg_keys_create(vg_store *s, vg_key *k, int64_t credit_micro, const char *sec
     return vg_store_key_insert(s, k, credit_micro, credit_micro ? "initial balance" : "");
 }
 
+vg_status vg_keys_live(vg_store *s, const char *key_id, int64_t now)
+{
+    vg_key k;
+    vg_status rc = vg_store_key_get(s, key_id, &k);
+    if (rc != VG_OK) return rc;
+    bool live = !k.revoked && (k.expires_at == 0 || k.expires_at > now);
+    vg_key_free(&k);
+    return live ? VG_OK : VG_NOTFOUND;
+}
+
 static json_t *money(int64_t micro)
 {
     char buf[VG_MONEY_STR_MAX];
@@ -58,6 +68,18 @@ json_t *vg_key_json(const vg_key *k, bool admin_view)
                         k->webhook_url && k->webhook_url[0] ? json_string(k->webhook_url)
                                                             : json_null());
     return j;
+}
+
+/* The largest balance a key may hold (common/limits.h), as the API writes amounts. */
+typedef struct {
+    char s[VG_MONEY_STR_MAX];
+} money_text;
+
+static money_text max_balance(void)
+{
+    money_text t;
+    vg_money_format(VG_MAX_BALANCE_MICRO, t.s);
+    return t;
 }
 
 /* allowed_models: an array of known model names, stored as JSON text. */
@@ -139,7 +161,9 @@ static int parse_key_body(vg_ctx *c, json_t *body, vg_key *k, int64_t *credit)
     if (parse_name(c, body, k, true)) return -1;
     if ((v = json_object_get(body, "balance")) && (vg_money_from_json(v, credit) || *credit < 0))
         return vg_reply_error(c, 400, "invalid_parameter", "balance",
-                              "balance must be a non-negative amount such as \"100.00\""),
+                              "balance must be a non-negative amount such as \"100.00\", at "
+                              "most %s",
+                              max_balance().s),
                -1;
     if ((v = json_object_get(body, "mode"))) {
         const char *m = json_string_value(v);
@@ -247,7 +271,8 @@ static int adjust(vg_ctx *c, int sign)
     json_t *note = json_object_get(body, "note");
     if (vg_money_from_json(json_object_get(body, "amount"), &amount) || amount <= 0)
         vg_reply_error(c, 400, "invalid_parameter", "amount",
-                       "amount must be a positive amount such as \"10.00\"");
+                       "amount must be a positive amount such as \"10.00\", at most %s",
+                       max_balance().s);
     else if (note && (!json_is_string(note) || json_string_length(note) > 255))
         vg_reply_error(c, 400, "invalid_parameter", "note",
                        "note must be a string of 255 bytes at most");
@@ -262,6 +287,10 @@ static int adjust(vg_ctx *c, int sign)
         else if (rc == VG_NOFUNDS)
             vg_reply_error(c, 409, "insufficient_balance", "amount",
                            "the debit is larger than the available balance");
+        else if (rc == VG_TOOLARGE)
+            vg_reply_error(c, 409, "balance_limit_exceeded", "amount",
+                           "the credit would bring the balance above the maximum balance of %s",
+                           max_balance().s);
         else
             vg_reply_internal(c);
     }

@@ -17,6 +17,13 @@
 int vg_keys_create(vg_store *s, vg_key *k, int64_t credit_micro, const char *secret,
                    char secret_out[128]);
 
+/**
+ * Whether key_id may still be served, e.g. by a presigned link it owns: VG_OK when it exists, is
+ * not revoked and has not expired at `now` (unix s), VG_NOTFOUND when not, VG_ERR when the store
+ * failed. One primary-key lookup.
+ */
+vg_status vg_keys_live(vg_store *s, const char *key_id, int64_t now);
+
 /** The key object (new reference); admin adds role/status fields an owner does not need. */
 json_t *vg_key_json(const vg_key *k, bool admin_view);
 

@@ -19,8 +19,8 @@
 #include "common/log.h"
 #include "core/billing.h"
 #include "core/dataurl.h"
+#include "core/imagehead.h"
 #include "core/spec.h"
-#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +49,23 @@ static void media_param(const json_t *body, const vg_media *m, int i, char *out,
         snprintf(out, n, "images[%d]", i);
 }
 
-/* An embedded image must decode now (a 400 beats a failed task). Fills *w,*h. */
+/* An embedded image must be a supported image of an accepted size now (a 400 beats a failed
+ * task). Only its header is read (core/imagehead): decoding a large picture here would hold the
+ * event loop for a second; the render decodes it. Fills *w,*h. */
 static int check_data_image(const char *url, const char *param, int *w, int *h, vg_err *err)
 {
     char mime[64], why[256] = "";
     unsigned char *bytes = NULL;
     size_t len = 0;
     int rc = vg_dataurl_decode(url, mime, &bytes, &len);
-    if (rc == 0) rc = vg_image_probe(bytes, len, w, h, why, sizeof why);
+    if (rc == 0) rc = vg_imagehead_size(bytes, len, w, h, why, sizeof why);
     free(bytes);
+    if (rc == 0 && (*w < VG_IMAGE_MIN_SIDE_PX || *h < VG_IMAGE_MIN_SIDE_PX ||
+                    *w > VG_IMAGE_MAX_SIDE_PX || *h > VG_IMAGE_MAX_SIDE_PX)) {
+        snprintf(why, sizeof why, "image is %dx%d pixels; each side must be %d..%d", *w, *h,
+                 VG_IMAGE_MIN_SIDE_PX, VG_IMAGE_MAX_SIDE_PX);
+        rc = -1;
+    }
     if (rc)
         return vg_err_set(err, 400, "invalid_image", param, "%s is not a decodable image%s%s",
                           param, why[0] ? ": " : "", why);
@@ -150,6 +158,41 @@ static int reply_store_refusal(vg_ctx *c, int rc, const vg_task *t)
     return vg_reply_internal(c);
 }
 
+/* The smallest hold the spec can get: an adaptive ratio is only known once the first frame's
+ * header is read, so every ratio is tried. */
+static int64_t cheapest_hold(const vg_task_spec *s, bool test_mode)
+{
+    vg_task_spec probe = *s; /* shallow: only read by the estimate */
+    vg_billing_hold hold;
+    int64_t best = INT64_MAX;
+    for (int r = 0; r < VG_RATIO_COUNT; r++) {
+        if (s->ratio != VG_RATIO_ADAPTIVE && r != (int)s->ratio) continue;
+        if (r == VG_RATIO_ADAPTIVE) continue;
+        probe.ratio = (vg_ratio)r;
+        if (vg_billing_estimate(&probe, test_mode, &hold) == VG_OK && hold.hold_micro < best)
+            best = hold.hold_micro;
+    }
+    return best == INT64_MAX ? 0 : best;
+}
+
+/* Key, model and funds come before any look at the media: a key that cannot pay costs one
+ * store read, whatever it sends. The store's transaction remains the check that counts. */
+static int precheck_key(vg_ctx *c, const vg_task_spec *s)
+{
+    if (!model_allowed(&c->key, s->model))
+        return vg_reply_error(c, 403, "model_not_allowed", "model", "this key may not use model %s",
+                              s->model),
+               -1;
+    vg_key k;
+    if (vg_store_key_get(c->store, c->key.id, &k) != VG_OK) return vg_reply_internal(c), -1;
+    int64_t available = k.balance_micro - k.held_micro;
+    vg_key_free(&k);
+    vg_task t = {.hold_micro = cheapest_hold(s, c->key.test_mode)};
+    if (t.hold_micro > 0 && available < t.hold_micro)
+        return reply_store_refusal(c, VG_NOFUNDS, &t), -1;
+    return 0;
+}
+
 /* Parses and validates a submit body into a task ready to insert; replies on error. */
 int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t)
 {
@@ -159,13 +202,13 @@ int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model
     vg_err err = {0};
     vg_spec_opts opts = {.urls = env->urls, .default_model = default_model};
     int rc = -1;
-    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK || check_media(c, body, &s, &err)) {
+    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK) {
         vg_reply_err(c, &err);
         goto out;
     }
-    if (!model_allowed(&c->key, s.model)) {
-        vg_reply_error(c, 403, "model_not_allowed", "model", "this key may not use model %s",
-                       s.model);
+    if (precheck_key(c, &s)) goto out;
+    if (check_media(c, body, &s, &err)) {
+        vg_reply_err(c, &err);
         goto out;
     }
     if (s.seed < 0) {

@@ -52,7 +52,11 @@
 #define VG_MODELS_GRACE_S     600
 #define VG_MAX_KEY_NAME_BYTES 128
 #define VG_MAX_LIST_LIMIT     100
-#define VG_MAX_WAIT_S         60
+/* Money: every amount parsed and every balance a credit makes stays within VG_MAX_BALANCE_MICRO
+ * (10^9 units in micro-units, 10^15), 9,000 times below INT64_MAX: a balance plus an amount, a
+ * balance minus its holds and the audit's running sums of a key's ledger cannot overflow. */
+#define VG_MAX_BALANCE_MICRO 1000000000000000 /* a plain literal: the audit's SQL spells it too */
+#define VG_MAX_WAIT_S        60
 
 /* Fetching user-supplied URLs */
 #define VG_FETCH_MAX_BYTES     (30u << 20)

@@ -7,13 +7,15 @@
  */
 #include "core/money.h"
 
+#include "common/limits.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MICRO_PER_UNIT 1000000LL
-#define MAX_INT_DIGITS 12 /* |value| < 10^12 */
+#define MAX_INT_DIGITS 12 /* read at most this many; the bound is checked after */
 #define FRAC_DIGITS    6
 #define MAX_INPUT_LEN  64 /* longer strings are not money, whatever they hold */
 
@@ -71,6 +73,7 @@ int vg_money_parse(const char *s, int64_t *micro)
     }
     if (*p != '\0') return -1; /* exponents, spaces, signs in the middle, trailing junk */
     int64_t v = whole * MICRO_PER_UNIT + frac;
+    if (v > VG_MAX_BALANCE_MICRO) return -1; /* no sum of amounts may overflow */
     *micro = neg ? -v : v;
     return 0;
 }
@@ -81,13 +84,14 @@ int vg_money_from_json(const json_t *v, int64_t *micro)
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
         /* Bound first: the multiplication below must not overflow. */
-        if (i <= -1000000000000LL || i >= 1000000000000LL) return -1;
+        if (i < -VG_MAX_BALANCE_MICRO / MICRO_PER_UNIT || i > VG_MAX_BALANCE_MICRO / MICRO_PER_UNIT)
+            return -1;
         *micro = (int64_t)i * MICRO_PER_UNIT;
         return 0;
     }
     if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (!isfinite(d) || fabs(d) >= 1e12) return -1;
+        if (!isfinite(d) || fabs(d) >= 1e12) return -1; /* keeps "%.6f" short; parse bounds it */
         char buf[64];
         snprintf(buf, sizeof buf, "%.6f", d);
         return vg_money_parse(buf, micro);

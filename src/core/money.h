@@ -11,7 +11,8 @@
 
 /** Formats micro-units as "-12.500000" into out. */
 void vg_money_format(int64_t micro, char out[VG_MONEY_STR_MAX]);
-/** Parses "12.5", "12.500000", "-3" (at most 6 fractional digits, |value| < 10^12). 0 or -1. */
+/** Parses "12.5", "12.500000", "-3" (at most 6 fractional digits, |value| at most
+ * VG_MAX_BALANCE_MICRO of common/limits.h, 10^9 units). 0 or -1. */
 int vg_money_parse(const char *s, int64_t *micro);
 /** Parses a JSON string or number the same way. 0 or -1. */
 int vg_money_from_json(const json_t *v, int64_t *micro);

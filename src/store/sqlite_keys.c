@@ -7,6 +7,7 @@
  * the caller's transaction.
  */
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "store/sqlite_internal.h"
 
 #include <stdio.h>
@@ -185,6 +186,9 @@ static vg_status key_adjust(vg_sqlite *s, void *ctx)
                              SQ_ARGS(SQ_T(c->key_id)), fill_money, money);
     if (rc != VG_OK) return rc;
     if (c->delta < 0 && money[0] - money[1] < -c->delta) return VG_NOFUNDS;
+    /* Both are bounded (the amount by parsing, the balance by this check), so the sum is exact;
+     * SQLite would otherwise turn an overflowing sum into a float. */
+    if (c->delta > 0 && money[0] > VG_MAX_BALANCE_MICRO - c->delta) return VG_TOOLARGE;
     rc = adjust(s, c->key_id, c->delta, c->note, c->now);
     return rc == VG_DUPLICATE ? VG_ERR : rc;
 }

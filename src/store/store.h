@@ -160,7 +160,8 @@ typedef struct {
     /* Updates name, allowed_models, limits, expiry and webhook_url of k->id. VG_NOTFOUND. */
     vg_status (*key_update)(vg_store *s, const vg_key *k, int64_t now);
     /* Credits (delta > 0) or debits (delta < 0) the balance with a ledger row. A debit larger
-     * than the available amount (balance − held) → VG_NOFUNDS. */
+     * than the available amount (balance − held) → VG_NOFUNDS; a credit that would bring the
+     * balance above VG_MAX_BALANCE_MICRO → VG_TOOLARGE. */
     vg_status (*key_adjust)(vg_store *s, const char *key_id, int64_t delta, const char *note,
                             int64_t now);
     /* Ledger rows of a key, newest first, with id < before_id (0 = from the newest). */

@@ -1,6 +1,7 @@
-/* fuzz_ranges.c - the small text parsers on the request path: Range headers, data: URLs, money
- * amounts and pixel sizes. Results must be self-consistent. */
+/* fuzz_ranges.c - the small parsers on the request path: Range headers, data: URLs, money
+ * amounts, pixel sizes and image headers. Results must be self-consistent. */
 #include "core/dataurl.h"
+#include "core/imagehead.h"
 #include "core/models.h"
 #include "core/money.h"
 #include "http/sendfile.h"
@@ -12,6 +13,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096) return 0;
+    int iw, ih;
+    if (vg_imagehead_size(data, size, &iw, &ih, NULL, 0) == 0 && (iw <= 0 || ih <= 0))
+        __builtin_trap();
     char *s = malloc(size + 1);
     memcpy(s, data, size);
     s[size] = '\0';

@@ -52,8 +52,9 @@ static void test_parse(void **state)
         {"007.25", 7250000},
         {"7.0", 7000000},
         {"4.3", 4300000},
-        {"999999999999.999999", 999999999999999999LL},
-        {"-999999999999.999999", -999999999999999999LL},
+        {"1000000000", 1000000000000000LL}, /* the maximum balance, 10^9 units */
+        {"-1000000000.000000", -1000000000000000LL},
+        {"999999999.999999", 999999999999999LL},
         {"1.5000000", 1500000}, /* trailing zeros beyond six digits carry nothing */
         {"-0", 0},
     };
@@ -88,8 +89,10 @@ static void test_parse_rejects(void **state)
         "inf",
         "-inf",
         "0x10",
-        "1000000000000", /* 10^12 */
-        "-1000000000000.000000",
+        "1000000000.000001", /* one micro-unit over the maximum balance */
+        "-1000000000.000001",
+        "999999999999.999999", /* ten of these overflowed int64 */
+        "1000000000000",
         "99999999999999999999999",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -117,8 +120,8 @@ static void test_round_trip(void **state)
                                      123456789,
                                      762300,
                                      -42,
-                                     999999999999999999LL,
-                                     -999999999999999999LL};
+                                     1000000000000000LL,
+                                     -1000000000000000LL};
     char buf[VG_MONEY_STR_MAX];
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         int64_t back = 0;
@@ -158,8 +161,15 @@ static void test_from_json(void **state)
     }
 
     /* out of range, not finite, wrong types */
-    json_t *bad[] = {json_integer(1000000000000LL),
-                     json_integer(-1000000000000LL),
+    j = json_integer(1000000000LL);
+    assert_int_equal(vg_money_from_json(j, &v), 0);
+    assert_int_equal(v, 1000000000000000LL);
+    json_decref(j);
+
+    json_t *bad[] = {json_integer(1000000001LL),
+                     json_integer(-1000000001LL),
+                     json_integer(1000000000000LL),
+                     json_real(1000000000.5),
                      json_real(1e12),
                      json_real(1e300),
                      json_string("1e3"),
