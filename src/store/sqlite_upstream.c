@@ -104,18 +104,16 @@ vg_status vg_sq_task_claim_local(vg_store *base, int64_t now_ms, int64_t lease_m
 {
     vg_sqlite *s = vg_sq(base);
     out->id[0] = '\0';
-    vg_status rc =
-        vg_sq_one(s,
-                  "UPDATE tasks SET status = ?7, attempts = attempts + 1, version = version + 1, "
-                  "lease_until = ?1, updated_at = ?2, channel = ?3, lease_owner = ?5 WHERE id = "
-                  "" SQ_OLDEST_IN(6, " AND (channel = ?3 OR (channel = '' AND (test_mode = 1 OR "
-                                     "?4)))") " AND " SQ_STATUS_IN("status",
-                                                                   6) " RETURNING " SQ_TASK_COLS,
-                  SQ_ARGS(
-                      SQ_I(now_ms + lease_ms), SQ_I(now_ms / 1000), SQ_T(local),
-                      SQ_I(take_unrouted), SQ_T(s->node), SQ_I(vg_task_op_from(VG_TASK_OP_CLAIM)),
-                      SQ_T(vg_task_status_name((vg_task_status)vg_task_op_to(VG_TASK_OP_CLAIM)))),
-                  vg_sq_row_to_task, out);
+    vg_status rc = vg_sq_one(
+        s,
+        "UPDATE tasks SET status = ?7, attempts = attempts + 1, version = version + 1, "
+        "lease_until = ?1, updated_at = ?2, channel = ?3, lease_owner = ?5 WHERE id = "
+        "" SQ_OLDEST_IN(6, " AND (channel = ?3 OR (channel = '' AND (test_mode = 1 OR "
+                           "?4)))") " AND " SQ_STATUS_IN("status", 6) " RETURNING " SQ_TASK_COLS,
+        SQ_ARGS(SQ_I(now_ms + lease_ms), SQ_I(now_ms / 1000), SQ_T(local), SQ_I(take_unrouted),
+                SQ_T(s->node), SQ_I(vg_task_op_from(VG_TASK_OP_CLAIM)),
+                SQ_T(vg_task_status_name((vg_task_status)vg_task_op_to(VG_TASK_OP_CLAIM)))),
+        vg_sq_row_to_task, out);
     if (rc != VG_OK && out->id[0]) vg_task_free(out);
     return rc;
 }
