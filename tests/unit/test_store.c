@@ -477,18 +477,23 @@ static void test_leases_of_two_nodes(void **state)
     assert_int_equal(vg_store_task_create(f->s, &t1, 0, NULL), VG_OK);
     make_task(f, &t2, 1);
     assert_int_equal(vg_store_task_create(f->s, &t2, 0, NULL), VG_OK);
-    assert_int_equal(vg_store_task_claim(f->s, 5000, 1000, &c), VG_OK); /* node-a: t1 */
+    /* Ids made in one millisecond have no order between them: note who claimed which. */
+    char mine_a[48], mine_b[48];
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 1000, &c), VG_OK); /* node-a */
+    snprintf(mine_a, sizeof mine_a, "%s", c.id);
     vg_task_free(&c);
-    assert_int_equal(vg_store_task_claim(b, 5000, 1000, &c), VG_OK); /* node-b: t2 */
+    assert_int_equal(vg_store_task_claim(b, 5000, 1000, &c), VG_OK); /* node-b */
+    snprintf(mine_b, sizeof mine_b, "%s", c.id);
     vg_task_free(&c);
+    assert_string_not_equal(mine_a, mine_b);
     int64_t n = -1;
     assert_int_equal(vg_store_task_recover(b, 5500, &n), VG_OK); /* node-b restarts */
     assert_int_equal(n, 1);
-    assert_int_equal(status_of(f, t1.id), VG_TASK_RUNNING); /* node-a's lease stands */
-    assert_int_equal(status_of(f, t2.id), VG_TASK_QUEUED);
+    assert_int_equal(status_of(f, mine_a), VG_TASK_RUNNING); /* node-a's lease stands */
+    assert_int_equal(status_of(f, mine_b), VG_TASK_QUEUED);
     assert_int_equal(vg_store_task_recover(b, 6500, &n), VG_OK); /* node-a's lease expired */
     assert_int_equal(n, 1);
-    assert_int_equal(status_of(f, t1.id), VG_TASK_QUEUED);
+    assert_int_equal(status_of(f, mine_a), VG_TASK_QUEUED);
     /* assets: node-b's restart leaves node-a's claim alone */
     vg_asset_group g = {.key_id = "", .name = "g", .group_type = "AIGC", .is_default = true};
     snprintf(g.id, sizeof g.id, "group-1");
