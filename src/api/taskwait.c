@@ -36,14 +36,19 @@ static void reply_task(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t
     char etag[ETAG_MAX];
     etag_of(t, etag);
     vg_ctx_header(c, "etag", etag);
-    /* The native object is the one clients poll: written directly, without building it. */
+    /* The native object is the one clients poll: written directly, without building it, unless it
+     * carries the state of a webhook delivery. */
+    bool native = view->render == vg_task_json;
+    json_t *hook = native ? vg_api_webhook_state(c, t->id) : NULL;
     char buf[VG_TASK_JSON_BUF_BYTES];
     size_t len;
-    if (view->render == vg_task_json &&
-        vg_task_json_write(c->app, t, buf, sizeof buf, &len) == VG_OK)
+    if (native && !hook && vg_task_json_write(c->app, t, buf, sizeof buf, &len) == VG_OK) {
         vg_reply_json_text(c, 200, buf, len);
-    else
-        vg_reply_json(c, 200, view->render(c->app, t));
+        return;
+    }
+    json_t *j = view->render(c->app, t);
+    if (hook) json_object_set_new(j, "webhook", hook);
+    vg_reply_json(c, 200, j);
 }
 
 static bool differs(const wait_state *w, const vg_task *t)
