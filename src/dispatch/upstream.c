@@ -74,13 +74,6 @@ void vg_upstream_reload(vg_upstream *u, vg_channels *set)
     vg_pool_notify(u->sched);
 }
 
-void vg_upstream_watch_reload(vg_upstream *u, volatile sig_atomic_t *flag)
-{
-    pthread_mutex_lock(&u->lock);
-    u->reload_flag = flag;
-    pthread_mutex_unlock(&u->lock);
-}
-
 void vg_upstream_local_claim(vg_upstream *u, char name[64], bool *take_unrouted,
                              const vg_provider **provider)
 {

@@ -82,9 +82,6 @@ vg_upstream *vg_upstream_start(const vg_dispatch_env *env, vg_channels *set,
 void vg_upstream_notify(vg_upstream *u);
 /** Replaces the channel set (the reference is taken over). Thread-safe. */
 void vg_upstream_reload(vg_upstream *u, vg_channels *set);
-/** Makes the scheduler re-read the channels from the config file when *flag becomes non-zero
- *  (it clears it). Call before any SIGHUP can arrive. */
-void vg_upstream_watch_reload(vg_upstream *u, volatile sig_atomic_t *flag);
 /**
  * How the local render pool should claim: the local channel's name, whether it may take tasks
  * nobody routed (true when every task can only go to the local engine), and the provider that

@@ -72,7 +72,6 @@ struct vg_upstream {
     atomic_bool stopping; /* set first by vg_upstream_stop: aborts HTTP calls, stops popping */
     pthread_mutex_t lock;
     vg_channels *set;
-    volatile sig_atomic_t *reload_flag;
     vg_ups_chstate st[VG_MAX_CHANNELS]; /* parallel to set->ch */
     uint32_t rng;
     vg_ups_job *head, *tail;

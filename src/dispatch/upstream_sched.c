@@ -250,35 +250,9 @@ static void load_active(vg_store *s, vg_channels *set, int64_t *active)
     free(load);
 }
 
-static void maybe_reload(vg_upstream *u)
-{
-    if (!u->reload_flag || !*u->reload_flag) return;
-    *u->reload_flag = 0;
-    const char *file = u->env.cfg->config_file;
-    json_t *arr = NULL;
-    char err[512];
-    if (!file[0]) {
-        vg_warn("SIGHUP: no configuration file to read channels from");
-        return;
-    }
-    if (vg_config_read_channels(file, &arr, err, sizeof err)) {
-        vg_warn("SIGHUP: channels not reloaded: %s", err);
-        return;
-    }
-    vg_channels *set = vg_channels_build(arr, err, sizeof err);
-    json_decref(arr);
-    if (!set) {
-        vg_warn("SIGHUP: channels not reloaded: %s", err);
-        return;
-    }
-    vg_upstream_reload(u, set);
-    vg_info("SIGHUP: %d channel(s) loaded", set->n);
-}
-
 /* One round; returns whether it found work. */
 static bool round_once(vg_upstream *u, vg_store *s)
 {
-    maybe_reload(u);
     pthread_mutex_lock(&u->lock);
     vg_channels *set = vg_channels_ref(u->set);
     pthread_mutex_unlock(&u->lock);
