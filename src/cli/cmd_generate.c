@@ -208,13 +208,16 @@ static vg_cli_status check_output(vg_cli_ctx *ctx, const char *dest)
     if (dest && stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode))
         return vg_cli_fail(ctx, VG_CLI_LOCAL_IO,
                            "-o %s is a directory: give a file name; nothing was submitted", dest);
-    char *probe = dest ? vg_asprintf("%s.part", dest) : vg_strdup(".vidgate-probe-XXXXXX");
-    int fd = dest ? open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : mkstemp(probe);
+    /* One process makes one probe at a time, so its pid names it uniquely. */
+    char *probe =
+        dest ? vg_asprintf("%s.part", dest) : vg_asprintf(".vidgate-probe-%ld", (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     vg_cli_status st = VG_CLI_OK;
     if (fd >= 0) {
         close(fd);
         unlink(probe);
-    } else if (!dest || errno != EEXIST) { /* a leftover .part is overwritten by the download */
+    } else if (errno != EEXIST) { /* an existing file there shows the directory takes files;
+                                   * a leftover .part is overwritten by the download */
         st = vg_cli_fail(ctx, VG_CLI_LOCAL_IO, "cannot write %s: %s; nothing was submitted",
                          dest ? dest : "a file in the current directory", strerror(errno));
     }
