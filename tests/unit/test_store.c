@@ -17,38 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-    char dir[64];
-    vg_store *s;
-    vg_key key;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/vg-store-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char err[256];
-    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &f->s,
-                                   err, sizeof err),
-                     VG_OK);
-    vg_id_new("key_", f->key.id);
-    snprintf(f->key.name, sizeof f->key.name, "tester");
-    vg_sha256_hex("sk-test", 7, f->key.hash);
-    f->key.created_at = 1000;
-    assert_int_equal(vg_store_key_insert(f->s, &f->key, 10000000, "initial"), VG_OK);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    vg_store_close(f->s);
-    vg_rm_rf(f->dir);
-    free(f);
-    return 0;
-}
+#include "store_fixture.h" /* the fixture: a fresh store with one key */
 
 static void make_task(fixture *f, vg_task *t, int64_t hold)
 {
