@@ -454,7 +454,7 @@ static void write_http(vg_metrics_out *o)
         for (int c = 0; c < N_CODES; c++) {
             uint64_t v = load(&http_count[slot][c]);
             if (!v) continue;
-            char code[8];
+            char code[16];
             snprintf(code, sizeof code, "%d", c + 100);
             lv[5] = code;
             out_series(o, "vidgate_http_requests_total", lv, 3);
