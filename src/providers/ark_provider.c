@@ -89,7 +89,6 @@ static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char 
     vg_http_resp rs;
     vg_http_do(hc, &rq, &rs);
     vg_ark_classify(&rs, err);
-    count(ep, method, url, err->cls);
     if (json) *json = NULL;
     if (err->cls == VG_UP_OK && json) {
         *json = json_loadb(rs.body, rs.body_len, 0, NULL);
@@ -100,6 +99,7 @@ static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char 
             malformed(err, "the upstream reply is not JSON");
         }
     }
+    count(ep, method, url, err->cls); /* after the parse: a malformed reply is an error */
     vg_http_resp_free(&rs);
 }
 
