@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "core/models.h"
 #include "core/money.h"
 #include "dispatch/dispatcher.h"
@@ -274,6 +275,7 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg)
         .secret = app->secret,
         .public_url = app->public_url,
         .currency = cfg->currency,
+        .metrics_token = cfg->metrics_token,
         .urls = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
         .wake = wake_dispatcher,
         .wake_ud = app,
@@ -328,6 +330,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
 {
     char err[256];
     g_cfg = cfg;
+    vg_metrics_init(cfg->currency);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cfg->render_workers > 0 ? cfg->render_workers : (int)(cores > 0 ? cores : 1);
     int loops = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1), max_conns;

@@ -32,6 +32,8 @@ typedef struct {
      * reference), or -1 with the reason the old configuration was kept. NULL = not offered. */
     int (*reload)(void *ud, json_t **report, char *err, size_t errlen);
     void *reload_ud;
+    /* GET /metrics needs it as a Bearer token; NULL or "" = /metrics is open. */
+    const char *metrics_token;
 } vg_api_env;
 
 /** Wakes the dispatcher, if there is one. */

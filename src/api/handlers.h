@@ -31,6 +31,8 @@ extern const vg_route vg_routes_upstream[]; /* upstream.c: upstream (Ark) callba
 extern const size_t vg_routes_upstream_n;
 extern const vg_route vg_routes_webhooks[]; /* webhooks.c: destinations, secrets, redelivery */
 extern const size_t vg_routes_webhooks_n;
+extern const vg_route vg_routes_metrics[]; /* metrics.c: GET /metrics (Prometheus) */
+extern const size_t vg_routes_metrics_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);

@@ -13,7 +13,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-typedef enum { T_STR, T_INT, T_I64, T_BOOL } opt_type;
+/* T_SECRET: a string read from the environment only (no flag, refused in the file, never shown). */
+typedef enum { T_STR, T_INT, T_I64, T_BOOL, T_SECRET } opt_type;
 
 typedef struct {
     const char *name; /* key in the file; flag is --name with '_' → '-' */
@@ -26,6 +27,7 @@ typedef struct {
 
 #define S(field)    T_STR, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
 #define N(t, field) t, offsetof(vg_config, field), 0
+#define K(field)    T_SECRET, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
 
 static const opt options[] = {
     {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
@@ -69,6 +71,8 @@ static const opt options[] = {
      "threads delivering webhooks (one slow receiver holds one)"},
     {"webhook_backoff_ms", "VIDGATE_WEBHOOK_BACKOFF_MS", N(T_I64, webhook_backoff_ms),
      "wait before a webhook's first retry; each later retry doubles it"},
+    {"metrics_token", "VIDGATE_METRICS_TOKEN", K(metrics_token),
+     "bearer token GET /metrics requires (unset: /metrics is open)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -116,6 +120,7 @@ static int set_text(vg_config *c, const opt *o, const char *v, char *err, size_t
     long long n;
     switch (o->type) {
     case T_STR:
+    case T_SECRET:
         if (strlen(v) >= o->size) goto bad;
         memcpy(base, v, strlen(v) + 1);
         return 0;
@@ -190,8 +195,12 @@ static int load_file(vg_config *c, const char *path, char *err, size_t errlen)
         size_t i;
         for (i = 0; i < N_OPTIONS && strcmp(options[i].name, k); i++)
             ;
-        if (i == N_OPTIONS) {
-            snprintf(err, errlen, "%s: unknown option \"%s\"", path, k);
+        if (i == N_OPTIONS || options[i].type == T_SECRET) {
+            if (i == N_OPTIONS)
+                snprintf(err, errlen, "%s: unknown option \"%s\"", path, k);
+            else
+                snprintf(err, errlen, "%s: %s is a secret: set %s in the environment instead", path,
+                         k, options[i].env);
             json_decref(root);
             return -1;
         }
@@ -211,7 +220,10 @@ static void usage(void)
     printf("  --config FILE               VIDGATE_CONFIG  JSON configuration file\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         char flag[64];
-        snprintf(flag, sizeof flag, "--%s", options[i].name);
+        if (options[i].type == T_SECRET)
+            snprintf(flag, sizeof flag, "(environment only)");
+        else
+            snprintf(flag, sizeof flag, "--%s", options[i].name);
         for (char *p = flag + 2; *p; p++)
             if (*p == '_') *p = '-';
         printf("  %-27s %s  %s\n", flag, options[i].env, options[i].help);
@@ -229,6 +241,7 @@ static void build_longopts(struct option *lo, char names[][64])
 {
     size_t n = 0;
     for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].type == T_SECRET) continue; /* a flag would show in the process list */
         snprintf(names[i], 64, "%s", options[i].name);
         for (char *p = names[i]; *p; p++)
             if (*p == '_') *p = '-';
@@ -314,6 +327,7 @@ json_t *vg_config_to_json(const vg_config *c)
     json_t *j = json_object();
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const opt *o = &options[i];
+        if (o->type == T_SECRET) continue;
         const char *base = (const char *)c + o->offset;
         json_t *v = o->type == T_STR   ? json_string(base)
                     : o->type == T_INT ? json_integer(*(const int *)base)

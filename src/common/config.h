@@ -3,7 +3,8 @@
  * VIDGATE_* environment variables, then command-line flags (later wins). One table (config.c)
  * describes every option once: its name in the file, its variable, its flag and its help text.
  *
- * Secrets are never put in the file or printed: the admin key comes from VIDGATE_ADMIN_KEY, a
+ * Secrets are never put in the file or printed: the admin key comes from VIDGATE_ADMIN_KEY, the
+ * metrics token from VIDGATE_METRICS_TOKEN (a table row of type secret: environment only), a
  * channel names the environment variable holding its upstream key (api_key_env), and
  * --print-config shows every option but those.
  *
@@ -16,6 +17,8 @@
  */
 #ifndef VG_CONFIG_H
 #define VG_CONFIG_H
+#include "common/limits.h"
+
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,6 +55,9 @@ typedef struct {
     json_t *models;               /* "models" array of the file, or NULL = built-in table; owned */
     json_t *channels;    /* "channels" array of the file, or NULL = one local channel; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */
+    /* GET /metrics needs "Authorization: Bearer <this>"; "" = open. From VIDGATE_METRICS_TOKEN
+     * only (a secret: refused in the file, no flag, never printed). */
+    char metrics_token[VG_METRICS_MAX_TOKEN_BYTES + 1];
     _Atomic int64_t retention_live_s; /* retention_s as last reloaded; vg_config_retention_s() */
 } vg_config;
 

@@ -119,4 +119,10 @@
 #define VG_UPSTREAM_MAX_BACKOFF_MS  300000
 #define VG_UPSTREAM_TOKEN_BYTES     64 /* safety_identifier we send (Ark's cap is not published) */
 
+/* Metrics (GET /metrics; common/metrics.h) */
+#define VG_METRICS_MAX_ROUTES      128  /* route templates counted apart (the table has ~60) */
+#define VG_METRICS_MAX_CHANNELS    64   /* channel names counted apart; later ones share "other" */
+#define VG_METRICS_STORE_CACHE_MS  1000 /* the store's counts are read at most once a second */
+#define VG_METRICS_MAX_TOKEN_BYTES 256  /* metrics_token */
+
 #endif

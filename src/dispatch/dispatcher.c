@@ -14,6 +14,7 @@
 #include "common/fsutil.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pool.h"
 #include "dispatch/settle.h"
 #include "dispatch/upstream.h"
@@ -115,7 +116,11 @@ static void run_task(vg_dispatch *d, vg_store *s, const vg_task *t, const vg_pro
     vg_run_env env = {.out_dir = tmp_dir, .media = d->media, .progress = on_progress, .ud = &j};
     vg_run_result res;
     memset(&res, 0, sizeof res);
+    vg_metrics_gauge_add(VG_MG_RENDERS, 1);
+    int64_t started_us = vg_mono_us();
     int rc = p->run(p, t, &spec, &env, &res);
+    vg_metrics_observe(VG_MH_RENDER, (double)(vg_mono_us() - started_us) / 1e6);
+    vg_metrics_gauge_add(VG_MG_RENDERS, -1);
     vg_task_spec_free(&spec);
     if (rc == VG_OK)
         finish(d, s, t, tmp_dir, &res);

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,9 @@ int vg_settle_publish(const char *files_dir, const char *tmp, const char *task_i
     char final[1400];
     snprintf(final, sizeof final, "%s/%s", files_dir, task_id);
     vg_rm_rf(final);
-    if (rename(tmp, final)) return -1;
-    return vg_fsync_dir(files_dir);
+    int rc = rename(tmp, final) ? -1 : vg_fsync_dir(files_dir);
+    if (rc) vg_metrics_inc(VG_MC_CONTENT_WRITE_ERROR);
+    return rc;
 }
 
 void vg_settle_fail(vg_store *s, const char *task_id, const char *code, const char *msg)

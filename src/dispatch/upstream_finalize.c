@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "core/models.h"
 #include "dispatch/settle.h"
 #include "providers/thumb.h"
@@ -36,7 +37,12 @@ static int fetch(const vg_dispatch_env *env, const vg_channel *ch, const char *u
     fo.allow_http = trusted || fo.allow_http;
     fo.allow_private = trusted || fo.allow_private;
     size_t len = 0;
-    return vg_fetch_file(url, &fo, path, &len, NULL, err, errlen);
+    int rc = vg_fetch_file(url, &fo, path, &len, NULL, err, errlen);
+    vg_metrics_upstream(ch ? ch->name : "", VG_MU_DOWNLOAD,
+                        rc == VG_OK                             ? VG_MU_OK
+                        : rc == VG_INVALID || rc == VG_TOOLARGE ? VG_MU_REFUSED
+                                                                : VG_MU_TRANSIENT);
+    return rc;
 }
 
 /* The produced size and its price (spec §7: the tier actually produced). */

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/settle.h"
 
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static int apply(vg_ups_worker *w, const vg_channel *ch, const vg_up_row *r, con
 {
     int64_t now = vg_now_ms();
     int n = 0;
+    if (t->status >= VG_UP_SUCCEEDED && t->status <= VG_UP_EXPIRED && t->updated_at > 0)
+        vg_metrics_observe(VG_MH_POLL_LAG, (double)(now - t->updated_at * 1000) / 1000.0);
     if (t->status == VG_UP_SUCCEEDED && r->status == VG_TASK_DISPATCHING) {
         /* Never seen running: pass through running (the state machine's only way on). */
         u[n] = vg_up_update_for(r->task_id, VG_TASK_BIT(VG_TASK_DISPATCHING));

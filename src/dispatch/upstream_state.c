@@ -7,6 +7,7 @@
 #include "dispatch/upstream_int.h"
 
 #include "common/clock.h"
+#include "common/metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +67,7 @@ void vg_ups_cooldown(vg_upstream *u, const char *name, int64_t until, bool fault
     vg_ups_chstate *c = state_of(u, name);
     if (c && until > c->cooldown_until) c->cooldown_until = until;
     if (c) c->faults = fault ? c->faults + 1 : 0;
+    if (c) vg_metrics_channel_cooldown(name, c->cooldown_until);
     pthread_mutex_unlock(&u->lock);
 }
 

@@ -6,6 +6,7 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pool.h"
 #include "core/webhook.h"
 
@@ -115,6 +116,9 @@ report:;
                            .http_status = (int)status,
                            .error = rc == VG_OK ? "" : err,
                            .now_ms = now};
+    vg_metrics_inc(r.delivered ? VG_MC_WEBHOOK_DELIVERED
+                   : r.give_up ? VG_MC_WEBHOOK_FAILED
+                               : VG_MC_WEBHOOK_RETRY);
     if (r.delivered)
         vg_debug("webhooks: %s delivered (attempt %d)", d->id, d->attempts);
     else

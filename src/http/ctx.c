@@ -196,6 +196,19 @@ int vg_reply_json_text(vg_ctx *c, int status, const char *text, size_t len)
     return 0;
 }
 
+int vg_reply_text(vg_ctx *c, int status, const char *content_type, const char *text, size_t len)
+{
+    h2o_req_t *req = c->req;
+    req->res.status = status;
+    req->res.reason = "";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_send_inline(req, text, len);
+    return 0;
+}
+
 int vg_reply_err(vg_ctx *c, const vg_err *e)
 {
     int status = e->http_status ? e->http_status : 500;

@@ -46,6 +46,7 @@ struct vg_ctx {
     int nparams;
     char params[3][128]; /* captured path segments, in order */
     int64_t start_ms;    /* monotonic time the request reached the router (access log) */
+    int64_t start_us;    /* the same in microseconds (latency metrics) */
     /* Set when the handler parked the request (http/longpoll.h): the parked copy of this ctx now
      * owns the key and writes the access-log line when it answers. */
     bool parked;
@@ -77,6 +78,9 @@ int vg_ctx_json_body(vg_ctx *c, size_t max_bytes, json_t **out);
 int vg_reply_json(vg_ctx *c, int status, json_t *j);
 /** Replies with JSON text already serialised (len bytes, copied). Returns 0. */
 int vg_reply_json_text(vg_ctx *c, int status, const char *text, size_t len);
+/** Replies with a body of another type (len bytes of text, copied; content_type as sent).
+ *  Returns 0. */
+int vg_reply_text(vg_ctx *c, int status, const char *content_type, const char *text, size_t len);
 /** Replies with the error envelope of e (and Retry-After when set). Returns 0. */
 int vg_reply_err(vg_ctx *c, const vg_err *e);
 /** The envelope {"error":{…}} of e as a new JSON reference. */

@@ -19,6 +19,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/taskwatch.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -105,6 +106,7 @@ static void unlink_waiter(waiter *w)
     if (!others_wait_for(l, w)) vg_taskwatch_remove(&l->sub, w->task_id);
     h2o_linklist_unlink(&w->link);
     l->n_waiters--;
+    vg_metrics_gauge_add(VG_MG_LONGPOLLS, -1);
     vg_server_unwatch_client(w->ctx.req);
 }
 
@@ -203,6 +205,7 @@ vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter
     c->parked = true; /* the key now belongs to w->ctx */
     h2o_linklist_insert(bucket_of(l, task_id), &w->link);
     l->n_waiters++;
+    vg_metrics_gauge_add(VG_MG_LONGPOLLS, 1);
     if (!l->timeout_ready[wait_s]) {
         h2o_timeout_init(l->loop, &l->timeouts[wait_s], (uint64_t)wait_s * 1000);
         l->timeout_ready[wait_s] = true;

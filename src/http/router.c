@@ -1,14 +1,17 @@
 /* router.c - see router.h. */
 #include "http/router.h"
 
+#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "http/keycache.h"
 #include "http/ratelimit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -183,9 +186,34 @@ static size_t header_bytes(const h2o_req_t *req)
     return n;
 }
 
+/* The table given to the metrics; a request's route is counted by its index in it. */
+static const vg_route *metric_routes;
+static size_t metric_n;
+
+void vg_router_metrics_init(const vg_router *r)
+{
+    const char **methods = vg_calloc(r->n_routes + 1, sizeof *methods);
+    const char **patterns = vg_calloc(r->n_routes + 1, sizeof *patterns);
+    for (size_t i = 0; i < r->n_routes; i++) {
+        methods[i] = r->routes[i].method;
+        patterns[i] = r->routes[i].pattern;
+    }
+    vg_metrics_http_routes(r->n_routes, methods, patterns);
+    free(methods);
+    free(patterns);
+    metric_routes = r->routes;
+    metric_n = r->n_routes;
+}
+
 void vg_router_log_access(const vg_ctx *c)
 {
     h2o_req_t *req = c->req;
+    uintptr_t at = (uintptr_t)c->route, base = (uintptr_t)metric_routes;
+    int route = c->route && at >= base && at < base + metric_n * sizeof *metric_routes
+                    ? (int)((at - base) / sizeof *metric_routes)
+                    : -1;
+    vg_metrics_http_request(route, req->method.base, req->method.len, req->res.status,
+                            vg_mono_us() - c->start_us);
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     /* The query is left out: presigned URLs carry their signature there. */
     vg_log_access(&(vg_log_access_entry){.method = req->method.base,
@@ -227,6 +255,7 @@ int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *st
     vg_ctx c;
     memset(&c, 0, sizeof c);
     c.start_ms = vg_mono_ms();
+    c.start_us = vg_mono_us();
     c.req = req;
     c.app = app;
     c.store = store;

@@ -26,8 +26,13 @@ typedef struct {
 int vg_router_handle(const vg_router *r, h2o_req_t *req, void *app, vg_store *store);
 
 /** Writes the access-log line of an answered request (method, path without query, status, time
- *  since c->start_ms, key, request id). The router does it, except for parked requests. */
+ *  since c->start_ms, key, request id) and counts it in the metrics (common/metrics.h), once.
+ *  The router does it, except for parked requests. */
 void vg_router_log_access(const vg_ctx *c);
+
+/** Gives the metrics r's route templates: a request is then counted under its matched route's
+ *  pattern (never its path). Once at start, before the loops; r must outlive them. */
+void vg_router_metrics_init(const vg_router *r);
 
 /** Matches path against pattern, capturing {…} segments into c->params. 1 on match. */
 int vg_route_match(const char *pattern, const char *path, size_t path_len, vg_ctx *c);

@@ -1,6 +1,8 @@
 /* sendfile.c - see sendfile.h. */
 #include "http/sendfile.h"
 
+#include "common/metrics.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -113,6 +115,7 @@ int vg_send_file(vg_ctx *c, const char *path, const char *mime)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    if (fd < 0 && errno != ENOENT) vg_metrics_inc(VG_MC_CONTENT_READ_ERROR); /* absent: no fault */
     if (fd < 0) return -1;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);

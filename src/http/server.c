@@ -45,6 +45,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "http/keycache.h"
 #include "http/longpoll.h"
 #include "http/reqhead.h"
@@ -222,6 +223,7 @@ static char *format_refusal(const vg_err *e, size_t *len)
                             e->http_status, reason_of(e->http_status), strlen(b), id, b);
     free(body);
     *len = strlen(out);
+    vg_metrics_http_request(-1, "", 0, e->http_status, 0); /* refused before routing */
     return out;
 }
 
@@ -690,6 +692,7 @@ int vg_server_run(const vg_server_opts *opts, volatile sig_atomic_t *stop, char 
     if (!o->header_timeout_ms) o->header_timeout_ms = VG_HEADER_TIMEOUT_MS;
     if (!o->idle_timeout_ms) o->idle_timeout_ms = VG_IDLE_TIMEOUT_MS;
     if (!o->request_timeout_ms) o->request_timeout_ms = VG_REQUEST_TIMEOUT_MS;
+    vg_router_metrics_init(&o->router);
     int listen_fd = o->listen_fd;
     if (listen_fd <= 0 && vg_server_listen(o->host, o->port, &listen_fd, err, errlen)) {
         free(o);

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "core/asset.h"
 #include "core/presign.h"
@@ -57,6 +58,25 @@ static void malformed(vg_up_error *err, const char *message)
     if (message) snprintf(err->message, sizeof err->message, "%s", message);
 }
 
+/* Counts one call in the metrics: its kind from the method (a GET with a query is a list). */
+static void count(const vg_upstream_endpoint *ep, const char *method, const char *url,
+                  vg_up_class cls)
+{
+    vg_metric_up_kind kind = !strcmp(method, "POST")     ? VG_MU_CREATE
+                             : !strcmp(method, "DELETE") ? VG_MU_DELETE
+                             : strchr(url, '?')          ? VG_MU_LIST
+                                                         : VG_MU_GET;
+    static const vg_metric_up_result result[] = {
+        [VG_UP_OK] = VG_MU_OK,
+        [VG_UP_UNSENDABLE] = VG_MU_REFUSED,
+        [VG_UP_REFUSED] = VG_MU_REFUSED,
+        [VG_UP_TRANSIENT] = VG_MU_TRANSIENT,
+        [VG_UP_AMBIGUOUS] = VG_MU_AMBIGUOUS,
+        [VG_UP_NOTFOUND] = VG_MU_OK, /* an answer: the upstream does not know the task */
+    };
+    vg_metrics_upstream(ep->name ? ep->name : "", kind, result[cls]);
+}
+
 /* One exchange; the reply is classified into err and, when OK, parsed into *json. */
 static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char *method,
                  const char *url, const char *body, json_t **json, vg_up_error *err)
@@ -79,6 +99,7 @@ static void call(const vg_upstream_endpoint *ep, vg_http_client *hc, const char 
             malformed(err, "the upstream reply is not JSON");
         }
     }
+    count(ep, method, url, err->cls); /* after the parse: a malformed reply is an error */
     vg_http_resp_free(&rs);
 }
 

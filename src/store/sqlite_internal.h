@@ -7,7 +7,8 @@
  * Files: sqlite_open.c (opening, migrating, the ops table), sqlite_stmt.c (statements,
  * transactions, the helpers below), sqlite_keys.c (keys, ledger, usage), sqlite_audit.c,
  * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c,
- * sqlite_webhooks.c (the webhook outbox and signing secrets).
+ * sqlite_webhooks.c (the webhook outbox and signing secrets), sqlite_stats.c (counts for
+ * monitoring).
  *
  * Statements: one strategy for every file. A statement is prepared on first use on a connection
  * and kept in that connection's cache, keyed by its SQL text (a hash of the text, then a string
@@ -236,5 +237,8 @@ vg_status vg_sq_webhook_secret_add(vg_sqlite *s, const char *key_id, int64_t now
  * type `type`, when the task has a callback_url or its key a webhook_url; nothing otherwise.
  */
 vg_status vg_sq_webhook_enqueue(vg_sqlite *s, const char *task_id, const char *type, int64_t now);
+
+/* sqlite_stats.c */
+vg_status vg_sq_stats(vg_store *s, vg_store_stats *out);
 
 #endif

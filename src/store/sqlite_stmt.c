@@ -11,6 +11,7 @@
  * SQLITE_BUSY/LOCKED → VG_AGAIN (another writer held the lock past busy_timeout), else VG_ERR.
  */
 #include "common/alloc.h"
+#include "common/metrics.h"
 #include "store/sqlite_internal.h"
 
 #include <stdio.h>
@@ -37,6 +38,7 @@ sqlite3_stmt *vg_sq_stmt(vg_sqlite *s, const char *sql)
             if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
                 SQLITE_OK) {
                 sqlite3_finalize(st);
+                vg_metrics_inc(VG_MC_DB_ERROR);
                 return NULL;
             }
             c->sql = vg_strdup(sql);
@@ -82,8 +84,10 @@ static vg_status step_status(int rc)
         return VG_DUPLICATE;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+        vg_metrics_inc(VG_MC_DB_BUSY);
         return VG_AGAIN;
     default:
+        vg_metrics_inc(VG_MC_DB_ERROR);
         return VG_ERR;
     }
 }

@@ -141,6 +141,13 @@ typedef struct {
     int64_t now_ms;
 } vg_webhook_result;
 
+/* What the store holds right now, for monitoring. */
+typedef struct {
+    int64_t tasks[VG_TASK_STATUS_COUNT]; /* tasks per internal status */
+    int64_t oldest_queued_at; /* created_at (unix s) of the oldest queued task; 0 = none */
+    int64_t held_micro;       /* the sum of every key's held amount */
+} vg_store_stats;
+
 typedef struct vg_store vg_store;
 
 typedef struct {
@@ -335,6 +342,12 @@ typedef struct {
     /* Start-up: releases this node's delivery leases (an attempt in flight died with it).
      * *n = how many. */
     vg_status (*webhook_recover)(vg_store *s, int64_t now_ms, int64_t *n);
+
+    /* ---- monitoring ---- */
+    /* Counts for GET /metrics (see vg_store_stats), cheap enough to run once a second: counts
+     * over the status index (no task row is read), one indexed lookup, a sum over the keys.
+     * Optional: a backend without it leaves it NULL (the wrapper answers VG_ERR). */
+    vg_status (*stats)(vg_store *s, vg_store_stats *out);
 } vg_store_ops;
 
 struct vg_store {
@@ -708,6 +721,11 @@ static inline vg_status vg_store_webhook_redeliver(vg_store *s, const char *task
 static inline vg_status vg_store_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n)
 {
     return s->ops->webhook_recover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_stats_get(vg_store *s, vg_store_stats *out)
+{
+    return s->ops->stats ? s->ops->stats(s, out) : VG_ERR;
 }
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "store/watch.h"
 
+#include "common/metrics.h"
 #include "common/taskwatch.h"
 #include "store/upstream.h"
 
@@ -47,6 +48,7 @@ static int w_task_progress(vg_store *s, const char *id, int progress, int64_t le
 static int w_task_complete(vg_store *s, const char *id, const vg_task_result *r, int64_t now)
 {
     int rc = inner->task_complete(s, id, r, now);
+    if (rc == VG_OK) vg_metrics_captured(r->cost_micro); /* the capture is the cost (store.h) */
     announce(rc, id);
     return rc;
 }
