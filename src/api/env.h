@@ -32,6 +32,10 @@ typedef struct {
      * reference), or -1 with the reason the old configuration was kept. NULL = not offered. */
     int (*reload)(void *ud, json_t **report, char *err, size_t errlen);
     void *reload_ud;
+    /* The upstream loop, for GET /admin/channels (read-only snapshots); NULL = none. */
+    struct vg_upstream *upstream;
+    /* The web console's files (api/console.c); "" = the console is not served. */
+    const char *console_dir;
 } vg_api_env;
 
 /** Wakes the dispatcher, if there is one. */

@@ -69,6 +69,8 @@ static const opt options[] = {
      "threads delivering webhooks (one slow receiver holds one)"},
     {"webhook_backoff_ms", "VIDGATE_WEBHOOK_BACKOFF_MS", N(T_I64, webhook_backoff_ms),
      "wait before a webhook's first retry; each later retry doubles it"},
+    {"console_dir", "VIDGATE_CONSOLE_DIR", S(console_dir),
+     "web console files served at /console/ (default: ../console from the binary; off)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

@@ -1,0 +1,72 @@
+// app.js - the console's entry point: sign-in with an API key, which pages the key may see (an
+// admin key gets the operator pages, any other key the caller pages), and navigation by the URL
+// fragment (#gallery, #keys, …). The pages themselves live in user.js and admin.js.
+import { ApiError, get, getKey, setKey } from './api.js';
+import { $, errText, fill, h, toast } from './dom.js';
+import { adminPages, initAdmin } from './admin.js';
+import { initUser, userPages } from './user.js';
+
+let pages = null; // the page table of the signed-in role
+
+/** Admin or user: /v1/me answers any key; /admin/channels only the admin key. */
+async function roleOf() {
+  const me = await get('/v1/me');
+  try {
+    await get('/admin/channels');
+    return { me, admin: true };
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return { me, admin: false };
+    throw e;
+  }
+}
+
+function show(name) {
+  if (!pages) return;
+  if (!pages[name]) name = Object.keys(pages)[0];
+  for (const sec of document.querySelectorAll('section.page')) sec.hidden = sec.id !== 'page-' + name;
+  for (const a of $('nav').querySelectorAll('a')) a.classList.toggle('on', a.dataset.page === name);
+  document.title = pages[name].title + ' · vidgate console';
+  pages[name].load().catch((e) => toast(errText(e), true));
+}
+
+async function enter() {
+  const { me, admin } = await roleOf();
+  pages = admin ? adminPages : userPages;
+  document.body.dataset.role = admin ? 'admin' : 'user';
+  $('signin').hidden = true;
+  $('nav').hidden = false;
+  $('signout').hidden = false;
+  fill($('nav'), Object.entries(pages).map(([k, p]) => h('a', { href: '#' + k, dataset: { page: k } }, p.title)));
+  fill($('who'), me.name, ' ', h('span.muted', {}, admin ? '(admin)' : me.mode === 'test' ? '(test key)' : ''));
+  show(location.hash.slice(1));
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  $('signin-error').textContent = '';
+  setKey($('signin-key').value.trim());
+  try {
+    await enter();
+    $('signin-key').value = '';
+  } catch (e) {
+    setKey('');
+    $('signin-error').textContent = e instanceof ApiError && e.status === 401 ? 'This key is not valid.' : errText(e);
+  }
+}
+
+function signOut() {
+  setKey('');
+  location.hash = '';
+  location.reload();
+}
+
+function boot() {
+  initUser();
+  initAdmin();
+  $('signin-form').addEventListener('submit', signIn);
+  $('signout').addEventListener('click', signOut);
+  window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+  if (getKey()) enter().catch(() => setKey(''));
+}
+
+boot();
