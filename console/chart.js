@@ -22,10 +22,10 @@ function nice(v) {
  * days: [{day: 'YYYY-MM-DD', cost: Number, tasks: Number}], oldest first. Returns an <svg>.
  */
 export function dailyChart(days, currency) {
-  const W = 760, H = 260, L = 56, R = 44, T = 16, B = 44;
+  const W = 760, H = 270, L = 56, R = 44, T = 30, B = 44;
   const iw = W - L - R, ih = H - T - B;
   const maxCost = nice(Math.max(0, ...days.map((d) => d.cost)));
-  const maxTasks = nice(Math.max(0, ...days.map((d) => d.tasks)));
+  const maxTasks = Math.max(4, Math.ceil(nice(Math.max(0, ...days.map((d) => d.tasks))) / 4) * 4);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img',
     'aria-label': 'daily cost and tasks' });
   const title = s('title', {}, `Daily cost (${currency}, bars) and tasks (line)`);
@@ -39,8 +39,8 @@ export function dailyChart(days, currency) {
     svg.appendChild(s('text', { x: L + iw + 6, y: y + 4, class: 'axis tasks-axis' },
       Math.round((maxTasks * i) / 4)));
   }
-  svg.appendChild(s('text', { x: 8, y: T + 4, class: 'axis' }, currency));
-  svg.appendChild(s('text', { x: W - 8, y: T + 4, class: 'axis tasks-axis', 'text-anchor': 'end' }, 'tasks'));
+  svg.appendChild(s('text', { x: L - 6, y: 12, class: 'axis', 'text-anchor': 'end' }, currency));
+  svg.appendChild(s('text', { x: L + iw + 6, y: 12, class: 'axis tasks-axis' }, 'tasks'));
   const n = Math.max(days.length, 1);
   const slot = iw / n, bw = Math.max(2, Math.min(40, slot * 0.7));
   const labelEvery = Math.ceil(n / 10);
@@ -52,6 +52,8 @@ export function dailyChart(days, currency) {
       'data-day': d.day, 'data-cost': d.cost, 'data-tasks': d.tasks });
     bar.appendChild(s('title', {}, `${d.day}: ${d.cost.toFixed(2)} ${currency}, ${d.tasks} tasks`));
     svg.appendChild(bar);
+    if (d.cost > 0 && bw >= 14)
+      svg.appendChild(s('text', { x: x + bw / 2, y: T + ih - bh - 4, class: 'axis value', 'text-anchor': 'middle' }, d.cost.toFixed(2)));
     const cx = L + slot * i + slot / 2;
     pts.push([cx, T + ih - (ih * d.tasks) / maxTasks]);
     if (i % labelEvery === 0)
