@@ -23,6 +23,8 @@ export class ApiError extends Error {
 
 /** Calls the API and returns {body, res}; throws ApiError for non-2xx answers. */
 export async function call(method, path, body, { headers = {}, signal } = {}) {
+  // Signed out (or signing out): nothing leaves without a key.
+  if (!getKey()) throw new ApiError(401, 'signed_out', 'not signed in');
   const h = { Authorization: 'Bearer ' + getKey(), ...headers };
   const init = { method, headers: h, cache: 'no-store', signal };
   if (body !== undefined) {

@@ -50,8 +50,9 @@ async function signIn(ev) {
 
 function signOut() {
   setKey('');
-  location.hash = '';
-  location.reload();
+  pages = null;
+  // A navigation to the bare page, not a fragment change: no page of the old role loads again.
+  location.replace(location.pathname);
 }
 
 function boot() {
