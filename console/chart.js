@@ -25,7 +25,7 @@ export function dailyChart(days, currency) {
   const W = 760, H = 270, L = 56, R = 44, T = 30, B = 44;
   const iw = W - L - R, ih = H - T - B;
   const maxCost = nice(Math.max(0, ...days.map((d) => d.cost)));
-  const maxTasks = Math.max(4, Math.ceil(nice(Math.max(0, ...days.map((d) => d.tasks))) / 4) * 4);
+  const maxTasks = Math.max(4, Math.ceil(Math.max(0, ...days.map((d) => d.tasks)) / 4) * 4); // whole ticks
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img',
     'aria-label': 'daily cost and tasks' });
   const title = s('title', {}, `Daily cost (${currency}, bars) and tasks (line)`);

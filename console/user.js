@@ -155,6 +155,9 @@ async function watchTask(id) {
   $('submit-live').hidden = false;
   $('live-id').textContent = id;
   $('live-error').textContent = '';
+  $('live-status').textContent = 'submitted';
+  $('live-status').className = 'badge';
+  $('live-progress').value = 0;
   const v = $('live-video');
   v.hidden = true;
   v.removeAttribute('src');

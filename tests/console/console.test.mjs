@@ -300,6 +300,15 @@ async function assertPlays(sel) {
   return v;
 }
 
+/** Follows a task through the API (long-poll) until it is completed. */
+async function waitCompleted(id) {
+  let t = await api('GET', '/v1/video/generations/' + id, srv.userKey);
+  while (t.status !== 'completed') {
+    assert.ok(!['failed', 'cancelled'].includes(t.status), JSON.stringify(t));
+    t = await api('GET', `/v1/video/generations/${id}?wait=20&since=${t.status}`, srv.userKey);
+  }
+}
+
 test('a user key: submit with a first frame, watch it complete, play it; HTML prompts stay text', async () => {
   const page = srv.page;
   await signIn(srv.userKey);
@@ -343,13 +352,11 @@ test('a user key: submit with a first frame, watch it complete, play it; HTML pr
   await page.click('#submit-go');
   await page.waitForFunction((old) => document.querySelector('#live-id').textContent !== old, {}, id);
   const xssId = await page.$eval('#live-id', (e) => e.textContent);
+  await waitCompleted(xssId);
   await page.waitForFunction(() => document.querySelector('#live-status').textContent === 'completed', { timeout: WAIT });
 
   // the gallery, once the side task is done too
-  for (let t = side; t.status !== 'completed'; ) {
-    assert.ok(!['failed', 'cancelled'].includes(t.status), JSON.stringify(t));
-    t = await api('GET', `/v1/video/generations/${side.id}?wait=20&since=${t.status}`, srv.userKey);
-  }
+  await waitCompleted(side.id);
   await page.goto(srv.base + '/console/#gallery');
   await page.waitForSelector(`article.task[data-id="${xssId}"] .prompt`);
   await page.waitForFunction((i, x) => document.querySelector(`article.task[data-id="${i}"] .prompt`).textContent === x,
