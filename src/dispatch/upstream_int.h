@@ -11,6 +11,7 @@
  *   upstream_submit.c   job handlers: submit, resolve a lost submit, clean up
  *   upstream_poll.c     job handler: poll a batch
  *   upstream_finalize.c job handler: download the result and complete
+ *   upstream_health.c   a read-only snapshot of the channel state for operators
  *
  * Locking: u->lock guards the channel set pointer, the channel state, the random state and the
  * job queue; it is never held across a store or HTTP call. The in-flight set has its own lock.
