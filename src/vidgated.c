@@ -8,6 +8,7 @@
  */
 #include "app.h"
 
+#include "api/console.h"
 #include "api/env.h"
 #include "api/handlers.h"
 #include "api/keys.h"
@@ -28,6 +29,7 @@
 #include "store/watch.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -266,7 +268,7 @@ static json_t *webhook_task_object(void *ud, const vg_task *t)
 }
 
 /* The handlers' environment: a view of the process state with exactly what they use. */
-static vg_api_env api_env(vg_app *app, const vg_config *cfg)
+static vg_api_env api_env(vg_app *app, const vg_config *cfg, const char *console_dir)
 {
     return (vg_api_env){
         .data_dir = cfg->data_dir,
@@ -280,7 +282,9 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg)
         .wake = wake_dispatcher,
         .wake_ud = app,
         .reload = reload_api,
-        .reload_ud = app};
+        .reload_ud = app,
+        .upstream = vg_dispatch_upstream(app->dispatch),
+        .console_dir = console_dir};
 }
 
 /* The store opener the HTTP loops use: the server hands it the handlers' environment. */
@@ -376,7 +380,9 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     }
     size_t n_routes = 0;
     const vg_route *routes = vg_api_routes(&n_routes);
-    vg_api_env env = api_env(app, cfg);
+    char console_dir[PATH_MAX];
+    vg_console_dir_resolve(cfg->console_dir, console_dir, sizeof console_dir);
+    vg_api_env env = api_env(app, cfg, console_dir);
     /* Deliveries left pending by the last run leave as soon as the workers start. */
     vg_webhooks_env wenv = {.workers = cfg->webhook_workers,
                             .backoff_ms = cfg->webhook_backoff_ms,

@@ -34,6 +34,10 @@ typedef struct {
     void *reload_ud;
     /* GET /metrics needs it as a Bearer token; NULL or "" = /metrics is open. */
     const char *metrics_token;
+    /* The upstream loop, for GET /admin/channels (read-only snapshots); NULL = none. */
+    struct vg_upstream *upstream;
+    /* The web console's files (api/console.c); "" = the console is not served. */
+    const char *console_dir;
 } vg_api_env;
 
 /** Wakes the dispatcher, if there is one. */

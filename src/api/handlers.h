@@ -33,6 +33,10 @@ extern const vg_route vg_routes_webhooks[]; /* webhooks.c: destinations, secrets
 extern const size_t vg_routes_webhooks_n;
 extern const vg_route vg_routes_metrics[]; /* metrics.c: GET /metrics (Prometheus) */
 extern const size_t vg_routes_metrics_n;
+extern const vg_route vg_routes_channels[]; /* channels.c: GET /admin/channels */
+extern const size_t vg_routes_channels_n;
+extern const vg_route vg_routes_console[]; /* console.c: the web console's files */
+extern const size_t vg_routes_console_n;
 
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);

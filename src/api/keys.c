@@ -316,12 +316,9 @@ static json_t *ledger_json(const vg_ledger_entry *e)
                      "created_at", (json_int_t)e->created_at);
 }
 
-/* GET /admin/keys/{id}/ledger?limit=&before= (newest first). */
-static int key_ledger(vg_ctx *c)
+/* The ledger of key_id, newest first (?limit=&before=). */
+static int reply_ledger(vg_ctx *c, const char *key_id)
 {
-    vg_key k;
-    if (load_key(c, &k)) return 0;
-    vg_key_free(&k);
     int limit;
     if (vg_api_query_limit(c, &limit)) return 0;
     int64_t before;
@@ -329,7 +326,7 @@ static int key_ledger(vg_ctx *c)
     vg_ledger_entry *rows = NULL;
     size_t n = 0;
     bool more = false;
-    if (vg_store_ledger_list(c->store, c->params[0], before, limit, &rows, &n, &more))
+    if (vg_store_ledger_list(c->store, key_id, before, limit, &rows, &n, &more))
         return vg_reply_internal(c);
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
@@ -339,6 +336,21 @@ static int key_ledger(vg_ctx *c)
     return vg_reply_json(c, 200,
                          json_pack("{s:s, s:o, s:b, s:o}", "object", "list", "data", data,
                                    "has_more", more, "next_before", next));
+}
+
+/* GET /admin/keys/{id}/ledger?limit=&before= */
+static int key_ledger(vg_ctx *c)
+{
+    vg_key k;
+    if (load_key(c, &k)) return 0;
+    vg_key_free(&k);
+    return reply_ledger(c, c->params[0]);
+}
+
+/* GET /v1/me/ledger?limit=&before=: a key sees its own money movements. */
+static int my_ledger(vg_ctx *c)
+{
+    return reply_ledger(c, c->key.id);
 }
 
 /* The authenticated key may come from the key cache: money is read fresh. */
@@ -353,6 +365,7 @@ static int me(vg_ctx *c)
 
 const vg_route vg_routes_keys[] = {
     {"GET", "/v1/me", VG_AUTH_KEY, me},
+    {"GET", "/v1/me/ledger", VG_AUTH_KEY, my_ledger},
     {"POST", "/admin/keys", VG_AUTH_ADMIN, create_key},
     {"GET", "/admin/keys", VG_AUTH_ADMIN, list_keys},
     {"GET", "/admin/keys/{id}", VG_AUTH_ADMIN, get_key},

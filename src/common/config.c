@@ -73,6 +73,8 @@ static const opt options[] = {
      "wait before a webhook's first retry; each later retry doubles it"},
     {"metrics_token", "VIDGATE_METRICS_TOKEN", K(metrics_token),
      "bearer token GET /metrics requires (unset: /metrics is open)"},
+    {"console_dir", "VIDGATE_CONSOLE_DIR", S(console_dir),
+     "web console files served at /console/ (default: ../console from the binary; off)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

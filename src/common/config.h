@@ -36,6 +36,7 @@ typedef struct {
     char log_level[16];
     char log_format[16];        /* "text" or "json" */
     char access_log[1024];      /* "on" (with the other lines), "off", or a file path */
+    char console_dir[1024];     /* web console files; "" = found next to the binary, "off" */
     int threads;                /* HTTP event loops; 0 = one per core */
     int render_workers;         /* local engine renders at once; 0 = one per core */
     int64_t retention_s;        /* how long results are kept */

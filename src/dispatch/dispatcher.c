@@ -258,6 +258,11 @@ void vg_dispatch_reload_channels(vg_dispatch *d, vg_channels *set)
     wake_render(d); /* the local channel may have changed */
 }
 
+struct vg_upstream *vg_dispatch_upstream(vg_dispatch *d)
+{
+    return d ? d->up : NULL;
+}
+
 void vg_dispatch_stop(vg_dispatch *d)
 {
     if (!d) return;

@@ -45,6 +45,8 @@ void vg_dispatch_notify(vg_dispatch *d);
 /** Swaps in a new channel set (a reload; built with vg_channels_build_for), taking its reference.
  *  Work in flight keeps the set it started with. Thread-safe. */
 void vg_dispatch_reload_channels(vg_dispatch *d, vg_channels *set);
+/** The upstream loop (for read-only views such as vg_upstream_health); lives as long as d. */
+struct vg_upstream *vg_dispatch_upstream(vg_dispatch *d);
 /** Stops the workers (interrupting renders, re-queueing their tasks) and frees d. */
 void vg_dispatch_stop(vg_dispatch *d);
 

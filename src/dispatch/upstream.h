@@ -89,6 +89,24 @@ void vg_upstream_reload(vg_upstream *u, vg_channels *set);
  */
 void vg_upstream_local_claim(vg_upstream *u, char name[64], bool *take_unrouted,
                              const vg_provider **provider);
+/* How one channel fares, as operators see it (upstream_health.c). Counters start at zero with
+ * the process and survive reloads for channels that keep their name. */
+typedef struct {
+    char name[64];
+    const char *type;                           /* "local" or "ark" (static) */
+    int priority, weight, max_active, n_models; /* n_models 0 on a local channel = every model */
+    int64_t requests;                           /* upstream calls made */
+    int64_t errors;      /* transient refusals (each cooled the channel down) */
+    int faults;          /* consecutive transient refusals, 0 once a call succeeds */
+    int64_t cooldown_ms; /* time left of the current cool-down, 0 when none */
+    int64_t expected_ms; /* run time of a task: learned, or the configured guess */
+    bool learned;        /* expected_ms comes from finished tasks */
+} vg_upstream_health;
+
+/** Snapshot of every channel of the current set, in configuration order, into out (at most
+ *  VG_MAX_CHANNELS rows); *n is the count. Thread-safe (takes the loop's lock briefly). */
+void vg_upstream_health_get(vg_upstream *u, vg_upstream_health out[VG_MAX_CHANNELS], int *n);
+
 /** Stops everything and frees u (see the crash note above). */
 void vg_upstream_stop(vg_upstream *u);
 

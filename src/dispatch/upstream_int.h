@@ -11,6 +11,7 @@
  *   upstream_submit.c   job handlers: submit, resolve a lost submit, clean up
  *   upstream_poll.c     job handler: poll a batch
  *   upstream_finalize.c job handler: download the result and complete
+ *   upstream_health.c   a read-only snapshot of the channel state for operators
  *
  * Locking: u->lock guards the channel set pointer, the channel state, the random state and the
  * job queue; it is never held across a store or HTTP call. The in-flight set has its own lock.
@@ -58,6 +59,8 @@ typedef struct {
     double expected_ms; /* learned run time (the upstream's created → updated of a success) */
     bool learned;       /* expected_ms comes from a finished task, not the configured guess */
     int faults;         /* consecutive transient refusals */
+    int64_t requests;   /* calls made since start (each spends a budget token) */
+    int64_t errors;     /* transient refusals since start (each cooled the channel down) */
     /* the polling cycle (upstream_sched.c): open while the tasks due by cycle_end are being
      * handed out; the next one opens at cycle_next (wall ms, like next_poll_at) */
     bool cycle_open;

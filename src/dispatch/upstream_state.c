@@ -68,6 +68,7 @@ void vg_ups_cooldown(vg_upstream *u, const char *name, int64_t until, bool fault
     if (c && until > c->cooldown_until) c->cooldown_until = until;
     if (c) c->faults = fault ? c->faults + 1 : 0;
     if (c) vg_metrics_channel_cooldown(name, c->cooldown_until);
+    if (c && fault) c->errors++;
     pthread_mutex_unlock(&u->lock);
 }
 
@@ -139,6 +140,7 @@ bool vg_ups_take(vg_upstream *u, const vg_channel *ch, bool force)
         c->refilled_at = now;
         ok = force || c->tokens >= 1;
         if (ok) c->tokens -= 1; /* forced calls (fallback GETs) may run into debt */
+        if (ok) c->requests++;
     }
     pthread_mutex_unlock(&u->lock);
     return ok;
