@@ -24,6 +24,7 @@ typedef struct {
     const char *public_url; /* base of presigned links, no trailing slash */
     const char *currency;   /* the currency prices and balances are shown in */
     vg_url_policy urls;     /* which web URLs clients may name as media */
+    int64_t asset_quota_bytes; /* per-key storage quota of assets; 0 = none */
     /* Tells the dispatcher that work became due (a task was queued, a callback arrived).
      * Thread-safe and cheap; NULL = nobody to wake. */
     void (*wake)(void *ud);

@@ -69,6 +69,8 @@ static const opt options[] = {
      "threads delivering webhooks (one slow receiver holds one)"},
     {"webhook_backoff_ms", "VIDGATE_WEBHOOK_BACKOFF_MS", N(T_I64, webhook_backoff_ms),
      "wait before a webhook's first retry; each later retry doubles it"},
+    {"asset_quota_bytes", "VIDGATE_ASSET_QUOTA_BYTES", N(T_I64, asset_quota_bytes),
+     "storage each key's assets may use, in bytes (0 = no limit)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -94,6 +96,7 @@ static void defaults(vg_config *c)
     c->upstream_poll_max_ms = 30000;
     c->webhook_workers = 4;
     c->webhook_backoff_ms = 5000;
+    c->asset_quota_bytes = VG_ASSET_QUOTA_BYTES;
 }
 
 static int parse_bool(const char *v, bool *out)
