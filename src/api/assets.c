@@ -511,7 +511,8 @@ static int park_upload(areq *r, json_t *body, const char *b64, vg_asset *a)
     j->action = r->action;
     j->a = *a; /* takes over source_url (NULL for Data) */
     memset(a, 0, sizeof *a);
-    upload_job **anchor = h2o_mem_alloc_shared(&r->c->req->pool, sizeof *anchor, drop_upload_anchor);
+    upload_job **anchor =
+        h2o_mem_alloc_shared(&r->c->req->pool, sizeof *anchor, drop_upload_anchor);
     *anchor = j;
     vg_assets_offload(upload_stage, j);
     if (vg_longpoll_park(r->c, j->a.id, VG_MAX_WAIT_S, on_upload_staged, &j, sizeof j) != VG_OK)

@@ -90,8 +90,8 @@ static int check_image_head(const unsigned char *bytes, size_t len, const char *
 /* A submit on its way: what the off-loop staging of its inline media needs, and what the parked
  * request needs to finish. The spec is the thread's until `staged`, then the loop's. */
 typedef struct {
-    atomic_int refs;     /* the request's anchor and the staging thread */
-    atomic_bool staged;  /* the thread is done with the spec (err set on failure) */
+    atomic_int refs;    /* the request's anchor and the staging thread */
+    atomic_bool staged; /* the thread is done with the spec (err set on failure) */
     const char *data_dir, *tmp_dir;
     vg_task_spec spec;
     char param[VG_MAX_MEDIA_ITEMS][96]; /* each medium's field, for error messages */
@@ -123,8 +123,7 @@ static int stage_one(submit_job *j, vg_media *m, const char *param)
                    param, "%s is not a base64 data: URL of an %s", param, noun[m->type]);
         goto out;
     }
-    if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err))
-        goto out;
+    if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err)) goto out;
     if (vg_assets_put_content(j->data_dir, j->tmp_dir, bytes, len, sha) != VG_OK) {
         vg_err_set(&j->err, 500, "internal_error", "", "internal error");
         goto out;
@@ -349,7 +348,8 @@ static void finish_submit(vg_ctx *c, submit_job *j)
     json_t *out = j->reply(c, &t);
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     vg_idem idem = {.key = j->idem_key, .body_hash = j->hash, .response = text};
-    int rc = vg_store_task_create(c->store, &t, c->key.max_active_tasks, j->idem_key ? &idem : NULL);
+    int rc =
+        vg_store_task_create(c->store, &t, c->key.max_active_tasks, j->idem_key ? &idem : NULL);
     if (rc == VG_OK) {
         vg_api_env_wake(c->app);
         vg_reply_json(c, 200, out);

@@ -293,7 +293,7 @@ int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
     for (size_t i = 0; i < n; i++)
         vg_asset_free(&due[i]);
     free(due);
-    char (*shas)[65] = NULL;
+    char(*shas)[65] = NULL;
     size_t m = 0;
     if (vg_store_asset_refs_final(s, GC_BATCH, &shas, &m) == VG_OK)
         for (size_t i = 0; i < m; i++)

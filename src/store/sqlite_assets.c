@@ -387,11 +387,11 @@ vg_status vg_sq_asset_purge(vg_store *base, const char *id)
 vg_status vg_sq_asset_usage(vg_store *base, const char *key_id, bool with_processing,
                             const char *except_id, int64_t *bytes)
 {
-    return vg_sq_int64(vg_sq(base),
-                       "SELECT sum(size_bytes) FROM assets WHERE key_id = ?1 AND deleted_at = 0 "
-                       "AND (status = 'Active' OR (?2 AND status = 'Processing')) AND id != ?3",
-                       SQ_ARGS(SQ_T(key_id), SQ_I(with_processing), SQ_T(except_id ? except_id : "")),
-                       bytes);
+    return vg_sq_int64(
+        vg_sq(base),
+        "SELECT sum(size_bytes) FROM assets WHERE key_id = ?1 AND deleted_at = 0 "
+        "AND (status = 'Active' OR (?2 AND status = 'Processing')) AND id != ?3",
+        SQ_ARGS(SQ_T(key_id), SQ_I(with_processing), SQ_T(except_id ? except_id : "")), bytes);
 }
 
 static void fill_sha(sqlite3_stmt *st, void *out)
@@ -401,11 +401,12 @@ static void fill_sha(sqlite3_stmt *st, void *out)
 
 vg_status vg_sq_asset_refs_final(vg_store *base, int limit, char (**out)[65], size_t *n)
 {
-    return vg_sq_list(vg_sq(base),
-                      "SELECT DISTINCT r.sha256 FROM task_assets r JOIN tasks t ON t.id = r.task_id "
-                      "WHERE " SQ_STATUS_IN("t.status", 1) " LIMIT ?2",
-                      SQ_ARGS(SQ_I(VG_TASK_SET_FINAL), SQ_I(limit)), sizeof **out, fill_sha,
-                      (size_t)limit, (void **)out, n);
+    return vg_sq_list(
+        vg_sq(base),
+        "SELECT DISTINCT r.sha256 FROM task_assets r JOIN tasks t ON t.id = r.task_id "
+        "WHERE " SQ_STATUS_IN("t.status", 1) " LIMIT ?2",
+        SQ_ARGS(SQ_I(VG_TASK_SET_FINAL), SQ_I(limit)), sizeof **out, fill_sha, (size_t)limit,
+        (void **)out, n);
 }
 
 vg_status vg_sq_asset_refs_prune(vg_store *base, const char *sha256)
