@@ -293,13 +293,18 @@ int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
     for (size_t i = 0; i < n; i++)
         vg_asset_free(&due[i]);
     free(due);
+    return purged;
+}
+
+int vg_assets_collect_refs(const vg_assets_env *env, vg_store *s, int64_t now)
+{
     char(*shas)[65] = NULL;
     size_t m = 0;
     if (vg_store_asset_refs_final(s, GC_BATCH, &shas, &m) == VG_OK)
         for (size_t i = 0; i < m; i++)
             collect_ref(env, s, shas[i], now);
     free(shas);
-    return purged > (int)m ? purged : (int)m;
+    return (int)m;
 }
 
 /* ---- content written for requests ------------------------------------------------------- */
@@ -446,11 +451,13 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
 
 static void maybe_collect(vg_assets *p, vg_store *s)
 {
-    long long due = atomic_load(&p->next_gc_ms), now = vg_now_ms();
-    if (now < due ||
-        !atomic_compare_exchange_strong(&p->next_gc_ms, &due, now + VG_ASSET_GC_EVERY_MS))
+    long long due = atomic_load(&p->next_gc_ms), now_ms = vg_now_ms();
+    if (now_ms < due ||
+        !atomic_compare_exchange_strong(&p->next_gc_ms, &due, now_ms + VG_ASSET_GC_EVERY_MS))
         return;
-    if (vg_assets_collect(&p->env, s, vg_now_s()) == GC_BATCH)
+    int64_t now = vg_now_s();
+    int assets = vg_assets_collect(&p->env, s, now), refs = vg_assets_collect_refs(&p->env, s, now);
+    if (assets == GC_BATCH || refs == GC_BATCH)
         atomic_store(&p->next_gc_ms, 0); /* more to do: collect again soon */
 }
 

@@ -102,6 +102,9 @@ void vg_assets_stop(vg_assets *a);
 void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a);
 /** One collection pass over deleted assets due at `now`. Returns how many rows were removed. */
 int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now);
+/** One collection pass over the content hashes final tasks name (inline media of finished tasks,
+ *  see the note above). Returns how many hashes it looked at. */
+int vg_assets_collect_refs(const vg_assets_env *env, vg_store *s, int64_t now);
 /** Start-up recovery: releases leases, removes orphaned staging and content files. */
 int vg_assets_recover(const vg_assets_env *env, vg_store *s);
 
