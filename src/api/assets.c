@@ -35,17 +35,16 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/taskwatch.h"
 #include "core/presign.h"
 #include "http/sendfile.h"
 #include "core/urlpolicy.h"
-#include "common/taskwatch.h"
 #include "http/longpoll.h"
-
-#include <stdatomic.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

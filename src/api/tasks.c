@@ -40,7 +40,6 @@
 #include "http/longpoll.h"
 
 #include <stdatomic.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
