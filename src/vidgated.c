@@ -279,6 +279,7 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg, const char *console
         .currency = cfg->currency,
         .metrics_token = cfg->metrics_token,
         .urls = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
+        .asset_quota_bytes = cfg->asset_quota_bytes,
         .wake = wake_dispatcher,
         .wake_ud = app,
         .reload = reload_api,
@@ -370,7 +371,8 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     vg_assets_env aenv = {.data_dir = cfg->data_dir,
                           .tmp_dir = app->tmp_dir,
                           .allow_http = cfg->allow_http_fetch,
-                          .allow_private = cfg->allow_private_fetch};
+                          .allow_private = cfg->allow_private_fetch,
+                          .quota_bytes = cfg->asset_quota_bytes};
     vg_assets *assets = vg_assets_start(&aenv, VG_ASSET_WORKERS, open_store, app, err, sizeof err);
     if (!assets) {
         vg_error("%s", err);

@@ -11,12 +11,19 @@
  * before a handler runs, in the §1 envelope.
  *
  * CreateAsset never fetches or decodes on the event loop: a URL is only checked (scheme, literal
- * addresses); Data is base64-decoded and staged in DATA/files/assets/staging/<id> (written to
- * DATA/tmp, then renamed) before the row is inserted, and the processing pool (assets/worker.h) is
- * woken. Crash semantics: a crash before the insert commits leaves at most a staging file without
- * a row (removed at the next start); after it, the asset is Processing and its staged bytes are
- * there (not flushed: after a power loss they may be short, and the asset then fails validation
- * instead of becoming Active with bad bytes).
+ * addresses); Data is base64-decoded off the loop (assets/worker.h vg_assets_offload, the request
+ * parked on its loop meanwhile under the new asset's id, http/longpoll.h) and staged in
+ * DATA/files/assets/staging/<id> (written to DATA/tmp, then renamed); then, on the loop, the row
+ * is inserted and the processing pool (assets/worker.h) is woken. Crash semantics: a crash before
+ * the insert commits leaves at most a staging file without a row (removed at the next start);
+ * after it, the asset is Processing and its staged bytes are there (not flushed: after a power loss
+ * they may be short, and the asset then fails validation instead of becoming Active with bad
+ * bytes).
+ *
+ * Quota: with asset_quota_bytes > 0, a CreateAsset whose Data would bring the key's live assets
+ * (Active, and Processing uploads at their size as sent) over the quota, or any CreateAsset once
+ * they are at it, is refused with 403 QuotaExceeded; a URL's size is only known once fetched, and
+ * the activation checks the quota again (assets/worker.h).
  */
 #include "api/asset_json.h"
 #include "api/handlers.h"
@@ -28,13 +35,16 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/taskwatch.h"
 #include "core/presign.h"
 #include "http/sendfile.h"
 #include "core/urlpolicy.h"
+#include "http/longpoll.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,25 +332,35 @@ static int delete_group(areq *r, const json_t *body, json_t **result)
 
 /* ---- assets ------------------------------------------------------------------------------- */
 
-/* Decodes Data (base64, with or without a "data:…;base64," prefix whose media type is ignored:
- * the bytes decide). */
-static int decode_data(areq *r, const char *data, unsigned char **out, size_t *len)
+/* The base64 of Data, after an optional "data:…;base64," prefix whose media type is ignored (the
+ * bytes decide). Only the prefix is read here; the payload decodes off the loop. */
+static int data_payload(areq *r, const char *data, const char **b64)
 {
-    const char *b64 = data;
+    *b64 = data;
     if (!strncmp(data, "data:", 5)) {
         const char *comma = strchr(data, ',');
         if (!comma || comma - data < 12 || strncmp(comma - 7, ";base64", 7) != 0)
             return reply_fail(r, 400, "InvalidParameter",
                               "Data must be base64, optionally as a data:…;base64, URL");
-        b64 = comma + 1;
+        *b64 = comma + 1;
     }
-    *out = vg_base64_decode(b64, strlen(b64), len);
-    if (!*out) return reply_fail(r, 400, "InvalidParameter", "Data is not valid base64");
-    if (*len == 0) {
-        free(*out);
-        return reply_fail(r, 400, "InvalidParameter", "Data is empty");
-    }
+    if (!**b64) return reply_fail(r, 400, "InvalidParameter", "Data is empty");
     return 0;
+}
+
+/* The key's storage quota (see the top): `adding` bytes more, 0 for a URL (size unknown). */
+static int check_quota(areq *r, int64_t adding)
+{
+    const vg_api_env *env = r->c->app;
+    int64_t used = 0, quota = env->asset_quota_bytes;
+    if (quota <= 0) return 0;
+    if (vg_store_asset_usage(r->c->store, r->c->key.id, true, NULL, &used) != VG_OK)
+        return reply_internal(r);
+    if (used + adding <= quota && (adding > 0 || used < quota)) return 0;
+    return reply_fail(r, 403, "QuotaExceeded",
+                      "this key's assets use %lld bytes of its %lld-byte storage quota; this "
+                      "upload (%lld bytes) does not fit: delete assets first",
+                      (long long)used, (long long)quota, (long long)adding);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -356,12 +376,12 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 }
 
 /* DATA/tmp/upload-<id>, then renamed into staging (see the crash note at the top). */
-static int stage_upload(const vg_api_env *env, const char *id, const unsigned char *bytes,
-                        size_t len, char *staged, size_t staged_len)
+static int stage_upload(const char *data_dir, const char *tmp_dir, const char *id,
+                        const unsigned char *bytes, size_t len, char *staged, size_t staged_len)
 {
     char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s/upload-%s", env->tmp_dir, id);
-    vg_asset_staging_path(env->data_dir, id, staged, staged_len);
+    snprintf(tmp, sizeof tmp, "%s/upload-%s", tmp_dir, id);
+    vg_asset_staging_path(data_dir, id, staged, staged_len);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     int rc = write_all(fd, bytes, len);
@@ -371,29 +391,50 @@ static int stage_upload(const vg_api_env *env, const char *id, const unsigned ch
     return rc;
 }
 
-/* The source of a new asset: a checked URL into a->source_url, or Data staged on disk. */
-static int asset_source(areq *r, const json_t *body, vg_asset *a, char *staged, size_t n)
+/* A Data upload on its way: decoded and staged off the loop, then inserted on it. Shared by the
+ * parked request and the thread (one reference each, like a submit's job in tasks.c). */
+typedef struct {
+    atomic_int refs;
+    atomic_bool staged; /* the thread is done: staged[] names the file, or code says why not */
+    json_t *body;       /* holds b64 */
+    const char *b64, *data_dir, *tmp_dir, *action;
+    vg_asset a;
+    int status;       /* 400 or 500 when the staging failed, with code */
+    const char *code; /* InvalidParameter / InternalError */
+    char msg[128];
+    char staged_path[1300];
+} upload_job;
+
+static void upload_release(upload_job *j)
 {
-    const char *url, *data;
-    if (opt_string(r, body, "URL", 0, &url) || opt_string(r, body, "Data", 0, &data)) return -1;
-    if (url && data) return reply_fail(r, 400, "InvalidParameter", "give URL or Data, not both");
-    if (!url && !data) return reply_fail(r, 400, "MissingParameter", "URL or Data is required");
-    const vg_api_env *env = r->c->app;
-    if (url) {
-        vg_url_verdict why;
-        if (vg_urlpolicy_check(url, &env->urls, &why) != VG_OK)
-            return reply_fail(r, 400, "InvalidParameter", "URL is not allowed: url %s",
-                              vg_urlpolicy_reason(why, &env->urls));
-        a->source_url = vg_strdup(url);
-        return 0;
-    }
-    unsigned char *bytes = NULL;
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    json_decref(j->body);
+    vg_asset_free(&j->a);
+    free(j);
+}
+
+static void upload_stage(void *arg)
+{
+    upload_job *j = arg;
     size_t len = 0;
-    if (decode_data(r, data, &bytes, &len)) return -1;
-    int rc = stage_upload(env, a->id, bytes, len, staged, n);
+    unsigned char *bytes = vg_base64_decode(j->b64, strlen(j->b64), &len);
+    if (!bytes || !len) {
+        j->status = 400;
+        j->code = "InvalidParameter";
+        snprintf(j->msg, sizeof j->msg, "%s", bytes ? "Data is empty" : "Data is not valid base64");
+    } else if (stage_upload(j->data_dir, j->tmp_dir, j->a.id, bytes, len, j->staged_path,
+                            sizeof j->staged_path)) {
+        vg_error("asset %s: cannot stage the upload: %s", j->a.id, strerror(errno));
+        j->status = 500;
+        j->code = "InternalError";
+        snprintf(j->msg, sizeof j->msg, "internal error");
+    } else {
+        j->a.media.size_bytes = (int64_t)len;
+    }
     free(bytes);
-    if (rc) vg_error("asset %s: cannot stage the upload: %s", a->id, strerror(errno));
-    return rc ? reply_internal(r) : 0;
+    atomic_store(&j->staged, true);
+    vg_taskwatch_notify(j->a.id);
+    upload_release(j);
 }
 
 static int asset_fields(areq *r, const json_t *body, vg_asset *a)
@@ -416,28 +457,106 @@ static int asset_fields(areq *r, const json_t *body, vg_asset *a)
     return 0;
 }
 
+/* The row of a new asset (its source checked, Data staged); replies on failure. */
+static int insert_asset(areq *r, vg_asset *a, const char *staged, json_t **result)
+{
+    vg_asset_group dflt;
+    new_group(r->c, "default", "assets created without a GroupId", true, &dflt);
+    int rc = vg_store_asset_create(r->c->store, a, &dflt);
+    if (rc != VG_OK && staged[0]) unlink(staged);
+    if (rc == VG_NOTFOUND) return reply_not_found(r, "asset group", a->group_id);
+    if (rc != VG_OK) return reply_internal(r);
+    vg_assets_notify();
+    *result = json_pack("{s:s}", "Id", a->id);
+    return 0;
+}
+
+/* The parked CreateAsset (http/longpoll.h) of a Data upload being staged. */
+static bool on_upload_staged(vg_ctx *c, void *data, vg_wait_event ev)
+{
+    upload_job *j = *(upload_job **)data;
+    areq r = {.c = c, .action = j->action};
+    json_t *result = NULL;
+    if (!atomic_load(&j->staged)) {
+        if (ev == VG_WAIT_CHANGED) return false;
+        reply_fail(&r, 503, "ServiceUnavailable", "the server cannot take this upload now");
+        return true;
+    }
+    if (j->code)
+        reply_fail(&r, j->status, j->code, "%s", j->msg);
+    else if (check_quota(&r, j->a.media.size_bytes) == 0 &&
+             insert_asset(&r, &j->a, j->staged_path, &result) == 0)
+        vg_reply_json(c, 200, vg_asset_envelope(c->request_id, j->action, result, NULL, NULL));
+    else
+        unlink(j->staged_path);
+    return true;
+}
+
+static void drop_upload_anchor(void *p)
+{
+    upload_release(*(upload_job **)p);
+}
+
+/* Decodes and stages Data off the loop; the request finishes in on_upload_staged. */
+static int park_upload(areq *r, json_t *body, const char *b64, vg_asset *a)
+{
+    const vg_api_env *env = r->c->app;
+    upload_job *j = vg_calloc(1, sizeof *j);
+    atomic_init(&j->refs, 2);
+    j->body = json_incref(body);
+    j->b64 = b64;
+    j->data_dir = env->data_dir;
+    j->tmp_dir = env->tmp_dir;
+    j->action = r->action;
+    j->a = *a; /* takes over source_url (NULL for Data) */
+    memset(a, 0, sizeof *a);
+    upload_job **anchor =
+        h2o_mem_alloc_shared(&r->c->req->pool, sizeof *anchor, drop_upload_anchor);
+    *anchor = j;
+    vg_assets_offload(upload_stage, j);
+    if (vg_longpoll_park(r->c, j->a.id, VG_MAX_WAIT_S, on_upload_staged, &j, sizeof j) != VG_OK)
+        return reply_internal(r);
+    return 1;
+}
+
+/* 0 with *result, -1 after an error reply, 1 when the request was parked (a Data upload). */
 static int create_asset(areq *r, const json_t *body, json_t **result)
 {
     vg_asset a;
     memset(&a, 0, sizeof a);
-    char staged[1300] = "";
-    if (asset_fields(r, body, &a) || asset_source(r, body, &a, staged, sizeof staged)) {
-        vg_asset_free(&a);
-        return -1;
+    const char *url, *data, *b64 = NULL;
+    const vg_api_env *env = r->c->app;
+    int rc = -1;
+    if (asset_fields(r, body, &a) || opt_string(r, body, "URL", 0, &url) ||
+        opt_string(r, body, "Data", 0, &data))
+        goto out;
+    if (url && data) {
+        reply_fail(r, 400, "InvalidParameter", "give URL or Data, not both");
+        goto out;
     }
-    vg_asset_group dflt;
-    new_group(r->c, "default", "assets created without a GroupId", true, &dflt);
-    int rc = vg_store_asset_create(r->c->store, &a, &dflt);
-    if (rc != VG_OK && staged[0]) unlink(staged);
-    if (rc == VG_NOTFOUND)
-        reply_not_found(r, "asset group", a.group_id);
-    else if (rc != VG_OK)
-        reply_internal(r);
-    else
-        vg_assets_notify();
-    if (rc == VG_OK) *result = json_pack("{s:s}", "Id", a.id);
+    if (!url && !data) {
+        reply_fail(r, 400, "MissingParameter", "URL or Data is required");
+        goto out;
+    }
+    if (url) {
+        vg_url_verdict why;
+        if (vg_urlpolicy_check(url, &env->urls, &why) != VG_OK) {
+            reply_fail(r, 400, "InvalidParameter", "URL is not allowed: url %s",
+                       vg_urlpolicy_reason(why, &env->urls));
+            goto out;
+        }
+        if (check_quota(r, 0)) goto out;
+        a.source_url = vg_strdup(url);
+        rc = insert_asset(r, &a, "", result);
+        goto out;
+    }
+    if (data_payload(r, data, &b64)) goto out;
+    /* The size as sent (base64: 3 bytes per 4 characters) bounds the decoded size. */
+    if (check_quota(r, (int64_t)(strlen(b64) / 4 * 3))) goto out;
+    rc = park_upload(r, (json_t *)body, b64, &a);
+out:
     vg_asset_free(&a);
-    return rc == VG_OK ? 0 : -1;
+    return rc;
 }
 
 static int load_asset(areq *r, const char *id, vg_asset *a)
@@ -555,6 +674,7 @@ static int handle_action(vg_ctx *c)
     areq r = {.c = c, .action = name};
     if (!act) return reply_internal(&r), 0;
     json_t *body = NULL, *result = NULL;
+    /* run: 0 = reply with result; -1 = replied; 1 = parked (it replies later) */
     if (read_body(&r, act->max_body, &body) == 0 && act->run(&r, body, &result) == 0)
         vg_reply_json(c, 200, vg_asset_envelope(c->request_id, name, result, NULL, NULL));
     json_decref(body);

@@ -48,7 +48,8 @@ typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
  * The whole submit (tasks.c), shared by the native and OpenAI routes: Idempotency-Key handling
  * (same key + same route and body within 24 h → the recorded reply; different body → 422),
  * validation, pricing, the one-transaction insert of task + hold + idempotency record, the wake-up
- * of the dispatcher, and the reply built by `reply`. Always replies; returns 0.
+ * of the dispatcher, and the reply built by `reply`. Always replies (a submit with inline media
+ * replies later, from its loop: c->parked is then set and c must not be used); returns 0.
  */
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
                        vg_reply_fn reply);
@@ -58,8 +59,6 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
 int vg_api_reply_task_list(vg_ctx *c, const vg_task_filter *f, vg_reply_fn render);
 
 /* Shared task helpers (tasks.c). Each replies itself and returns -1 on failure. */
-int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t);
-int vg_api_insert_task(vg_ctx *c, vg_task *t);
 int vg_api_load_task(vg_ctx *c, const char *id, vg_task *t);
 int vg_api_cancel_or_delete(vg_ctx *c, vg_task *t);
 int vg_api_delete_content(vg_ctx *c, const vg_task *t);

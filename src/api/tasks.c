@@ -2,26 +2,44 @@
  * tasks.c - the native task API (spec §3): submit, get, list, cancel/delete.
  *
  * Submit is the one write on the hot path: validate (core/spec) → check the key may use the model
- * → check media URLs without fetching them (fetching happens on a worker, never on the event loop)
- * → price the hold from the declared size (core/billing) → one store transaction inserts task + hold → wake the
- * dispatcher → 200. Nothing reaches a worker before the row is committed.
+ * and has the funds → check media URLs without fetching them (fetching happens on a worker, never
+ * on the event loop) → store inline media → price the hold from the declared size (core/billing)
+ * → one store transaction inserts task + hold → wake the dispatcher → 200. Nothing reaches a
+ * worker before the row is committed.
+ *
+ * Inline media (data: URLs, uploaded files): the stored spec never holds their bytes. A submit
+ * with some is parked on its event loop (http/longpoll.h, under the id its task will have) while
+ * an off-loop thread (assets/worker.h vg_assets_offload) decodes each one, judges an image by its
+ * header (core/imagehead), resolves an adaptive ratio from a first frame, and stores the bytes as
+ * content (vg_assets_put_content: flushed before it returns), replacing the URL by
+ * "asset://inline?sha256=<hex>"; then it announces the id (common/taskwatch.h) and the parked
+ * request finishes on its loop: insert and reply as above. The row commits only after the files
+ * are durable, so a task that got its 200 survives a crash at any point; a crash before the commit
+ * leaves files nothing names, removed at the next start (assets/worker.h). The task_assets rows of
+ * the task keep its media while it is active; the asset collector removes them after it ends.
+ * A job is shared by the request (its pool) and the thread (one reference each): whichever lets go
+ * last frees it, so a client that hangs up meanwhile costs nothing but the work.
  */
 #include "api/handlers.h"
 
 #include "api/env.h"
 #include "api/task_json.h"
 #include "api/taskwait.h"
+#include "assets/worker.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/taskwatch.h"
 #include "core/billing.h"
 #include "core/dataurl.h"
 #include "core/imagehead.h"
 #include "core/spec.h"
+#include "http/longpoll.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +68,12 @@ static void media_param(const json_t *body, const vg_media *m, int i, char *out,
 }
 
 /* An embedded image must be a supported image of an accepted size now (a 400 beats a failed
- * task). Only its header is read (core/imagehead): decoding a large picture here would hold the
- * event loop for a second; the render decodes it. Fills *w,*h. */
-static int check_data_image(const char *url, const char *param, int *w, int *h, vg_err *err)
+ * task). Only its header is read (core/imagehead): the render decodes the picture. Fills *w,*h. */
+static int check_image_head(const unsigned char *bytes, size_t len, const char *param, int *w,
+                            int *h, vg_err *err)
 {
-    char mime[64], why[256] = "";
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-    int rc = vg_dataurl_decode(url, mime, &bytes, &len);
-    if (rc == 0) rc = vg_imagehead_size(bytes, len, w, h, why, sizeof why);
-    free(bytes);
+    char why[256] = "";
+    int rc = vg_imagehead_size(bytes, len, w, h, why, sizeof why);
     if (rc == 0 && (*w < VG_IMAGE_MIN_SIDE_PX || *h < VG_IMAGE_MIN_SIDE_PX ||
                     *w > VG_IMAGE_MAX_SIDE_PX || *h > VG_IMAGE_MAX_SIDE_PX)) {
         snprintf(why, sizeof why, "image is %dx%d pixels; each side must be %d..%d", *w, *h,
@@ -72,26 +86,88 @@ static int check_data_image(const char *url, const char *param, int *w, int *h, 
     return 0;
 }
 
+/* A submit on its way: what the off-loop staging of its inline media needs, and what the parked
+ * request needs to finish. The spec is the thread's until `staged`, then the loop's. */
+typedef struct {
+    atomic_int refs;    /* the request's anchor and the staging thread */
+    atomic_bool staged; /* the thread is done with the spec (err set on failure) */
+    const char *data_dir, *tmp_dir;
+    vg_task_spec spec;
+    char param[VG_MAX_MEDIA_ITEMS][96]; /* each medium's field, for error messages */
+    vg_err err;
+    char task_id[48];
+    char *idem_key; /* NULL without Idempotency-Key */
+    char hash[65];
+    vg_reply_fn reply;
+} submit_job;
+
+static void job_release(submit_job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    vg_task_spec_free(&j->spec);
+    free(j->idem_key);
+    free(j);
+}
+
+/* One data: medium: decoded, judged, stored as content, and named by its hash. */
+static int stage_one(submit_job *j, vg_media *m, const char *param)
+{
+    static const char *const noun[] = {"image", "video", "audio"};
+    char mime[64], ref[VG_ASSET_REF_MAX], sha[65];
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int w = 0, h = 0, rc = -1;
+    if (vg_dataurl_decode(m->url, mime, &bytes, &len)) {
+        vg_err_set(&j->err, 400, m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter",
+                   param, "%s is not a base64 data: URL of an %s", param, noun[m->type]);
+        goto out;
+    }
+    if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err)) goto out;
+    if (vg_assets_put_content(j->data_dir, j->tmp_dir, bytes, len, sha) != VG_OK) {
+        vg_err_set(&j->err, 500, "internal_error", "", "internal error");
+        goto out;
+    }
+    if (m->role == VG_ROLE_FIRST_FRAME && j->spec.ratio == VG_RATIO_ADAPTIVE)
+        j->spec.ratio = vg_ratio_closest(w, h);
+    vg_asset_ref_format(VG_ASSET_INLINE_ID, sha, ref);
+    free(m->url);
+    m->url = vg_strdup(ref);
+    rc = 0;
+out:
+    free(bytes);
+    return rc;
+}
+
+/* The staging thread (or the caller's, without a pool): every inline medium, then the news. */
+static void stage_media(void *arg)
+{
+    submit_job *j = arg;
+    for (int i = 0; i < j->spec.n_media; i++)
+        if (strncmp(j->spec.media[i].url, "data:", 5) == 0 &&
+            stage_one(j, &j->spec.media[i], j->param[i]))
+            break;
+    atomic_store(&j->staged, true);
+    vg_taskwatch_notify(j->task_id);
+    job_release(j);
+}
+
+static bool has_inline_media(const vg_task_spec *s)
+{
+    for (int i = 0; i < s->n_media; i++)
+        if (strncmp(s->media[i].url, "data:", 5) == 0) return true;
+    return false;
+}
+
 /* What the spec cannot check alone (web URLs were judged by the one URL policy in vg_spec_parse):
- * asset:// references, decodable data: images; resolves an adaptive ratio from a first frame. */
+ * asset:// references; data: media are left to stage_media. */
 static int check_media(vg_ctx *c, const json_t *body, vg_task_spec *s, vg_err *err)
 {
     for (int i = 0; i < s->n_media; i++) {
         vg_media *m = &s->media[i];
         char param[96];
         media_param(body, m, i, param, sizeof param);
-        if (strncmp(m->url, "asset://", 8) == 0) {
-            if (vg_api_asset_media(c, m, param, s, err)) return -1;
-            continue;
-        }
-        if (strncmp(m->url, "data:", 5) == 0) {
-            if (m->type != VG_MEDIA_IMAGE) continue;
-            int w = 0, h = 0;
-            if (check_data_image(m->url, param, &w, &h, err)) return -1;
-            if (m->role == VG_ROLE_FIRST_FRAME && s->ratio == VG_RATIO_ADAPTIVE)
-                s->ratio = vg_ratio_closest(w, h);
-            continue;
-        }
+        if (strncmp(m->url, "asset://", 8) == 0 && vg_api_asset_media(c, m, param, s, err))
+            return -1;
     }
     /* Adaptive without an image follows 16:9 (spec §2). */
     if (s->ratio == VG_RATIO_ADAPTIVE && !vg_task_spec_has_role(s, VG_ROLE_FIRST_FRAME) &&
@@ -114,13 +190,13 @@ static bool model_allowed(const vg_key *k, const char *model)
 }
 
 /* The task row of a validated spec, priced by core/billing. VG_NOTFOUND: the model left the table. */
-static int fill_task(vg_ctx *c, const vg_task_spec *s, vg_task *t)
+static int fill_task(vg_ctx *c, const vg_task_spec *s, const char *id, vg_task *t)
 {
     memset(t, 0, sizeof *t);
     vg_billing_hold hold;
     int rc = vg_billing_estimate(s, c->key.test_mode, &hold);
     if (rc != VG_OK) return rc;
-    vg_id_new("task_", t->id);
+    snprintf(t->id, sizeof t->id, "%s", id);
     snprintf(t->key_id, sizeof t->key_id, "%s", c->key.id);
     snprintf(t->model, sizeof t->model, "%s", s->model);
     t->status = VG_TASK_QUEUED;
@@ -193,50 +269,18 @@ static int precheck_key(vg_ctx *c, const vg_task_spec *s)
     return 0;
 }
 
-/* Parses and validates a submit body into a task ready to insert; replies on error. */
-int vg_api_prepare_task(vg_ctx *c, const json_t *body, const char *default_model, vg_task *t)
+/* Parses and validates a submit body into a spec (key, model and funds first, then asset://
+ * references); replies on error. The media params of the job are filled for stage_media. */
+static int prepare_spec(vg_ctx *c, const json_t *body, const char *default_model, submit_job *j)
 {
     const vg_api_env *env = c->app;
-    vg_task_spec s;
-    memset(&s, 0, sizeof s);
     vg_err err = {0};
     vg_spec_opts opts = {.urls = env->urls, .default_model = default_model};
-    int rc = -1;
-    if (vg_spec_parse(body, &opts, &s, &err) != VG_OK) {
-        vg_reply_err(c, &err);
-        goto out;
-    }
-    if (precheck_key(c, &s)) goto out;
-    if (check_media(c, body, &s, &err)) {
-        vg_reply_err(c, &err);
-        goto out;
-    }
-    if (s.seed < 0) {
-        uint32_t r;
-        vg_random_bytes(&r, sizeof r);
-        s.seed = r;
-    }
-    if (fill_task(c, &s, t) != VG_OK) {
-        vg_error("submit: model %s has no price", s.model);
-        vg_reply_internal(c);
-        goto out;
-    }
-    json_t *params = vg_task_spec_to_json(&s);
-    t->params = json_dumps(params, JSON_COMPACT);
-    json_decref(params);
-    rc = 0;
-out:
-    vg_task_spec_free(&s);
-    return rc;
-}
-
-/* Inserts a prepared task; replies with the refusal on failure. */
-int vg_api_insert_task(vg_ctx *c, vg_task *t)
-{
-    int max_active = c->key.max_active_tasks;
-    int rc = vg_store_task_create(c->store, t, max_active, NULL);
-    if (rc != VG_OK) return reply_store_refusal(c, rc, t), -1;
-    vg_api_env_wake(c->app);
+    if (vg_spec_parse(body, &opts, &j->spec, &err) != VG_OK) return vg_reply_err(c, &err), -1;
+    if (precheck_key(c, &j->spec)) return -1;
+    if (check_media(c, body, &j->spec, &err)) return vg_reply_err(c, &err), -1;
+    for (int i = 0; i < j->spec.n_media; i++)
+        media_param(body, &j->spec.media[i], i, j->param[i], sizeof j->param[i]);
     return 0;
 }
 
@@ -277,31 +321,39 @@ static void body_hash(const char *route, const json_t *body, char out[65])
     free(text);
 }
 
-int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
-                       vg_reply_fn reply)
+/* The end of a submit, on the loop, once its media are staged: the task row, its one-transaction
+ * insert (hold, idempotency record) and the reply. Always replies. */
+static void finish_submit(vg_ctx *c, submit_job *j)
 {
-    const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
-    char hash[65] = "";
-    if (idem_key) {
-        size_t n = strlen(idem_key);
-        if (n == 0 || n > VG_MAX_IDEMPOTENCY_KEY_BYTES)
-            return vg_reply_error(c, 400, "invalid_parameter", "Idempotency-Key",
-                                  "Idempotency-Key must be 1 to %d bytes",
-                                  VG_MAX_IDEMPOTENCY_KEY_BYTES);
-        body_hash(route, body, hash);
-        if (idem_replay(c, idem_key, hash)) return 0;
+    if (j->err.http_status) {
+        vg_reply_err(c, &j->err);
+        return;
+    }
+    vg_task_spec *s = &j->spec;
+    if (s->seed < 0) {
+        uint32_t r;
+        vg_random_bytes(&r, sizeof r);
+        s->seed = r;
     }
     vg_task t;
-    if (vg_api_prepare_task(c, body, default_model, &t)) return 0;
-    json_t *out = reply(c, &t);
+    if (fill_task(c, s, j->task_id, &t) != VG_OK) {
+        vg_error("submit: model %s has no price", s->model);
+        vg_reply_internal(c);
+        return;
+    }
+    json_t *params = vg_task_spec_to_json(s);
+    t.params = json_dumps(params, JSON_COMPACT);
+    json_decref(params);
+    json_t *out = j->reply(c, &t);
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
-    int rc = vg_store_task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
+    vg_idem idem = {.key = j->idem_key, .body_hash = j->hash, .response = text};
+    int rc =
+        vg_store_task_create(c->store, &t, c->key.max_active_tasks, j->idem_key ? &idem : NULL);
     if (rc == VG_OK) {
         vg_api_env_wake(c->app);
         vg_reply_json(c, 200, out);
         out = NULL;
-    } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
+    } else if (rc == VG_DUPLICATE && j->idem_key && idem_replay(c, j->idem_key, j->hash)) {
         /* a concurrent twin committed first: its reply was replayed */
     } else {
         reply_store_refusal(c, rc, &t);
@@ -309,6 +361,74 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     json_decref(out);
     free(text);
     vg_task_free(&t);
+}
+
+/* The parked request (http/longpoll.h) of a submit whose media are being staged. */
+static bool on_staged(vg_ctx *c, void *data, vg_wait_event ev)
+{
+    submit_job *j = *(submit_job **)data;
+    if (atomic_load(&j->staged)) {
+        finish_submit(c, j);
+        return true;
+    }
+    if (ev == VG_WAIT_CHANGED) return false;
+    /* Staging takes well under the wait (a minute): the server is stopping or overloaded. */
+    vg_err e = {0};
+    vg_err_set(&e, 503, "unavailable", "", "the server cannot take this task now; try again");
+    e.retry_after_s = 5;
+    vg_reply_err(c, &e);
+    return true;
+}
+
+/* The request's reference to its job, dropped when the request ends (however it ends). */
+static void drop_anchor(void *p)
+{
+    job_release(*(submit_job **)p);
+}
+
+/* Stages the job's inline media off the loop and parks the request until they are stored. */
+static void stage_and_park(vg_ctx *c, submit_job *j)
+{
+    const vg_api_env *env = c->app;
+    j->data_dir = env->data_dir;
+    j->tmp_dir = env->tmp_dir;
+    atomic_init(&j->refs, 2);
+    submit_job **anchor = h2o_mem_alloc_shared(&c->req->pool, sizeof *anchor, drop_anchor);
+    *anchor = j;
+    vg_assets_offload(stage_media, j);
+    if (vg_longpoll_park(c, j->task_id, VG_MAX_WAIT_S, on_staged, &j, sizeof j) != VG_OK) {
+        vg_error("submit: cannot park task %s while its media are stored", j->task_id);
+        vg_reply_internal(c);
+    }
+}
+
+int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
+                       vg_reply_fn reply)
+{
+    const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
+    submit_job *j = vg_calloc(1, sizeof *j);
+    atomic_init(&j->refs, 1);
+    j->reply = reply;
+    if (idem_key) {
+        size_t n = strlen(idem_key);
+        if (n == 0 || n > VG_MAX_IDEMPOTENCY_KEY_BYTES) {
+            vg_reply_error(c, 400, "invalid_parameter", "Idempotency-Key",
+                           "Idempotency-Key must be 1 to %d bytes", VG_MAX_IDEMPOTENCY_KEY_BYTES);
+            goto out;
+        }
+        body_hash(route, body, j->hash);
+        if (idem_replay(c, idem_key, j->hash)) goto out;
+        j->idem_key = vg_strdup(idem_key);
+    }
+    if (prepare_spec(c, body, default_model, j)) goto out;
+    vg_id_new("task_", j->task_id);
+    if (has_inline_media(&j->spec)) {
+        stage_and_park(c, j); /* takes over j's reference */
+        return 0;
+    }
+    finish_submit(c, j);
+out:
+    job_release(j);
     return 0;
 }
 

@@ -164,10 +164,13 @@ static json_t *data_url(const vg_mp_part *p, const field_path *fp, vg_err *err)
                           fp->dotted, what),
                NULL;
     }
-    char *b64 = vg_base64_encode(p->data, p->len);
-    char *url = vg_asprintf("data:%s;base64,%s", mime, b64);
-    free(b64);
-    json_t *j = json_stringn_nocheck(url, strlen(url)); /* ASCII by construction */
+    /* One buffer, encoded in place: a large upload is copied as few times as possible on the
+     * event loop (its decoding and storing happen off it, see tasks.c). */
+    size_t head = strlen(mime) + strlen("data:;base64,");
+    char *url = vg_malloc(head + vg_base64_len(p->len) + 1);
+    snprintf(url, head + 1, "data:%s;base64,", mime);
+    vg_base64_encode_to(url + head, p->data, p->len);
+    json_t *j = json_stringn_nocheck(url, head + vg_base64_len(p->len)); /* ASCII */
     free(url);
     return j;
 }

@@ -12,6 +12,7 @@
 
 #include "assets/probe.h"
 #include "common/alloc.h"
+#include "common/crypto.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/limits.h"
@@ -42,6 +43,7 @@ struct vg_assets {
     vg_store *(*open_store)(void *ud);
     void *ud;
     vg_pool *pool;           /* the processing threads */
+    vg_pool *offload;        /* the threads of vg_assets_offload() */
     atomic_llong next_gc_ms; /* whichever idle worker passes this time collects */
 };
 
@@ -166,14 +168,29 @@ static int place_content(job *j)
     return vg_fsync_dir(dir);
 }
 
+/* The key's quota (worker.h): the Active assets of the key and this one. Checked under the
+ * content lock, so two activations of one process cannot both squeeze under it. */
+static int within_quota(job *j)
+{
+    int64_t used = 0, quota = j->env->quota_bytes;
+    if (quota <= 0) return 0;
+    if (vg_store_asset_usage(j->s, j->a->key_id, false, j->a->id, &used) != VG_OK) return -2;
+    if (used + j->media.size_bytes <= quota) return 0;
+    return job_fail(j, "QuotaExceeded",
+                    "the key's assets would use %lld bytes; its storage quota is %lld bytes",
+                    (long long)(used + j->media.size_bytes), (long long)quota);
+}
+
 /* Content file, then the commit, under the content lock (the collector takes it too). */
 static int publish(job *j)
 {
     pthread_mutex_lock(&content_lock);
-    int rc = VG_ERR;
-    if (place_content(j) == 0)
+    int rc = VG_ERR, q = within_quota(j);
+    if (q == -1)
+        rc = vg_store_asset_fail(j->s, j->a->id, j->code, j->msg, vg_now_s());
+    else if (q == 0 && place_content(j) == 0)
         rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
-    else
+    else if (q == 0)
         vg_error("asset %s: cannot store its content: %s", j->a->id, strerror(errno));
     pthread_mutex_unlock(&content_lock);
     return rc;
@@ -189,7 +206,9 @@ static bool settle(job *j)
         if (rc == VG_OK) vg_info("asset %s failed: %s: %s", a->id, j->code, j->msg);
     } else {
         rc = publish(j);
-        if (rc == VG_OK)
+        if (rc == VG_OK && j->code)
+            vg_info("asset %s failed: %s: %s", a->id, j->code, j->msg);
+        else if (rc == VG_OK)
             vg_info("asset %s active: %s, %lld bytes", a->id, j->media.format,
                     (long long)j->media.size_bytes);
     }
@@ -232,6 +251,34 @@ static void collect_one(const vg_assets_env *env, vg_store *s, const vg_asset *a
     pthread_mutex_unlock(&content_lock);
 }
 
+/* Whether a content file was put (or touched) within the grace: a submit may be between its
+ * vg_assets_put_content() and its commit, so its task does not name the hash yet. */
+static bool recently_put(const char *blob, int64_t now)
+{
+    struct stat sb;
+    return stat(blob, &sb) == 0 && (int64_t)sb.st_mtime > now - VG_ASSET_GC_GRACE_S;
+}
+
+/* A hash that final tasks name: its bytes go when no asset row and no active task names it
+ * (inline media of finished tasks), then the final tasks' references go in any case. */
+static void collect_ref(const vg_assets_env *env, vg_store *s, const char *sha, int64_t now)
+{
+    int64_t rows = 0, tasks = 0;
+    char blob[1400];
+    vg_asset_blob_path(env->data_dir, sha, blob, sizeof blob);
+    pthread_mutex_lock(&content_lock);
+    int rc = vg_store_asset_blob_refs(s, sha, now - VG_ASSET_GC_GRACE_S, &rows, &tasks);
+    bool unused = rc == VG_OK && rows == 0 && tasks == 0;
+    if (unused && recently_put(blob, now)) {
+        rc = VG_AGAIN; /* keep the references: the next pass looks again */
+    } else if (unused && unlink(blob) && errno != ENOENT) {
+        vg_warn("assets: cannot remove %s: %s", blob, strerror(errno));
+        rc = VG_ERR;
+    }
+    if (rc == VG_OK) vg_store_asset_refs_prune(s, sha);
+    pthread_mutex_unlock(&content_lock);
+}
+
 int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
 {
     vg_asset *due = NULL;
@@ -247,6 +294,105 @@ int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now)
         vg_asset_free(&due[i]);
     free(due);
     return purged;
+}
+
+int vg_assets_collect_refs(const vg_assets_env *env, vg_store *s, int64_t now)
+{
+    char(*shas)[65] = NULL;
+    size_t m = 0;
+    if (vg_store_asset_refs_final(s, GC_BATCH, &shas, &m) == VG_OK)
+        for (size_t i = 0; i < m; i++)
+            collect_ref(env, s, shas[i], now);
+    free(shas);
+    return (int)m;
+}
+
+/* ---- content written for requests ------------------------------------------------------- */
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The bytes into a new flushed file in DATA/tmp (the slow part, done outside the lock). */
+static int write_tmp(const char *tmp, const unsigned char *bytes, size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? -1 : write_all(fd, bytes, len);
+    if (fd >= 0 && (fsync(fd) | close(fd))) rc = -1;
+    if (rc) vg_error("assets: cannot write %s: %s", tmp, strerror(errno));
+    return rc;
+}
+
+int vg_assets_put_content(const char *data_dir, const char *tmp_dir, const unsigned char *bytes,
+                          size_t len, char sha256[65])
+{
+    static atomic_uint seq;
+    char blob[1400], dir[1200], tmp[1400];
+    vg_sha256_hex(bytes, len, sha256);
+    vg_asset_blob_path(data_dir, sha256, blob, sizeof blob);
+    vg_asset_store_dir(data_dir, dir, sizeof dir);
+    snprintf(tmp, sizeof tmp, "%s/content-%s.%d.%u", tmp_dir, sha256, (int)getpid(),
+             atomic_fetch_add(&seq, 1));
+    bool written = false;
+    int rc = -1;
+    for (int round = 0; round < 2 && rc; round++) {
+        /* Identical content is stored once: the copy is written only when it is missing (or
+         * was collected since the look, the second round). */
+        if (!written && access(blob, F_OK) != 0) {
+            if (write_tmp(tmp, bytes, len)) break;
+            written = true;
+        }
+        pthread_mutex_lock(&content_lock);
+        if (access(blob, F_OK) == 0)
+            /* touched: its mtime starts the collector's grace (recently_put) again */
+            rc = utimensat(AT_FDCWD, blob, NULL, 0);
+        else if (written)
+            rc = link(tmp, blob) && errno != EEXIST ? -1 : 0;
+        if (rc == 0) rc = vg_fsync_dir(dir);
+        pthread_mutex_unlock(&content_lock);
+    }
+    if (written) unlink(tmp);
+    if (rc) vg_error("assets: cannot store content %s: %s", sha256, strerror(errno));
+    return rc ? VG_ERR : VG_OK;
+}
+
+/* ---- off-loop jobs of requests --------------------------------------------------------- */
+
+typedef struct offload_job {
+    struct offload_job *next;
+    void (*fn)(void *arg);
+    void *arg;
+} offload_job;
+
+static pthread_mutex_t offload_lock = PTHREAD_MUTEX_INITIALIZER;
+static offload_job *offload_head, **offload_tail = &offload_head;
+
+static offload_job *offload_pop(void)
+{
+    pthread_mutex_lock(&offload_lock);
+    offload_job *j = offload_head;
+    if (j && !(offload_head = j->next)) offload_tail = &offload_head;
+    pthread_mutex_unlock(&offload_lock);
+    return j;
+}
+
+static int offload_step(void *ud, void *state)
+{
+    (void)ud;
+    (void)state;
+    offload_job *j = offload_pop();
+    if (!j) return IDLE_POLL_MS;
+    j->fn(j->arg);
+    free(j);
+    return 0;
 }
 
 /* ---- start-up recovery ------------------------------------------------------------------- */
@@ -305,11 +451,13 @@ int vg_assets_recover(const vg_assets_env *env, vg_store *s)
 
 static void maybe_collect(vg_assets *p, vg_store *s)
 {
-    long long due = atomic_load(&p->next_gc_ms), now = vg_now_ms();
-    if (now < due ||
-        !atomic_compare_exchange_strong(&p->next_gc_ms, &due, now + VG_ASSET_GC_EVERY_MS))
+    long long due = atomic_load(&p->next_gc_ms), now_ms = vg_now_ms();
+    if (now_ms < due ||
+        !atomic_compare_exchange_strong(&p->next_gc_ms, &due, now_ms + VG_ASSET_GC_EVERY_MS))
         return;
-    if (vg_assets_collect(&p->env, s, vg_now_s()) == GC_BATCH)
+    int64_t now = vg_now_s();
+    int assets = vg_assets_collect(&p->env, s, now), refs = vg_assets_collect_refs(&p->env, s, now);
+    if (assets == GC_BATCH || refs == GC_BATCH)
         atomic_store(&p->next_gc_ms, 0); /* more to do: collect again soon */
 }
 
@@ -366,6 +514,9 @@ vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*op
                                          .thread_end = worker_end,
                                          .step = worker_step});
     int started = vg_pool_start(p->pool);
+    p->offload = vg_pool_new(&(vg_pool_def){
+        .name = "staging", .threads = VG_ASSET_STAGE_WORKERS, .ud = p, .step = offload_step});
+    vg_pool_start(p->offload);
     pthread_mutex_lock(&current_lock);
     current = p;
     pthread_mutex_unlock(&current_lock);
@@ -381,12 +532,36 @@ void vg_assets_notify(void)
     pthread_mutex_unlock(&current_lock);
 }
 
+void vg_assets_offload(void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&current_lock);
+    vg_assets *p = current;
+    if (p) {
+        offload_job *j = vg_calloc(1, sizeof *j);
+        j->fn = fn;
+        j->arg = arg;
+        pthread_mutex_lock(&offload_lock);
+        *offload_tail = j;
+        offload_tail = &j->next;
+        pthread_mutex_unlock(&offload_lock);
+        vg_pool_notify(p->offload);
+    }
+    pthread_mutex_unlock(&current_lock);
+    if (!p) fn(arg); /* no pool (tools, tests): the caller's thread does the work */
+}
+
 void vg_assets_stop(vg_assets *p)
 {
     if (!p) return;
     pthread_mutex_lock(&current_lock);
     if (current == p) current = NULL;
     pthread_mutex_unlock(&current_lock);
+    vg_pool_stop(p->offload);
+    /* Jobs queued too late for the threads run here: each one's owner waits for its end. */
+    for (offload_job *j; (j = offload_pop());) {
+        j->fn(j->arg);
+        free(j);
+    }
     vg_pool_stop(p->pool);
     free(p);
 }

@@ -31,6 +31,27 @@
  *   - Shutdown. vg_assets_stop() lets each worker finish its current asset (a fetch is bounded by
  *     VG_FETCH_TIMEOUT_MS), then joins the threads.
  *
+ *   - Quota. With quota_bytes > 0, an asset becomes Active only if the key's other Active assets
+ *     and this one fit in it (checked under the content lock, so the activations of one process
+ *     cannot overtake each other); otherwise it fails with QuotaExceeded. CreateAsset checks the
+ *     same quota first (api/assets.c), counting Processing Data uploads too.
+ *
+ * Content written for requests (vg_assets_put_content). Inline media of a task submit (data: URLs,
+ * uploaded files) are stored like asset content, under their hash, and the task keeps a reference
+ * to the hash (core/asset.h); task_assets rows keep them while the task is active. The file is
+ * written to DATA/tmp and flushed, then linked in place under the content lock and the directory
+ * flushed, all before the submit commits; identical content is written once and its file touched.
+ * The collector (vg_assets_collect) also visits the hashes that final tasks name: their bytes go
+ * when no asset row and no active task names them and the file was not put or touched within
+ * VG_ASSET_GC_GRACE_S (a submit between its put and its commit), and the final tasks' rows go. A
+ * crash between a put and the commit leaves a file nothing names: removed at the next start.
+ *
+ * Off-loop jobs of requests (vg_assets_offload): VG_ASSET_STAGE_WORKERS more threads run short
+ * jobs that must not hold an event loop (base64 decoding, hashing and writing an upload), in FIFO
+ * order. A job owns its argument and signals its own completion (api/ handlers announce it through
+ * common/taskwatch.h to the request parked on its loop). At stop, jobs still queued run on the
+ * stopping thread, so every job runs exactly once.
+ *
  * One pool per process: vg_assets_notify() wakes the pool started last (handlers have no pointer
  * to it), and does nothing when none runs.
  */
@@ -46,6 +67,7 @@ typedef struct {
     const char *tmp_dir;  /* DATA/tmp: downloads in progress */
     bool allow_http;      /* the operator's fetch policy (config allow_http_fetch) */
     bool allow_private;   /* (config allow_private_fetch) */
+    int64_t quota_bytes;  /* per-key storage quota of assets (config asset_quota_bytes); 0 = none */
 } vg_assets_env;
 
 typedef struct vg_assets vg_assets;
@@ -59,6 +81,18 @@ vg_assets *vg_assets_start(const vg_assets_env *env, int workers, vg_store *(*op
                            void *ud, char *err, size_t errlen);
 /** Wakes an idle worker of the running pool (an asset was created). Thread-safe; cheap. */
 void vg_assets_notify(void);
+/**
+ * Runs fn(arg) on an off-loop thread of the running pool (on the caller's thread when none runs).
+ * Thread-safe. fn owns arg.
+ */
+void vg_assets_offload(void (*fn)(void *arg), void *arg);
+/**
+ * Stores len bytes as content: DATA/files/assets/<sha256>, durable (file and directory flushed)
+ * when it returns VG_OK, with the hash in sha256. The one function that writes content for
+ * requests; blocking (call it off the event loop). Thread-safe. VG_ERR (logged) on a write error.
+ */
+int vg_assets_put_content(const char *data_dir, const char *tmp_dir, const unsigned char *bytes,
+                          size_t len, char sha256[65]);
 /** Stops the pool (each worker finishes its current asset) and frees it. NULL is a no-op. */
 void vg_assets_stop(vg_assets *a);
 
@@ -68,6 +102,9 @@ void vg_assets_stop(vg_assets *a);
 void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a);
 /** One collection pass over deleted assets due at `now`. Returns how many rows were removed. */
 int vg_assets_collect(const vg_assets_env *env, vg_store *s, int64_t now);
+/** One collection pass over the content hashes final tasks name (inline media of finished tasks,
+ *  see the note above). Returns how many hashes it looked at. */
+int vg_assets_collect_refs(const vg_assets_env *env, vg_store *s, int64_t now);
 /** Start-up recovery: releases leases, removes orphaned staging and content files. */
 int vg_assets_recover(const vg_assets_env *env, vg_store *s);
 

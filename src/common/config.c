@@ -75,6 +75,8 @@ static const opt options[] = {
      "bearer token GET /metrics requires (unset: /metrics is open)"},
     {"console_dir", "VIDGATE_CONSOLE_DIR", S(console_dir),
      "web console files served at /console/ (default: ../console from the binary; off)"},
+    {"asset_quota_bytes", "VIDGATE_ASSET_QUOTA_BYTES", N(T_I64, asset_quota_bytes),
+     "storage each key's assets may use, in bytes (0 = no limit)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -100,6 +102,7 @@ static void defaults(vg_config *c)
     c->upstream_poll_max_ms = 30000;
     c->webhook_workers = 4;
     c->webhook_backoff_ms = 5000;
+    c->asset_quota_bytes = VG_ASSET_QUOTA_BYTES;
 }
 
 static int parse_bool(const char *v, bool *out)

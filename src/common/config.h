@@ -53,6 +53,7 @@ typedef struct {
     int64_t upstream_poll_max_ms; /* longest interval */
     int webhook_workers;          /* threads delivering webhooks */
     int64_t webhook_backoff_ms;   /* wait before a webhook's first retry (then doubling) */
+    int64_t asset_quota_bytes;    /* storage of each key's assets; 0 = no limit */
     json_t *models;               /* "models" array of the file, or NULL = built-in table; owned */
     json_t *channels;    /* "channels" array of the file, or NULL = one local channel; owned */
     char admin_key[128]; /* from VIDGATE_ADMIN_KEY only; never printed */

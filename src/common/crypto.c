@@ -178,6 +178,17 @@ bad:
     return NULL;
 }
 
+size_t vg_base64_len(size_t n)
+{
+    return 4 * ((n + 2) / 3);
+}
+
+void vg_base64_encode_to(char *out, const void *in, size_t in_len)
+{
+    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)in_len);
+    out[n] = '\0';
+}
+
 char *vg_base64_encode(const void *in, size_t in_len)
 {
     char *out = vg_malloc(4 * ((in_len + 2) / 3) + 1);

@@ -31,5 +31,10 @@ int vg_ct_streq(const char *a, const char *b);
 unsigned char *vg_base64_decode(const char *in, size_t in_len, size_t *out_len);
 /** Encodes to standard base64; returns a malloc'd NUL-terminated string. */
 char *vg_base64_encode(const void *in, size_t in_len);
+/** The base64 of in_len bytes written at out (room for vg_base64_len(in_len) + 1 bytes, NUL
+ *  included), so a caller can put it after a prefix without another copy. */
+void vg_base64_encode_to(char *out, const void *in, size_t in_len);
+/** The length of the base64 of n bytes (without the NUL). */
+size_t vg_base64_len(size_t n);
 
 #endif

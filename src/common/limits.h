@@ -41,6 +41,7 @@
 /* Task input */
 #define VG_MAX_PROMPT_BYTES          8000
 #define VG_MAX_MEDIA_ITEMS           12
+#define VG_DATAURL_PARSE_CHECK_BYTES (64u << 10) /* larger data: payloads decode off the loop */
 #define VG_MAX_IMAGES                9
 #define VG_MAX_VIDEOS                3
 #define VG_MAX_AUDIOS                3
@@ -89,10 +90,12 @@
 #define VG_ASSET_MAX_FILTER_ITEMS  100    /* GroupIds[] / Statuses[] of a list filter */
 #define VG_ASSET_ID_RANDOM_CHARS   16     /* lowercase alnum: 82 random bits */
 #define VG_ASSET_WORKERS           2      /* processing threads */
+#define VG_ASSET_STAGE_WORKERS     2      /* threads decoding and storing uploads off the loops */
 #define VG_ASSET_LEASE_MS          120000 /* a claimed asset is re-claimed after this */
 #define VG_ASSET_MAX_ATTEMPTS      5      /* claims of one asset; a crash mid-processing counts */
 #define VG_ASSET_GC_GRACE_S        60     /* a deleted asset's bytes outlive it by at least this */
 #define VG_ASSET_GC_EVERY_MS       10000
+#define VG_ASSET_QUOTA_BYTES       (1LL << 30) /* default per-key asset storage (config) */
 #define VG_ASSET_URL_TTL_S         86400 /* presigned asset URLs stay valid at least this long */
 
 /* Webhooks (Standard Webhooks deliveries of final task statuses) */

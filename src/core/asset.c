@@ -245,6 +245,12 @@ int vg_asset_ref_parse(const char *url, char id[VG_ASSET_ID_MAX], char sha256[65
     return 0;
 }
 
+int vg_asset_ref_is_inline(const char *url)
+{
+    char id[VG_ASSET_ID_MAX], sha[65];
+    return vg_asset_ref_parse(url, id, sha) == 0 && sha[0] && !strcmp(id, VG_ASSET_INLINE_ID);
+}
+
 void vg_asset_store_dir(const char *data_dir, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s/files/assets", data_dir);

@@ -14,6 +14,9 @@
  *
  * References: a task's stored spec keeps "asset://<id>?sha256=<hex>" (written at submit), so the
  * bytes a task renders from are fixed when it is accepted, whatever happens to the asset later.
+ * Inline media of a submit (data: URLs, uploaded files) are stored the same way, content-addressed,
+ * and named "asset://inline?sha256=<hex>": "inline" is no asset id (ids start "asset-"), so a
+ * client cannot name it (an asset:// URL of a submit must be an asset of its key).
  *
  * Ownership: vg_asset.source_url is heap memory owned by the struct (vg_asset_free()); everything
  * else is fixed-size. All functions are pure and thread-safe.
@@ -118,6 +121,8 @@ const char *vg_asset_format_mime(const char *format);
 int vg_asset_check(vg_asset_type t, const vg_asset_media *m, const char **code, char *msg,
                    size_t msglen);
 
+#define VG_ASSET_INLINE_ID "inline"
+
 /** "asset://<id>?sha256=<hex>" into out (VG_ASSET_REF_MAX bytes). */
 void vg_asset_ref_format(const char *id, const char *sha256, char out[VG_ASSET_REF_MAX]);
 /**
@@ -125,6 +130,8 @@ void vg_asset_ref_format(const char *id, const char *sha256, char out[VG_ASSET_R
  * absent), -1 when url is not of that shape.
  */
 int vg_asset_ref_parse(const char *url, char id[VG_ASSET_ID_MAX], char sha256[65]);
+/** 1 when url is the reference of inline media ("asset://inline?sha256=<hex>"). */
+int vg_asset_ref_is_inline(const char *url);
 
 /** DATA/files/assets (the content store), DATA/files/assets/<sha>, DATA/files/assets/staging/<id>.
  */

@@ -58,6 +58,17 @@ static const char *skip_params(const char *p)
     return NULL; /* no ";base64" marker right before the comma: not a base64 data URL */
 }
 
+int vg_dataurl_head(const char *url, char mime[64], size_t *payload_len)
+{
+    if (!url || strncasecmp(url, "data:", 5) != 0) return -1;
+    int n = read_mime(url + 5, mime);
+    if (n < 0) return -1;
+    const char *payload = skip_params(url + 5 + n);
+    if (!payload) return -1;
+    *payload_len = strnlen(payload, (size_t)VG_MAX_MULTIPART_BODY_BYTES + 1);
+    return 0;
+}
+
 int vg_dataurl_decode(const char *url, char mime[64], unsigned char **out, size_t *out_len)
 {
     if (!url || strncasecmp(url, "data:", 5) != 0) return -1;

@@ -12,4 +12,11 @@
  */
 int vg_dataurl_decode(const char *url, char mime[64], unsigned char **out, size_t *out_len);
 
+/**
+ * Reads only the header of a base64 data: URL (constant time, whatever the payload's size): 0
+ * with the media type in mime and the payload's length in characters, -1 when it is not a base64
+ * data: URL. The payload itself is not checked.
+ */
+int vg_dataurl_head(const char *url, char mime[64], size_t *payload_len);
+
 #endif

@@ -203,16 +203,21 @@ static int check_asset_url(parse_ctx *c, const char *url, const char *param, con
     return 0;
 }
 
+/* The header always; the payload only when it is small: a large one (an uploaded picture) is
+ * decoded by the submit off the event loop (api/tasks.c), which answers the same 400. */
 static int check_data_url(parse_ctx *c, vg_media_type type, const char *url, const char *param,
                           const char *code)
 {
     char mime[64];
     unsigned char *bytes = NULL;
-    size_t len = 0;
+    size_t len = 0, plen = 0;
     const char *prefix = g_media_rules[type].mime_prefix;
-    int rc = vg_dataurl_decode(url, mime, &bytes, &len);
-    free(bytes); /* only the syntax and the type matter here; the provider decodes it again */
-    if (rc < 0 || strncmp(mime, prefix, strlen(prefix)) != 0)
+    int rc = vg_dataurl_head(url, mime, &plen);
+    if (rc == 0 && plen <= VG_DATAURL_PARSE_CHECK_BYTES) {
+        rc = vg_dataurl_decode(url, mime, &bytes, &len);
+        free(bytes); /* only the syntax and the type matter here; the submit decodes it again */
+    }
+    if (rc < 0 || plen == 0 || strncmp(mime, prefix, strlen(prefix)) != 0)
         return vg_err_set(c->err, 400, code, param, "%s is not a base64 data: URL of an %s", param,
                           g_media_rules[type].noun);
     return 0;

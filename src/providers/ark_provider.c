@@ -6,8 +6,9 @@
  * whether a retry could submit twice. Every list call (poll's batch refresh and find's search by
  * client token) goes through list_page().
  *
- * Submit shapes the request for Ark first: asset:// media mean nothing to an upstream, so images
- * and audio travel inline as data: URLs (their media type sniffed from the bytes) and videos as
+ * Submit shapes the request for Ark first: asset:// media (assets, and the inline media of a
+ * submit, stored as content since) mean nothing to an upstream, so images and audio travel
+ * inline as data: URLs (their media type sniffed from the bytes) and videos as
  * presigned vidgate links (which Ark must be able to reach: env->public_url); our task TTL becomes
  * execution_expires_after within Ark's range; the callback URL is Ark's route on public_url. An
  * input that cannot be shaped fails the submit as VG_UP_UNSENDABLE before anything is sent.
@@ -19,6 +20,7 @@
 #include "common/crypto.h"
 #include "common/limits.h"
 #include "common/metrics.h"
+#include "common/mime.h"
 #include "common/status.h"
 #include "core/asset.h"
 #include "core/presign.h"
@@ -127,8 +129,12 @@ static char *inline_asset(const vg_up_env *env, const vg_media *m, vg_up_error *
         set_error(err, VG_UP_UNSENDABLE, code ? code : "asset_not_found", "%s", msg);
         return NULL;
     }
+    /* Bytes of no known type keep at least their kind (an inline audio file in a format not
+     * sniffed here was sent as data:audio/…; its stored copy has no declared type any more). */
+    const char *mime = vg_mime_sniff(bytes, len);
+    if (!mime) mime = m->type == VG_MEDIA_AUDIO ? "audio/mpeg" : vg_ark_sniff_mime(bytes, len);
     char *b64 = vg_base64_encode(bytes, len);
-    char *url = vg_asprintf("data:%s;base64,%s", vg_ark_sniff_mime(bytes, len), b64);
+    char *url = vg_asprintf("data:%s;base64,%s", mime, b64);
     free(b64);
     free(bytes);
     return url;

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* "asset://<id>?sha256=<hex>" (what a submit stores): the content file of that hash, checked
- * against it. A reference without its hash never reaches a stored spec. */
+/* "asset://<id>?sha256=<hex>" (what a submit stores, also for inline media: id "inline"): the
+ * content file of that hash, checked against it. A reference without its hash never reaches a
+ * stored spec. */
 static int load_asset(const char *data_dir, const char *url, unsigned char **out, size_t *out_len,
                       const char **code, char *err, size_t errlen)
 {
@@ -29,14 +30,18 @@ static int load_asset(const char *data_dir, const char *url, unsigned char **out
     struct stat sb; /* sized read: vg_read_file() allocates its cap */
     if (stat(path, &sb) || sb.st_size > VG_ASSET_VIDEO_MAX_BYTES ||
         vg_read_file(path, (size_t)sb.st_size, &bytes, &len)) {
-        snprintf(err, errlen, "the content of asset %s is no longer stored", id);
+        if (!strcmp(id, VG_ASSET_INLINE_ID))
+            snprintf(err, errlen, "the inline media of this task are no longer stored");
+        else
+            snprintf(err, errlen, "the content of asset %s is no longer stored", id);
         return VG_INVALID;
     }
     vg_sha256_hex(bytes, len, got);
     if (strcmp(got, sha) != 0) {
         free(bytes);
         *code = "internal_error";
-        snprintf(err, errlen, "the stored content of asset %s is damaged", id);
+        snprintf(err, errlen, "the stored content of %s %s is damaged",
+                 strcmp(id, VG_ASSET_INLINE_ID) ? "asset" : "media", id);
         return VG_ERR;
     }
     *out = (unsigned char *)bytes;

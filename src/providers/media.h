@@ -3,7 +3,9 @@
  * fetched with the SSRF rules (net/fetch.h) under the operator's policy, asset:// references
  * read from the asset content store: a stored spec names them "asset://<id>?sha256=<hex>" (written
  * at submit), and the bytes of that hash are loaded and checked, so a task renders what it was
- * accepted with even when the asset has been deleted since (core/asset.h).
+ * accepted with even when the asset has been deleted since (core/asset.h). Inline media of a submit
+ * are stored there too since the submit (named "asset://inline?sha256=<hex>"); data: URLs still
+ * decode here for tasks stored before that.
  *
  * On success *out is malloc'd (caller frees). On failure returns VG_INVALID or VG_ERR with a static
  * error code ("image_fetch_failed", "invalid_image", "asset_not_found") and a message.

@@ -162,11 +162,11 @@ static vg_status asset_create(vg_sqlite *s, void *ctx)
     if (rc != VG_OK) return rc;
     return vg_sq_exec(s,
                       "INSERT INTO assets (id, key_id, group_id, name, asset_type, status, "
-                      "source_url, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-                      "'Processing', ?6, ?7, ?8)",
+                      "source_url, created_at, updated_at, size_bytes) VALUES (?1, ?2, ?3, ?4, "
+                      "?5, 'Processing', ?6, ?7, ?8, ?9)",
                       SQ_ARGS(SQ_T(a->id), SQ_T(a->key_id), SQ_T(a->group_id), SQ_T(a->name),
                               SQ_T(vg_asset_type_name(a->type)), SQ_T(a->source_url),
-                              SQ_I(a->created_at), SQ_I(a->updated_at)),
+                              SQ_I(a->created_at), SQ_I(a->updated_at), SQ_I(a->media.size_bytes)),
                       NULL);
 }
 
@@ -382,4 +382,38 @@ vg_status vg_sq_asset_purge(vg_store *base, const char *id)
 {
     return vg_sq_exec(vg_sq(base), "DELETE FROM assets WHERE id = ? AND deleted_at > 0",
                       SQ_ARGS(SQ_T(id)), NULL);
+}
+
+vg_status vg_sq_asset_usage(vg_store *base, const char *key_id, bool with_processing,
+                            const char *except_id, int64_t *bytes)
+{
+    return vg_sq_int64(
+        vg_sq(base),
+        "SELECT sum(size_bytes) FROM assets WHERE key_id = ?1 AND deleted_at = 0 "
+        "AND (status = 'Active' OR (?2 AND status = 'Processing')) AND id != ?3",
+        SQ_ARGS(SQ_T(key_id), SQ_I(with_processing), SQ_T(except_id ? except_id : "")), bytes);
+}
+
+static void fill_sha(sqlite3_stmt *st, void *out)
+{
+    vg_sq_col_copy(st, 0, out, 65);
+}
+
+vg_status vg_sq_asset_refs_final(vg_store *base, int limit, char (**out)[65], size_t *n)
+{
+    return vg_sq_list(
+        vg_sq(base),
+        "SELECT DISTINCT r.sha256 FROM task_assets r JOIN tasks t ON t.id = r.task_id "
+        "WHERE " SQ_STATUS_IN("t.status", 1) " LIMIT ?2",
+        SQ_ARGS(SQ_I(VG_TASK_SET_FINAL), SQ_I(limit)), sizeof **out, fill_sha, (size_t)limit,
+        (void **)out, n);
+}
+
+vg_status vg_sq_asset_refs_prune(vg_store *base, const char *sha256)
+{
+    return vg_sq_exec(vg_sq(base),
+                      "DELETE FROM task_assets WHERE sha256 = ?2 AND task_id IN (SELECT r.task_id "
+                      "FROM task_assets r JOIN tasks t ON t.id = r.task_id WHERE r.sha256 = ?2 "
+                      "AND " SQ_STATUS_IN("t.status", 1) ")",
+                      SQ_ARGS(SQ_I(VG_TASK_SET_FINAL), SQ_T(sha256)), NULL);
 }

@@ -199,6 +199,10 @@ vg_status vg_sq_asset_blob_refs(vg_store *s, const char *sha256, int64_t since, 
                                 int64_t *tasks);
 vg_status vg_sq_asset_gc_defer(vg_store *s, const char *id, int64_t gc_at);
 vg_status vg_sq_asset_purge(vg_store *s, const char *id);
+vg_status vg_sq_asset_usage(vg_store *s, const char *key_id, bool with_processing,
+                            const char *except_id, int64_t *bytes);
+vg_status vg_sq_asset_refs_final(vg_store *s, int limit, char (**out)[65], size_t *n);
+vg_status vg_sq_asset_refs_prune(vg_store *s, const char *sha256);
 
 /* sqlite_upstream.c */
 vg_status vg_sq_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms, const char *local,

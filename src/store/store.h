@@ -273,6 +273,18 @@ typedef struct {
     vg_status (*asset_gc_defer)(vg_store *s, const char *id, int64_t gc_at);
     /* Removes a deleted asset's row for good. */
     vg_status (*asset_purge)(vg_store *s, const char *id);
+    /* The storage a key uses (the quota): *bytes = the sum of size_bytes of its live (not
+     * deleted) Active assets, and of its Processing ones too when with_processing is set (a Data
+     * upload's decoded size is recorded at asset_create; a URL's is 0 until fetched). Rows named
+     * except_id are left out (NULL = none). */
+    vg_status (*asset_usage)(vg_store *s, const char *key_id, bool with_processing,
+                             const char *except_id, int64_t *bytes);
+    /* Up to limit distinct content hashes that final tasks still name in task_assets (their
+     * inline media and asset references, which nothing needs any more): the collector's work
+     * list. *out is a malloc'd array of 65-byte hex strings (free it even on error). */
+    vg_status (*asset_refs_final)(vg_store *s, int limit, char (**out)[65], size_t *n);
+    /* Deletes the task_assets rows of final tasks that name sha256. */
+    vg_status (*asset_refs_prune)(vg_store *s, const char *sha256);
 
     /* ---- channels and upstream tasks (types and columns in store/upstream.h) ---- */
     /* VG_TASK_OP_CLAIM of the oldest queued task for the local engine: one routed to
@@ -613,6 +625,23 @@ static inline vg_status vg_store_asset_gc_defer(vg_store *s, const char *id, int
 static inline vg_status vg_store_asset_purge(vg_store *s, const char *id)
 {
     return s->ops->asset_purge(s, id);
+}
+
+static inline vg_status vg_store_asset_usage(vg_store *s, const char *key_id, bool with_processing,
+                                             const char *except_id, int64_t *bytes)
+{
+    return s->ops->asset_usage(s, key_id, with_processing, except_id, bytes);
+}
+
+static inline vg_status vg_store_asset_refs_final(vg_store *s, int limit, char (**out)[65],
+                                                  size_t *n)
+{
+    return s->ops->asset_refs_final(s, limit, out, n);
+}
+
+static inline vg_status vg_store_asset_refs_prune(vg_store *s, const char *sha256)
+{
+    return s->ops->asset_refs_prune(s, sha256);
 }
 
 static inline vg_status vg_store_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms,

@@ -2,7 +2,8 @@
  * directory: groups (default group, isolation, refusal to delete a non-empty one), list filters
  * and paging, the Processing → Active/Failed transitions, claims and their release at start-up,
  * publishing with deduplication, and collection: the bytes of a deleted asset stay while a task
- * names them and go once none does. */
+ * names them and go once none does; inline media of a task stay while it is active and go after
+ * it ends; the storage quota. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define T0 1795519800 /* 2026-11-24 11:30:00 UTC */
@@ -406,6 +410,83 @@ static void test_collect_shared_bytes(void **state)
     assert_false(blob_exists(f, ga.sha256));
 }
 
+static void insert_task(fixture *f, const char *params, vg_task *t)
+{
+    memset(t, 0, sizeof *t);
+    vg_id_new("task_", t->id);
+    snprintf(t->key_id, sizeof t->key_id, "%s", f->key.id);
+    snprintf(t->model, sizeof t->model, "doubao-seedance-2-0");
+    t->created_at = T0;
+    t->seconds = 5;
+    t->params = (char *)params;
+    assert_int_equal(vg_store_task_create(f->s, t, 0, NULL), VG_OK);
+}
+
+static void age_blob(fixture *f, const char *sha, int64_t mtime)
+{
+    char path[256];
+    vg_asset_blob_path(f->dir, sha, path, sizeof path);
+    struct timespec ts[2] = {{.tv_sec = mtime}, {.tv_sec = mtime}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Inline media: stored once per content, kept while a task that names them is active, collected
+ * after the grace once it is final; a put touches the file, so a submit between its put and its
+ * commit keeps it. */
+static void test_inline_content(void **state)
+{
+    fixture *f = *state;
+    const char bytes[] = "inline picture bytes";
+    char sha[65], again[65], ref[VG_ASSET_REF_MAX], params[400];
+    assert_int_equal(
+        vg_assets_put_content(f->dir, f->tmp, (const unsigned char *)bytes, sizeof bytes, sha),
+        VG_OK);
+    assert_int_equal(
+        vg_assets_put_content(f->dir, f->tmp, (const unsigned char *)bytes, sizeof bytes, again),
+        VG_OK);
+    assert_string_equal(sha, again);
+    assert_true(blob_exists(f, sha));
+    vg_asset_ref_format(VG_ASSET_INLINE_ID, sha, ref);
+    assert_true(vg_asset_ref_is_inline(ref));
+    snprintf(params, sizeof params, "{\"media\":[{\"type\":\"image\",\"url\":\"%s\"}]}", ref);
+    vg_task t;
+    insert_task(f, params, &t);
+    int64_t now = vg_now_s();
+    age_blob(f, sha, now - 2 * VG_ASSET_GC_GRACE_S);
+    assert_int_equal(vg_assets_collect_refs(&f->env, f->s, now), 0); /* active: not visited */
+    assert_true(blob_exists(f, sha));
+    assert_int_equal(vg_store_task_fail(f->s, t.id, "x", "y", now), VG_OK);
+    age_blob(f, sha, now); /* put again for a submit not yet committed */
+    assert_int_equal(vg_assets_collect_refs(&f->env, f->s, now), 1);
+    assert_true(blob_exists(f, sha));
+    assert_int_equal(vg_assets_collect_refs(&f->env, f->s, now + VG_ASSET_GC_GRACE_S + 1), 1);
+    assert_false(blob_exists(f, sha));
+    assert_int_equal(vg_assets_collect_refs(&f->env, f->s, now + VG_ASSET_GC_GRACE_S + 2), 0);
+}
+
+/* The quota counts the live Active assets (and Processing ones when asked), never deleted ones. */
+static void test_usage(void **state)
+{
+    fixture *f = *state;
+    vg_asset a, b;
+    make_asset(f, &f->key, "", "a", T0, &a);
+    stage_bmp(f, a.id, 400, 300);
+    process_next(f);
+    int64_t used = -1, size = get_any(f, a.id).media.size_bytes;
+    assert_int_equal(vg_store_asset_usage(f->s, f->key.id, false, NULL, &used), VG_OK);
+    assert_int_equal(used, size);
+    assert_int_equal(vg_store_asset_usage(f->s, f->key.id, false, a.id, &used), VG_OK);
+    assert_int_equal(used, 0);
+    assert_int_equal(vg_store_asset_usage(f->s, f->other.id, true, NULL, &used), VG_OK);
+    assert_int_equal(used, 0);
+    make_asset(f, &f->key, "", "b", T0 + 1, &b); /* Processing, no size recorded */
+    assert_int_equal(vg_store_asset_usage(f->s, f->key.id, true, NULL, &used), VG_OK);
+    assert_int_equal(used, size);
+    assert_int_equal(vg_store_asset_delete(f->s, a.id, f->key.id, T0 + 2), VG_OK);
+    assert_int_equal(vg_store_asset_usage(f->s, f->key.id, true, NULL, &used), VG_OK);
+    assert_int_equal(used, 0);
+}
+
 /* Start-up: leftovers of a crash go, a pending upload stays and is processed. */
 static void test_recover(void **state)
 {
@@ -442,6 +523,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collect_respects_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collect_shared_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
     };
     return cmocka_run_group_tests_name("assets_store", tests, NULL, NULL);
 }
