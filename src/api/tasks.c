@@ -5,6 +5,12 @@
  * → check media URLs without fetching them (fetching happens on a worker, never on the event loop)
  * → price the hold from the declared size (core/billing) → one store transaction inserts task + hold → wake the
  * dispatcher → 200. Nothing reaches a worker before the row is committed.
+ *
+ * The commit: with a submit writer (env->submits, store/batch.h) the request is parked
+ * (http/defer.h) and its task joins the next group commit; the loop serves other connections
+ * meanwhile, and the reply is written on the loop once the batch is durable. Without one, the
+ * loop commits on its own connection. Either way the same submit_done() turns the store's answer
+ * into the reply, so a 200 always means committed.
  */
 #include "api/handlers.h"
 
@@ -21,6 +27,8 @@
 #include "core/dataurl.h"
 #include "core/imagehead.h"
 #include "core/spec.h"
+#include "http/defer.h"
+#include "store/batch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +285,81 @@ static void body_hash(const char *route, const json_t *body, char out[65])
     free(text);
 }
 
+/* The reply to a submit once the store answered rc (on the request's loop, after the commit). */
+static void submit_done(vg_ctx *c, int rc, const vg_task *t, const char *idem_key, const char *hash,
+                        json_t **out)
+{
+    if (rc == VG_OK) {
+        vg_reply_json(c, 200, *out);
+        *out = NULL;
+    } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
+        /* a concurrent twin committed first (maybe in the same batch): its reply was replayed */
+    } else {
+        reply_store_refusal(c, rc, t);
+    }
+}
+
+/* A submit waiting for its group commit: everything submit_done() needs, owned. */
+typedef struct {
+    vg_batch_job job;
+    vg_deferred *parked;
+    vg_task t;
+    vg_idem idem;
+    char *idem_key, *text;
+    char hash[65];
+    json_t *out;
+} submit_job;
+
+static void submit_job_free(submit_job *j)
+{
+    json_decref(j->out);
+    free(j->text);
+    free(j->idem_key);
+    vg_task_free(&j->t);
+    free(j);
+}
+
+/* On the writer thread, after the commit: back to the request's loop. */
+static void submit_committed(vg_batch_job *job)
+{
+    submit_job *j = (submit_job *)job;
+    vg_defer_complete(j->parked);
+}
+
+/* On the loop (c NULL: the request is gone). */
+static void submit_answer(vg_ctx *c, void *data)
+{
+    submit_job *j = data;
+    if (c) submit_done(c, j->job.req.rc, &j->t, j->idem_key, j->hash, &j->out);
+    submit_job_free(j);
+}
+
+/* Hands t (moved) to the group commit; false when this thread cannot park (then t is the
+ * caller's still). */
+static bool submit_batched(vg_ctx *c, vg_task *t, const char *idem_key, const char *hash,
+                           json_t *out, char *text)
+{
+    struct vg_store_batch *b = ((const vg_api_env *)c->app)->submits;
+    if (!b) return false;
+    submit_job *j = vg_calloc(1, sizeof *j);
+    j->parked = vg_defer_park(c, submit_answer, j);
+    if (!j->parked) {
+        free(j);
+        return false;
+    }
+    j->t = *t;
+    memset(t, 0, sizeof *t);
+    j->out = out;
+    j->text = text;
+    snprintf(j->hash, sizeof j->hash, "%s", hash);
+    j->idem_key = idem_key ? vg_strdup(idem_key) : NULL;
+    j->idem = (vg_idem){.key = j->idem_key, .body_hash = j->hash, .response = j->text};
+    j->job.req = (vg_task_create_req){&j->t, c->key.max_active_tasks, idem_key ? &j->idem : NULL};
+    j->job.done = submit_committed;
+    vg_store_batch_submit(b, &j->job);
+    return true;
+}
+
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
                        vg_reply_fn reply)
 {
@@ -295,17 +378,11 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     if (vg_api_prepare_task(c, body, default_model, &t)) return 0;
     json_t *out = reply(c, &t);
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (submit_batched(c, &t, idem_key, hash, out, text)) return 0;
     vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
     int rc = vg_store_task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
-    if (rc == VG_OK) {
-        vg_api_env_wake(c->app);
-        vg_reply_json(c, 200, out);
-        out = NULL;
-    } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
-        /* a concurrent twin committed first: its reply was replayed */
-    } else {
-        reply_store_refusal(c, rc, &t);
-    }
+    if (rc == VG_OK) vg_api_env_wake(c->app);
+    submit_done(c, rc, &t, idem_key, hash, &out);
     json_decref(out);
     free(text);
     vg_task_free(&t);

@@ -153,6 +153,30 @@ vg_status vg_sq_task_create(vg_store *base, const vg_task *t, int max_active, co
     return vg_sq_atomic(vg_sq(base), task_create, &c);
 }
 
+/* Group commit (store.h task_create_batch): each creation inside its own savepoint, so a refused
+ * one (funds, cap, an idempotency key taken, even by an earlier row of the same batch) is rolled
+ * back alone and the later rows see exactly what they would have seen one transaction at a time. */
+vg_status vg_sq_task_create_batch(vg_store *base, vg_task_create_req *r, size_t n)
+{
+    vg_sqlite *s = vg_sq(base);
+    vg_status rc = vg_sq_exec(s, "BEGIN IMMEDIATE", SQ_NONE, NULL);
+    for (size_t i = 0; rc == VG_OK && i < n; i++) {
+        rc = vg_sq_exec(s, "SAVEPOINT task_create", SQ_NONE, NULL);
+        if (rc != VG_OK) break;
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        r[i].rc = task_create(s, &c);
+        if (r[i].rc != VG_OK) rc = vg_sq_exec(s, "ROLLBACK TO task_create", SQ_NONE, NULL);
+        if (rc == VG_OK) rc = vg_sq_exec(s, "RELEASE task_create", SQ_NONE, NULL);
+    }
+    if (rc == VG_OK) rc = vg_sq_exec(s, "COMMIT", SQ_NONE, NULL);
+    if (rc != VG_OK) {
+        vg_sq_exec(s, "ROLLBACK", SQ_NONE, NULL);
+        for (size_t i = 0; i < n; i++)
+            r[i].rc = rc;
+    }
+    return rc;
+}
+
 typedef struct {
     char *hash;
     char **response;
