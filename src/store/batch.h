@@ -10,8 +10,8 @@
  *
  * How: vg_store_batch_submit() links a job into a queue (any thread, never blocks on the disk);
  * the writer takes everything queued (up to VG_MAX_SUBMIT_BATCH), runs it through the store's
- * task_create_batch (each creation in its own savepoint: one refused task leaves the others
- * alone), then, after the COMMIT returned, calls committed() once when some task was created and
+ * task_create_batch (each creation exactly as alone: a refused one leaves the others alone),
+ * then, after the COMMIT returned, calls committed() once when some task was created and
  * each job's done() in queue order. There is no wait to fill a batch: a commit starts as soon as
  * there is work, and what arrives meanwhile forms the next one, so a lone submit costs what it
  * cost before and a crowd shares flushes.

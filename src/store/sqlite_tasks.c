@@ -124,12 +124,29 @@ static vg_status asset_refs(vg_sqlite *s, const vg_task *t)
     return VG_OK;
 }
 
+/* Whether the idempotency key is held by a record still inside its window. */
+static vg_status idem_taken(vg_sqlite *s, const vg_task *t, const vg_idem *idem)
+{
+    int64_t n = 0;
+    vg_status rc = vg_sq_int64(
+        s,
+        "SELECT count(*) FROM idempotency WHERE key_id = ?1 AND "
+        "idem_key = ?2 AND created_at >= ?3",
+        SQ_ARGS(SQ_T(t->key_id), SQ_T(idem->key), SQ_I(t->created_at - IDEM_TTL_S)), &n);
+    if (rc != VG_OK) return rc;
+    return n ? VG_DUPLICATE : VG_OK;
+}
+
+/* Every refusal (VG_DUPLICATE, VG_NOFUNDS, VG_LIMITED) is decided by reads before the first
+ * write, so a refused creation leaves the transaction as it found it: a batch needs no savepoint
+ * per task (whose sub-journal copied every touched page again for each task). */
 static vg_status task_create(vg_sqlite *s, void *ctx)
 {
     const create_ctx *c = ctx;
     const vg_task *t = c->t;
-    vg_status rc = c->idem ? idem_claim(s, t, c->idem) : VG_OK;
+    vg_status rc = c->idem ? idem_taken(s, t, c->idem) : VG_OK;
     if (rc == VG_OK) rc = admit(s, t, c->max_active);
+    if (rc == VG_OK && c->idem) rc = idem_claim(s, t, c->idem);
     if (rc != VG_OK) return rc;
     rc = vg_sq_exec(
         s,
@@ -153,28 +170,39 @@ vg_status vg_sq_task_create(vg_store *base, const vg_task *t, int max_active, co
     return vg_sq_atomic(vg_sq(base), task_create, &c);
 }
 
-/* Group commit (store.h task_create_batch): each creation inside its own savepoint, so a refused
- * one (funds, cap, an idempotency key taken, even by an earlier row of the same batch) is rolled
- * back alone and the later rows see exactly what they would have seen one transaction at a time. */
+static bool is_refusal(vg_status rc)
+{
+    return rc == VG_DUPLICATE || rc == VG_NOFUNDS || rc == VG_LIMITED;
+}
+
+/* Group commit (store.h task_create_batch). A refusal wrote nothing (task_create), so the rows
+ * run one after the other in the one transaction and each sees what the earlier ones did, as it
+ * would one transaction at a time. Anything else going wrong in a row (an I/O error, a broken
+ * statement) rolls the batch back, and each row is then tried in a transaction of its own, so a
+ * bad row fails alone. */
 vg_status vg_sq_task_create_batch(vg_store *base, vg_task_create_req *r, size_t n)
 {
     vg_sqlite *s = vg_sq(base);
     vg_status rc = vg_sq_exec(s, "BEGIN IMMEDIATE", SQ_NONE, NULL);
-    for (size_t i = 0; rc == VG_OK && i < n; i++) {
-        rc = vg_sq_exec(s, "SAVEPOINT task_create", SQ_NONE, NULL);
-        if (rc != VG_OK) break;
+    bool row_failed = false;
+    for (size_t i = 0; rc == VG_OK && !row_failed && i < n; i++) {
         create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
         r[i].rc = task_create(s, &c);
-        if (r[i].rc != VG_OK) rc = vg_sq_exec(s, "ROLLBACK TO task_create", SQ_NONE, NULL);
-        if (rc == VG_OK) rc = vg_sq_exec(s, "RELEASE task_create", SQ_NONE, NULL);
+        row_failed = r[i].rc != VG_OK && !is_refusal(r[i].rc);
     }
-    if (rc == VG_OK) rc = vg_sq_exec(s, "COMMIT", SQ_NONE, NULL);
-    if (rc != VG_OK) {
-        vg_sq_exec(s, "ROLLBACK", SQ_NONE, NULL);
+    if (rc == VG_OK && !row_failed) rc = vg_sq_exec(s, "COMMIT", SQ_NONE, NULL);
+    if (rc == VG_OK && !row_failed) return VG_OK;
+    vg_sq_exec(s, "ROLLBACK", SQ_NONE, NULL);
+    if (rc != VG_OK) { /* BEGIN or COMMIT failed: nothing was written */
         for (size_t i = 0; i < n; i++)
             r[i].rc = rc;
+        return rc;
     }
-    return rc;
+    for (size_t i = 0; i < n; i++) {
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        r[i].rc = vg_sq_atomic(s, task_create, &c);
+    }
+    return VG_OK;
 }
 
 typedef struct {
