@@ -115,6 +115,8 @@ static vg_status admit(vg_sqlite *s, const vg_task *t, int max_active)
 static vg_status asset_refs(vg_sqlite *s, const vg_task *t)
 {
     char hashes[VG_MAX_MEDIA_ITEMS][65];
+    /* Most tasks name no asset: no need to parse their parameters to learn it. */
+    if (!t->params || !strstr(t->params, "asset:")) return VG_OK;
     int n = vg_task_params_asset_hashes(t->params, hashes);
     for (int i = 0; i < n; i++) {
         vg_status rc = vg_sq_exec(s, "INSERT INTO task_assets (task_id, sha256) VALUES (?1, ?2)",
