@@ -26,6 +26,7 @@
 #include "dispatch/dispatcher.h"
 #include "dispatch/webhooks.h"
 #include "http/server.h"
+#include "store/batch.h"
 #include "store/watch.h"
 
 #include <errno.h>
@@ -261,6 +262,26 @@ static void wake_dispatcher(void *ud)
     vg_webhooks_notify(app->webhooks);
 }
 
+/* After each group commit of submits (on the writer thread): the new tasks are due. */
+static void wake_for_submits(void *ud)
+{
+    const vg_app *app = ud;
+    vg_dispatch_notify(app->dispatch);
+}
+
+/* The submit writer (store/batch.h) on its own connection; NULL when the backend commits each
+ * task cheaply alone (the loops then commit on their own connections). */
+static vg_store_batch *start_submit_writer(vg_app *app, const vg_config *cfg)
+{
+    vg_store *s = open_store_at(cfg);
+    if (!s) return NULL;
+    if (!vg_store_batches_creates(s)) {
+        vg_store_close(s);
+        return NULL;
+    }
+    return vg_store_batch_start(s, wake_for_submits, app);
+}
+
 /* The object a webhook event carries: the native task object of the API. */
 static json_t *webhook_task_object(void *ud, const vg_task *t)
 {
@@ -402,6 +423,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
         close(listen_fd);
         return 1;
     }
+    env.submits = start_submit_writer(app, cfg);
     vg_server_opts so = {.host = host,
                          .port = port,
                          .threads = loops,
@@ -417,6 +439,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
                          .open_store = open_store_env};
     int rc = vg_server_run(&so, &stop_flag, err, sizeof err);
     if (rc) vg_error("%s", err);
+    vg_store_batch_stop(env.submits); /* after the loops: every parked submit was answered */
     vg_info("shutting down");
     atomic_store(&reload_stopping, true);
     pthread_kill(reloader, SIGHUP);

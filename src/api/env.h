@@ -29,6 +29,9 @@ typedef struct {
      * Thread-safe and cheap; NULL = nobody to wake. */
     void (*wake)(void *ud);
     void *wake_ud;
+    /* The group commit of submits (store/batch.h), which wakes the dispatcher itself after each
+     * commit; NULL = each submit commits on its loop's own connection. */
+    struct vg_store_batch *submits;
     /* Reloads the configuration (POST /admin/reload): 0 with a report of what changed (new
      * reference), or -1 with the reason the old configuration was kept. NULL = not offered. */
     int (*reload)(void *ud, json_t **report, char *err, size_t errlen);

@@ -19,6 +19,13 @@
  * the task keep its media while it is active; the asset collector removes them after it ends.
  * A job is shared by the request (its pool) and the thread (one reference each): whichever lets go
  * last frees it, so a client that hangs up meanwhile costs nothing but the work.
+ *
+ * The commit: with a submit writer (env->submits, store/batch.h) the request is parked
+ * (http/defer.h) and its task joins the next group commit; the loop serves other connections
+ * meanwhile, and the reply is written on the loop once the batch is durable. Without one, or for
+ * a submit already parked for its media (a request is parked once), the loop commits on its own
+ * connection. Either way the same submit_done() turns the store's answer into the reply, so a 200
+ * always means committed.
  */
 #include "api/handlers.h"
 
@@ -37,7 +44,9 @@
 #include "core/dataurl.h"
 #include "core/imagehead.h"
 #include "core/spec.h"
+#include "http/defer.h"
 #include "http/longpoll.h"
+#include "store/batch.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -321,9 +330,85 @@ static void body_hash(const char *route, const json_t *body, char out[65])
     free(text);
 }
 
+/* The reply to a submit once the store answered rc (on the request's loop, after the commit). */
+static void submit_done(vg_ctx *c, int rc, const vg_task *t, const char *idem_key, const char *hash,
+                        json_t **out)
+{
+    if (rc == VG_OK) {
+        vg_reply_json(c, 200, *out);
+        *out = NULL;
+    } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
+        /* a concurrent twin committed first (maybe in the same batch): its reply was replayed */
+    } else {
+        reply_store_refusal(c, rc, t);
+    }
+}
+
+/* A submit waiting for its group commit: everything submit_done() needs, owned. */
+typedef struct {
+    vg_batch_job job;
+    vg_deferred *parked;
+    vg_task t;
+    vg_idem idem;
+    char *idem_key, *text;
+    char hash[65];
+    json_t *out;
+} commit_job;
+
+static void commit_job_free(commit_job *j)
+{
+    json_decref(j->out);
+    free(j->text);
+    free(j->idem_key);
+    vg_task_free(&j->t);
+    free(j);
+}
+
+/* On the writer thread, after the commit: back to the request's loop. */
+static void submit_committed(vg_batch_job *job)
+{
+    commit_job *j = (commit_job *)job;
+    vg_defer_complete(j->parked);
+}
+
+/* On the loop (c NULL: the request is gone). */
+static void submit_answer(vg_ctx *c, void *data)
+{
+    commit_job *j = data;
+    if (c) submit_done(c, j->job.req.rc, &j->t, j->idem_key, j->hash, &j->out);
+    commit_job_free(j);
+}
+
+/* Hands t, out and text (moved) to the group commit; false when this thread cannot park (then
+ * they are the caller's still). */
+static bool submit_batched(vg_ctx *c, vg_task *t, const char *idem_key, const char *hash,
+                           json_t *out, char *text)
+{
+    struct vg_store_batch *b = ((const vg_api_env *)c->app)->submits;
+    if (!b) return false;
+    commit_job *j = vg_calloc(1, sizeof *j);
+    j->parked = vg_defer_park(c, submit_answer, j);
+    if (!j->parked) {
+        free(j);
+        return false;
+    }
+    j->t = *t;
+    memset(t, 0, sizeof *t);
+    j->out = out;
+    j->text = text;
+    snprintf(j->hash, sizeof j->hash, "%s", hash);
+    j->idem_key = idem_key ? vg_strdup(idem_key) : NULL;
+    j->idem = (vg_idem){.key = j->idem_key, .body_hash = j->hash, .response = j->text};
+    j->job.req = (vg_task_create_req){&j->t, c->key.max_active_tasks, idem_key ? &j->idem : NULL};
+    j->job.done = submit_committed;
+    vg_store_batch_submit(b, &j->job);
+    return true;
+}
+
 /* The end of a submit, on the loop, once its media are staged: the task row, its one-transaction
- * insert (hold, idempotency record) and the reply. Always replies. */
-static void finish_submit(vg_ctx *c, submit_job *j)
+ * insert (hold, idempotency record) and the reply, through the group commit when `batch` (a
+ * request not parked already). Always replies. */
+static void finish_submit(vg_ctx *c, submit_job *j, bool batch)
 {
     if (j->err.http_status) {
         vg_reply_err(c, &j->err);
@@ -345,19 +430,14 @@ static void finish_submit(vg_ctx *c, submit_job *j)
     t.params = json_dumps(params, JSON_COMPACT);
     json_decref(params);
     json_t *out = j->reply(c, &t);
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* The reply to replay is only stored with an Idempotency-Key. */
+    char *text = j->idem_key ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (batch && submit_batched(c, &t, j->idem_key, j->hash, out, text)) return;
     vg_idem idem = {.key = j->idem_key, .body_hash = j->hash, .response = text};
     int rc =
         vg_store_task_create(c->store, &t, c->key.max_active_tasks, j->idem_key ? &idem : NULL);
-    if (rc == VG_OK) {
-        vg_api_env_wake(c->app);
-        vg_reply_json(c, 200, out);
-        out = NULL;
-    } else if (rc == VG_DUPLICATE && j->idem_key && idem_replay(c, j->idem_key, j->hash)) {
-        /* a concurrent twin committed first: its reply was replayed */
-    } else {
-        reply_store_refusal(c, rc, &t);
-    }
+    if (rc == VG_OK) vg_api_env_wake(c->app);
+    submit_done(c, rc, &t, j->idem_key, j->hash, &out);
     json_decref(out);
     free(text);
     vg_task_free(&t);
@@ -368,7 +448,7 @@ static bool on_staged(vg_ctx *c, void *data, vg_wait_event ev)
 {
     submit_job *j = *(submit_job **)data;
     if (atomic_load(&j->staged)) {
-        finish_submit(c, j);
+        finish_submit(c, j, false);
         return true;
     }
     if (ev == VG_WAIT_CHANGED) return false;
@@ -426,7 +506,7 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
         stage_and_park(c, j); /* takes over j's reference */
         return 0;
     }
-    finish_submit(c, j);
+    finish_submit(c, j, true);
 out:
     job_release(j);
     return 0;

@@ -48,6 +48,9 @@
 #define VG_MAX_URL_BYTES             2048
 #define VG_MAX_IDEMPOTENCY_KEY_BYTES 255
 #define VG_MAX_MODEL_NAME_BYTES      63
+/* Task creations committed in one transaction by the submit writer (store/batch.h): enough for
+ * every connection of a busy moment, small enough that one commit stays a few milliseconds. */
+#define VG_MAX_SUBMIT_BATCH 256
 /* A replaced model table (a reload) is freed this long after the swap; no reader holds a model
  * longer (one request, one job). */
 #define VG_MODELS_GRACE_S     600

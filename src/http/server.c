@@ -47,6 +47,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "http/keycache.h"
+#include "http/defer.h"
 #include "http/longpoll.h"
 #include "http/reqhead.h"
 
@@ -652,11 +653,13 @@ static void *loop_main(void *arg)
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
     vg_longpoll_loop_start(loop);
+    vg_defer_loop_start(loop);
     while (!*t->stop)
         h2o_evloop_run(loop, 100);
     if (h2o_timeout_is_linked(&t->pause_entry)) h2o_timeout_unlink(&t->pause_entry);
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
+    vg_defer_loop_stop();    /* submits whose commit is under way are answered */
     vg_longpoll_loop_stop(); /* parked requests get the current object before the drain */
     if (t->opts->on_loop_stop) t->opts->on_loop_stop(t->opts->app);
     drain(t);

@@ -203,6 +203,11 @@ static const vg_migration migrations[] = {
      "  body TEXT);"
      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) "
      "  WHERE status = 'pending';"},
+    {7, "tasks by status, channel and mode",
+     /* What the render pool's claims, the routing of queued tasks and the channel loads look
+      * up: one index seek each instead of a walk over every queued task (a long queue made each
+      * of them cost milliseconds, on every submit). */
+     "CREATE INDEX tasks_by_channel ON tasks(status, channel, test_mode, id);"},
 };
 
 const vg_migration *vg_migrations(int *n)

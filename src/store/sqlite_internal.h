@@ -156,6 +156,7 @@ vg_status vg_sq_audit(vg_store *s, void (*report)(void *ud, const char *problem)
 
 /* sqlite_tasks.c */
 vg_status vg_sq_task_create(vg_store *s, const vg_task *t, int max_active, const vg_idem *idem);
+vg_status vg_sq_task_create_batch(vg_store *s, vg_task_create_req *r, size_t n);
 vg_status vg_sq_idem_get(vg_store *s, const char *key_id, const char *idem_key, int64_t since,
                          char hash[65], char **response);
 vg_status vg_sq_task_get(vg_store *s, const char *id, const char *key_id, vg_task *out);

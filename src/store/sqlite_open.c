@@ -52,6 +52,7 @@ static const vg_store_ops sqlite_ops = {
     .usage = vg_sq_usage,
     .audit = vg_sq_audit,
     .task_create = vg_sq_task_create,
+    .task_create_batch = vg_sq_task_create_batch,
     .idem_get = vg_sq_idem_get,
     .task_get = vg_sq_task_get,
     .task_list = vg_sq_task_list,

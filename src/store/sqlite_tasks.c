@@ -115,6 +115,8 @@ static vg_status admit(vg_sqlite *s, const vg_task *t, int max_active)
 static vg_status asset_refs(vg_sqlite *s, const vg_task *t)
 {
     char hashes[VG_MAX_MEDIA_ITEMS][65];
+    /* Most tasks name no asset: no need to parse their parameters to learn it. */
+    if (!t->params || !strstr(t->params, "asset:")) return VG_OK;
     int n = vg_task_params_asset_hashes(t->params, hashes);
     for (int i = 0; i < n; i++) {
         vg_status rc = vg_sq_exec(s, "INSERT INTO task_assets (task_id, sha256) VALUES (?1, ?2)",
@@ -124,12 +126,29 @@ static vg_status asset_refs(vg_sqlite *s, const vg_task *t)
     return VG_OK;
 }
 
+/* Whether the idempotency key is held by a record still inside its window. */
+static vg_status idem_taken(vg_sqlite *s, const vg_task *t, const vg_idem *idem)
+{
+    int64_t n = 0;
+    vg_status rc = vg_sq_int64(
+        s,
+        "SELECT count(*) FROM idempotency WHERE key_id = ?1 AND "
+        "idem_key = ?2 AND created_at >= ?3",
+        SQ_ARGS(SQ_T(t->key_id), SQ_T(idem->key), SQ_I(t->created_at - IDEM_TTL_S)), &n);
+    if (rc != VG_OK) return rc;
+    return n ? VG_DUPLICATE : VG_OK;
+}
+
+/* Every refusal (VG_DUPLICATE, VG_NOFUNDS, VG_LIMITED) is decided by reads before the first
+ * write, so a refused creation leaves the transaction as it found it: a batch needs no savepoint
+ * per task (whose sub-journal copied every touched page again for each task). */
 static vg_status task_create(vg_sqlite *s, void *ctx)
 {
     const create_ctx *c = ctx;
     const vg_task *t = c->t;
-    vg_status rc = c->idem ? idem_claim(s, t, c->idem) : VG_OK;
+    vg_status rc = c->idem ? idem_taken(s, t, c->idem) : VG_OK;
     if (rc == VG_OK) rc = admit(s, t, c->max_active);
+    if (rc == VG_OK && c->idem) rc = idem_claim(s, t, c->idem);
     if (rc != VG_OK) return rc;
     rc = vg_sq_exec(
         s,
@@ -151,6 +170,41 @@ vg_status vg_sq_task_create(vg_store *base, const vg_task *t, int max_active, co
 {
     create_ctx c = {t, max_active, idem};
     return vg_sq_atomic(vg_sq(base), task_create, &c);
+}
+
+static bool is_refusal(vg_status rc)
+{
+    return rc == VG_DUPLICATE || rc == VG_NOFUNDS || rc == VG_LIMITED;
+}
+
+/* Group commit (store.h task_create_batch). A refusal wrote nothing (task_create), so the rows
+ * run one after the other in the one transaction and each sees what the earlier ones did, as it
+ * would one transaction at a time. Anything else going wrong in a row (an I/O error, a broken
+ * statement) rolls the batch back, and each row is then tried in a transaction of its own, so a
+ * bad row fails alone. */
+vg_status vg_sq_task_create_batch(vg_store *base, vg_task_create_req *r, size_t n)
+{
+    vg_sqlite *s = vg_sq(base);
+    vg_status rc = vg_sq_exec(s, "BEGIN IMMEDIATE", SQ_NONE, NULL);
+    bool row_failed = false;
+    for (size_t i = 0; rc == VG_OK && !row_failed && i < n; i++) {
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        r[i].rc = task_create(s, &c);
+        row_failed = r[i].rc != VG_OK && !is_refusal(r[i].rc);
+    }
+    if (rc == VG_OK && !row_failed) rc = vg_sq_exec(s, "COMMIT", SQ_NONE, NULL);
+    if (rc == VG_OK && !row_failed) return VG_OK;
+    vg_sq_exec(s, "ROLLBACK", SQ_NONE, NULL);
+    if (rc != VG_OK) { /* BEGIN or COMMIT failed: nothing was written */
+        for (size_t i = 0; i < n; i++)
+            r[i].rc = rc;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        r[i].rc = vg_sq_atomic(s, task_create, &c);
+    }
+    return VG_OK;
 }
 
 typedef struct {

@@ -32,11 +32,13 @@ static const struct {
     const char *sql;
     vg_task_status_set statuses;
 } g_due[VG_DUE_KIND_COUNT] = {
+    /* One status (bit = ?3), and no index on next_poll_at (the unary +): tasks_by_channel then
+     * gives the rows in id order and the LIMIT stops the walk, where the status set and
+     * tasks_due would sort every queued task on each round. */
     [VG_DUE_ROUTE] = {"SELECT " UP_COLS " FROM tasks t LEFT JOIN upstream_tasks u ON u.task_id = "
-                      "t.id WHERE " SQ_STATUS_IN(
-                          "t.status",
-                          3) " AND t.channel = '' AND "
-                             "t.test_mode = 0 AND t.next_poll_at <= ?1 ORDER BY t.id LIMIT ?2",
+                      "t.id WHERE t.status = (SELECT name FROM temp.task_status WHERE bit = ?3) "
+                      "AND t.channel = '' AND t.test_mode = 0 AND +t.next_poll_at <= ?1 "
+                      "ORDER BY t.id LIMIT ?2",
                       VG_TASK_BIT(VG_TASK_QUEUED)},
     [VG_DUE_RESOLVE] = {"SELECT " UP_COLS " FROM tasks t JOIN upstream_tasks u ON u.task_id = "
                         "t.id WHERE " SQ_STATUS_IN(
@@ -99,6 +101,21 @@ static void row_to_up(sqlite3_stmt *st, void *out)
     r->result = res ? vg_strdup((const char *)res) : NULL;
 }
 
+/* The oldest claimable id: routed here (either mode), unrouted test-mode, unrouted live when ?4.
+ * Each is one seek of tasks_by_channel (status, channel, test_mode, id); one condition with OR
+ * would walk every queued task. */
+#define CLAIM_LOCAL_OLDEST                                                                         \
+    "(SELECT min((SELECT min(id) FROM ("                                                           \
+    "SELECT (SELECT min(id) FROM tasks WHERE status = s.name AND channel = ?3 "                    \
+    "AND test_mode = 0) AS id UNION ALL "                                                          \
+    "SELECT (SELECT min(id) FROM tasks WHERE status = s.name AND channel = ?3 "                    \
+    "AND test_mode = 1) UNION ALL "                                                                \
+    "SELECT (SELECT min(id) FROM tasks WHERE status = s.name AND channel = '' "                    \
+    "AND test_mode = 1) UNION ALL "                                                                \
+    "SELECT (SELECT min(id) FROM tasks WHERE status = s.name AND channel = '' "                    \
+    "AND test_mode = 0) WHERE ?4))) "                                                              \
+    "FROM temp.task_status s WHERE (s.bit & ?6) != 0)"
+
 vg_status vg_sq_task_claim_local(vg_store *base, int64_t now_ms, int64_t lease_ms,
                                  const char *local, bool take_unrouted, vg_task *out)
 {
@@ -107,9 +124,8 @@ vg_status vg_sq_task_claim_local(vg_store *base, int64_t now_ms, int64_t lease_m
     vg_status rc = vg_sq_one(
         s,
         "UPDATE tasks SET status = ?7, attempts = attempts + 1, version = version + 1, "
-        "lease_until = ?1, updated_at = ?2, channel = ?3, lease_owner = ?5 WHERE id = "
-        "" SQ_OLDEST_IN(6, " AND (channel = ?3 OR (channel = '' AND (test_mode = 1 OR "
-                           "?4)))") " AND " SQ_STATUS_IN("status", 6) " RETURNING " SQ_TASK_COLS,
+        "lease_until = ?1, updated_at = ?2, channel = ?3, lease_owner = ?5 WHERE id "
+        "= " CLAIM_LOCAL_OLDEST " AND " SQ_STATUS_IN("status", 6) " RETURNING " SQ_TASK_COLS,
         SQ_ARGS(SQ_I(now_ms + lease_ms), SQ_I(now_ms / 1000), SQ_T(local), SQ_I(take_unrouted),
                 SQ_T(s->node), SQ_I(vg_task_op_from(VG_TASK_OP_CLAIM)),
                 SQ_T(vg_task_status_name((vg_task_status)vg_task_op_to(VG_TASK_OP_CLAIM)))),
@@ -140,7 +156,7 @@ vg_status vg_sq_channel_load(vg_store *base, vg_channel_load **out, size_t *n)
     return vg_sq_list(vg_sq(base),
                       "SELECT channel, count(*) FROM tasks WHERE " SQ_STATUS_IN(
                           "status", 1) " AND "
-                                       "channel != '' GROUP BY channel",
+                                       "channel > '' GROUP BY channel", /* a seek, not != */
                       SQ_ARGS(SQ_I(VG_TASK_SET_ACTIVE)), sizeof **out, row_to_load, 0, (void **)out,
                       n);
 }

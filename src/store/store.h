@@ -97,6 +97,14 @@ typedef struct {
     const char *response;  /* the 200 reply body to replay */
 } vg_idem;
 
+/* One task_create of a batch (task_create_batch): the arguments, and the result. */
+typedef struct {
+    const vg_task *t;
+    int max_active;
+    const vg_idem *idem; /* NULL = none */
+    vg_status rc;        /* out: what task_create would have returned */
+} vg_task_create_req;
+
 /* Usage totals of completed tasks, grouped by model or key. */
 typedef struct {
     char group[64];
@@ -188,6 +196,12 @@ typedef struct {
      * when balance − held < t->hold_micro; VG_LIMITED when the key's active-task cap is reached;
      * VG_DUPLICATE when the idempotency key was taken meanwhile (look it up with idem_get). */
     vg_status (*task_create)(vg_store *s, const vg_task *t, int max_active, const vg_idem *idem);
+    /* Optional (NULL: the backend commits one task_create cheaply, and store/batch.h is not
+     * used). Runs r[0..n) in order in ONE transaction, each exactly as task_create would alone
+     * (a refused or failed one leaves nothing behind and does not disturb the others), so that
+     * one commit (one fsync) covers them all. VG_OK: the transaction committed and each r[i].rc
+     * says how its task went; otherwise nothing was written and every r[i].rc is the failure. */
+    vg_status (*task_create_batch)(vg_store *s, vg_task_create_req *r, size_t n);
     /* The record of an idempotency key used by key_id since `since`: body hash into hash and
      * the reply into *response (malloc'd). VG_NOTFOUND when none. */
     vg_status (*idem_get)(vg_store *s, const char *key_id, const char *idem_key, int64_t since,
@@ -451,6 +465,17 @@ static inline vg_status vg_store_task_create(vg_store *s, const vg_task *t, int 
                                              const vg_idem *idem)
 {
     return s->ops->task_create(s, t, max_active, idem);
+}
+
+/** Whether the backend commits task creations in batches (task_create_batch). */
+static inline bool vg_store_batches_creates(const vg_store *s)
+{
+    return s->ops->task_create_batch != NULL;
+}
+
+static inline vg_status vg_store_task_create_batch(vg_store *s, vg_task_create_req *r, size_t n)
+{
+    return s->ops->task_create_batch(s, r, n);
 }
 
 static inline vg_status vg_store_idem_get(vg_store *s, const char *key_id, const char *idem_key,

@@ -1,11 +1,18 @@
 """Task lifecycle across cancels, crashes and restarts: a queued task can be cancelled (its hold is
-released), a running one cannot; kill -9 during a render, or right after submits, loses nothing and
-charges exactly once; SIGTERM puts running work back in the queue."""
+released), a running one cannot; kill -9 during a render, right after submits, or in the middle of
+a stream of concurrent submits (committed in batches) loses nothing and charges exactly once;
+SIGTERM puts running work back in the queue."""
 import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
 import unittest
 from decimal import Decimal
 
-from harness import Server
+from harness import VIDGATED, Server
 
 PRO = "doubao-seedance-2-0"
 LONG = {"model": PRO, "seconds": "10", "metadata": {"resolution": "1080p", "ratio": "16:9"}}
@@ -67,6 +74,72 @@ class LifecycleTest(unittest.TestCase):
         tasks = [self.srv.wait_task(i, self.key, timeout=300) for i in ids]
         self.assertEqual([t["status"] for t in tasks], ["completed"] * 6)
         self.assert_settled(tasks)
+
+    def test_kill9_mid_stream_of_concurrent_submits(self):
+        """Every 200 was committed with its hold before it was sent, whatever batch it was in;
+        no hold outlives a rolled-back task; Idempotency-Key twins sent at once make one task."""
+        accepted, twins, errors = {}, [], []
+        lock, stop = threading.Lock(), threading.Event()
+
+        def submitter(n):
+            c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30)
+            i = 0
+            while not stop.is_set():
+                body = {"model": "doubao-seedance-2-0-fast", "prompt": "stream %d.%d" % (n, i),
+                        "seconds": "4", "metadata": {"resolution": "480p", "ratio": "16:9"}}
+                hdrs = {"Authorization": "Bearer " + self.key, "Content-Type": "application/json"}
+                if i % 4 == 0:  # pairs of threads send the same key at the same time
+                    hdrs["Idempotency-Key"] = "pair-%d-%d" % (n // 2, i)
+                    body["prompt"] = "pair %d.%d" % (n // 2, i)
+                try:
+                    c.request("POST", "/v1/video/generations", json.dumps(body), hdrs)
+                    r = c.getresponse()
+                    j = json.loads(r.read())
+                except (OSError, http.client.HTTPException, ValueError):
+                    return  # the server died under this request: it may or may not exist
+                with lock:
+                    if r.status == 200:
+                        accepted[j["id"]] = hdrs.get("Idempotency-Key")
+                        if "Idempotency-Key" in hdrs:
+                            twins.append((hdrs["Idempotency-Key"], j["id"]))
+                    else:
+                        errors.append((r.status, j))
+                i += 1
+
+        threads = [threading.Thread(target=submitter, args=(n,)) for n in range(32)]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 30
+        while len(accepted) < 300 and time.time() < deadline and not errors:
+            time.sleep(0.05)
+        self.srv.kill9()
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+        self.assertGreater(len(accepted), 50)
+        by_key = {}
+        for k, tid in twins:
+            by_key.setdefault(k, set()).add(tid)
+        self.assertEqual([k for k, ids in by_key.items() if len(ids) > 1], [])
+        self.srv.start()
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.srv.data, "vidgate.db"),
+                             uri=True, timeout=30)
+        try:
+            missing = [tid for tid in accepted
+                       if db.execute("SELECT count(*) FROM tasks t JOIN ledger l ON l.task_id = "
+                                     "t.id AND l.kind = 'hold' WHERE t.id = ?",
+                                     (tid,)).fetchone()[0] != 1]
+            orphans = db.execute("SELECT count(*) FROM ledger l WHERE l.kind = 'hold' AND NOT "
+                                 "EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.task_id)").fetchone()[0]
+            pairs = db.execute("SELECT count(*) FROM idempotency i WHERE NOT EXISTS "
+                               "(SELECT 1 FROM tasks t WHERE t.id = i.task_id)").fetchone()[0]
+        finally:
+            db.close()
+        self.assertEqual((missing, orphans, pairs), ([], 0, 0))
+        r = subprocess.run([VIDGATED, "check", "--data", self.srv.data], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_sigterm_with_idle_keepalive_connections(self):
         conns = []
