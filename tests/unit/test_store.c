@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
+#include "store/batch.h"
 #include "store/store.h"
 
 #include <sqlite3.h>
@@ -102,6 +103,85 @@ static void test_active_cap(void **state)
     make_task(f, &b, 1);
     assert_int_equal(vg_store_task_create(f->s, &a, 1, NULL), VG_OK);
     assert_int_equal(vg_store_task_create(f->s, &b, 1, NULL), VG_LIMITED);
+}
+
+/* One transaction, each row as if alone: later rows see the holds of earlier ones, an
+ * Idempotency-Key taken earlier in the same batch is VG_DUPLICATE, refusals leave nothing. */
+static void test_create_batch(void **state)
+{
+    fixture *f = *state;
+    vg_task t[6];
+    const int64_t holds[6] = {4000000, 4000000, 4000000, 1000000, 1000000, 1000000};
+    for (int i = 0; i < 6; i++)
+        make_task(f, &t[i], holds[i]);
+    vg_idem idem = {.key = "k1", .body_hash = "h", .response = "{}"};
+    vg_task_create_req r[6] = {
+        {&t[0], 0, NULL, VG_ERR},  {&t[1], 0, &idem, VG_ERR}, {&t[2], 0, NULL, VG_ERR},
+        {&t[3], 0, &idem, VG_ERR}, {&t[4], 2, NULL, VG_ERR},  {&t[5], 0, NULL, VG_ERR},
+    };
+    assert_true(vg_store_batches_creates(f->s));
+    assert_int_equal(vg_store_task_create_batch(f->s, r, 6), VG_OK);
+    const vg_status want[6] = {VG_OK, VG_OK, VG_NOFUNDS, VG_DUPLICATE, VG_LIMITED, VG_OK};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(r[i].rc, want[i]);
+        assert_int_equal(ledger_rows(f, t[i].id, "hold"), want[i] == VG_OK);
+    }
+    int64_t bal, held;
+    money(f, &bal, &held);
+    assert_int_equal(held, 9000000);
+    char hash[65];
+    char *response = NULL;
+    assert_int_equal(vg_store_idem_get(f->s, f->key.id, "k1", 0, hash, &response), VG_OK);
+    free(response);
+}
+
+typedef struct {
+    vg_batch_job job;
+    vg_task t;
+    int *done;
+} batch_probe;
+
+static void probe_done(vg_batch_job *j)
+{
+    batch_probe *p = (batch_probe *)j;
+    __atomic_add_fetch(p->done, 1, __ATOMIC_SEQ_CST);
+}
+
+static void count_commit(void *ud)
+{
+    __atomic_add_fetch((int *)ud, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The writer commits what was queued before the stop, and each job hears its own result. */
+static void test_batch_writer(void **state)
+{
+    fixture *f = *state;
+    vg_store *w = NULL;
+    char err[256];
+    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &w,
+                                   err, sizeof err),
+                     VG_OK);
+    int done = 0, commits = 0;
+    vg_store_batch *b = vg_store_batch_start(w, count_commit, &commits);
+    assert_non_null(b);
+    batch_probe p[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        make_task(f, &p[i].t, i == 2 ? 9000000 : 1000000);
+        p[i].done = &done;
+        p[i].job.req = (vg_task_create_req){&p[i].t, 0, NULL, VG_ERR};
+        p[i].job.done = probe_done;
+        vg_store_batch_submit(b, &p[i].job);
+    }
+    vg_store_batch_stop(b);
+    assert_int_equal(done, 3);
+    assert_true(commits >= 1);
+    assert_int_equal(p[0].job.req.rc, VG_OK);
+    assert_int_equal(p[1].job.req.rc, VG_OK);
+    assert_int_equal(p[2].job.req.rc, VG_NOFUNDS);
+    vg_task got;
+    assert_int_equal(vg_store_task_get(f->s, p[1].t.id, NULL, &got), VG_OK);
+    vg_task_free(&got);
 }
 
 static void test_claim_complete_settles_once(void **state)
@@ -491,6 +571,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_and_funds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_complete_settles_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_fail_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans_requeue, setup, teardown),
