@@ -377,7 +377,8 @@ int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const c
     vg_task t;
     if (vg_api_prepare_task(c, body, default_model, &t)) return 0;
     json_t *out = reply(c, &t);
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* The reply to replay is only stored with an Idempotency-Key. */
+    char *text = idem_key ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (submit_batched(c, &t, idem_key, hash, out, text)) return 0;
     vg_idem idem = {.key = idem_key, .body_hash = hash, .response = text};
     int rc = vg_store_task_create(c->store, &t, c->key.max_active_tasks, idem_key ? &idem : NULL);
