@@ -73,10 +73,13 @@ static int reload_api(void *ud, json_t **report, char *err, size_t errlen)
     return vg_app_reload(ud, report, err, errlen);
 }
 
-/* The store the configuration names (backend, data directory, node name). */
+/* The store the configuration names (backend, database, data directory, node name). */
 static vg_status store_open(const vg_config *cfg, vg_store **s, char *err, size_t errlen)
 {
-    vg_store_options o = {.backend = cfg->store, .data_dir = cfg->data_dir, .node = cfg->node};
+    vg_store_options o = {.backend = cfg->store,
+                          .data_dir = cfg->data_dir,
+                          .database = cfg->database,
+                          .node = cfg->node};
     return vg_store_open(&o, s, err, errlen);
 }
 

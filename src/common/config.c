@@ -30,7 +30,11 @@ typedef struct {
 static const opt options[] = {
     {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
     {"data", "VIDGATE_DATA", S(data_dir), "data directory (database, results, keys)"},
-    {"store", "VIDGATE_STORE", S(store), "store backend (sqlite)"},
+    {"database", "VIDGATE_DATABASE_URL", S(database),
+     "postgresql://… URL or libpq key=value string (PostgreSQL, shared by nodes), or a SQLite "
+     "file path (default DATA/vidgate.db)"},
+    {"store", "VIDGATE_STORE", S(store),
+     "store backend: sqlite or postgresql (default: chosen by database)"},
     {"node", "VIDGATE_NODE", S(node),
      "name of this node's leases in a shared store (default: the host name)"},
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
@@ -77,7 +81,6 @@ static void defaults(vg_config *c)
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
     snprintf(c->data_dir, sizeof c->data_dir, "./var");
-    snprintf(c->store, sizeof c->store, "sqlite");
     snprintf(c->currency, sizeof c->currency, "USD");
     snprintf(c->log_level, sizeof c->log_level, "info");
     snprintf(c->log_format, sizeof c->log_format, "text");

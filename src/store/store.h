@@ -2,7 +2,7 @@
  * store.h - the only way to touch durable data: keys, tasks, the money ledger, assets, upstream
  * tasks.
  *
- * A backend (sqlite_*.c now, pg_*.c later) fills a vg_store_ops table and registers an opener in
+ * A backend (sqlite_*.c, pg_*.c) fills a vg_store_ops table and registers an opener in
  * open.c; callers open a store with vg_store_open() and go through the vg_store_* wrappers below,
  * never through ops and never seeing SQL. A vg_store is one connection: it belongs to one thread
  * at a time (each event-loop thread and each worker opens its own). Every function that changes a
@@ -66,10 +66,17 @@ void vg_key_free(vg_key *k);
 
 /** How to open a store. */
 typedef struct {
-    const char *backend;  /* "sqlite" (also for NULL or "") */
-    const char *data_dir; /* sqlite: DIR/vidgate.db */
-    const char *node;     /* owner name of this process's leases; NULL or "" = the host name */
+    const char *backend;  /* "sqlite" or "postgresql"; NULL or "" = chosen by database */
+    const char *data_dir; /* sqlite without a database path: DIR/vidgate.db */
+    /* A postgresql:// or postgres:// URL or a libpq key=value string (it has a '='): the
+     * PostgreSQL backend; anything else is the path of a SQLite database; NULL or "" = the
+     * default SQLite file in data_dir. */
+    const char *database;
+    const char *node; /* owner name of this process's leases; NULL or "" = the host name */
 } vg_store_options;
+
+/** Whether a `database` value names a PostgreSQL database (see vg_store_options). */
+bool vg_store_database_is_pg(const char *database);
 
 typedef struct {
     const char *key_id; /* NULL = every key (admin) */
