@@ -203,6 +203,12 @@ static const vg_migration migrations[] = {
      "  body TEXT);"
      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) "
      "  WHERE status = 'pending';"},
+    {7, "settings",
+     /* Values every node of a shared store must agree on (the presigning secret): the first
+      * value proposed is kept (setting_claim). */
+     "CREATE TABLE settings ("
+     "  name TEXT PRIMARY KEY,"
+     "  value TEXT NOT NULL);"},
 };
 
 const vg_migration *vg_migrations(int *n)

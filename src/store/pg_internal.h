@@ -7,7 +7,7 @@
  * Files: pg_open.c (connecting, the ops table), pg_migrations.c (the schema, applied under an
  * advisory lock), pg_stmt.c (statements, transactions, reconnection, the helpers below),
  * pg_keys.c (keys, ledger, usage), pg_audit.c, pg_tasks.c, pg_assets.c, pg_upstream.c,
- * pg_webhooks.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
+ * pg_webhooks.c, pg_settings.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
  * conditional updates (vg_task_op_from()), same ledger rules; only the dialect differs.
  *
  * Statements: a query is written once, where it is used, with $n parameters. On first use on a
@@ -229,6 +229,9 @@ vg_status vg_pg_webhook_get(vg_store *s, const char *task_id, vg_webhook *out);
 vg_status vg_pg_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_ms,
                                   int64_t deadline_ms);
 vg_status vg_pg_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
+/* pg_settings.c */
+vg_status vg_pg_setting_claim(vg_store *s, const char *name, const char *proposal, char **out);
+
 /** Inside an open transaction: a new signing secret for key_id. */
 vg_status vg_pg_webhook_secret_add(vg_pg *s, const char *key_id, int64_t now);
 /** Inside the transaction of a task's final status: its outbox row (see sqlite_webhooks.c). */

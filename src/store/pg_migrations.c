@@ -213,6 +213,10 @@ static const pg_migration migrations[] = {
      "    IF jsonb_typeof(doc::jsonb) = 'object' THEN RETURN doc::jsonb ->> field; END IF; "
      "    RETURN NULL; "
      "  EXCEPTION WHEN others THEN RETURN NULL; END $f$;"},
+    {7, "settings",
+     "CREATE TABLE settings ("
+     "  name TEXT COLLATE \"C\" PRIMARY KEY,"
+     "  value TEXT COLLATE \"C\" NOT NULL);"},
 };
 
 /* One statement without parameters; false with the server's message in err. */

@@ -94,6 +94,7 @@ static const vg_store_ops pg_ops = {
     .webhook_get = vg_pg_webhook_get,
     .webhook_redeliver = vg_pg_webhook_redeliver,
     .webhook_recover = vg_pg_webhook_recover,
+    .setting_claim = vg_pg_setting_claim,
 };
 
 /* libpq's message without its trailing newline. */

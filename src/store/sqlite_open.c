@@ -100,6 +100,7 @@ static const vg_store_ops sqlite_ops = {
     .webhook_get = vg_sq_webhook_get,
     .webhook_redeliver = vg_sq_webhook_redeliver,
     .webhook_recover = vg_sq_webhook_recover,
+    .setting_claim = vg_sq_setting_claim,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */

@@ -25,6 +25,9 @@
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
  * the real cost and the release frees the whole hold.
  *
+ * Settings: a few named values (the presigning secret) kept in the store, so that every node of a
+ * shared database uses the same ones (setting_claim).
+ *
  * Webhooks: the final transitions (task_complete, task_fail, task_cancel) also write the task's
  * webhook delivery (the outbox row, when the task has a callback_url or its key a webhook_url) in
  * their transaction; delivery workers claim due rows under a lease like tasks (webhook_claim).
@@ -342,6 +345,11 @@ typedef struct {
     /* Start-up: releases this node's delivery leases (an attempt in flight died with it).
      * *n = how many. */
     vg_status (*webhook_recover)(vg_store *s, int64_t now_ms, int64_t *n);
+
+    /* ---- settings: values every node of a shared store agrees on ---- */
+    /* The value of setting `name`: the stored one, or, when there is none yet, `proposal`, which
+     * is stored (the first proposal wins when nodes race). *out is malloc'd. */
+    vg_status (*setting_claim)(vg_store *s, const char *name, const char *proposal, char **out);
 } vg_store_ops;
 
 struct vg_store {
@@ -715,6 +723,12 @@ static inline vg_status vg_store_webhook_redeliver(vg_store *s, const char *task
 static inline vg_status vg_store_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n)
 {
     return s->ops->webhook_recover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_setting_claim(vg_store *s, const char *name, const char *proposal,
+                                               char **out)
+{
+    return s->ops->setting_claim(s, name, proposal, out);
 }
 
 #endif

@@ -84,7 +84,7 @@ class Response:
 
 
 class Server:
-    def __init__(self, env=None, args=None, data_dir=None, start=True):
+    def __init__(self, env=None, args=None, data_dir=None, start=True, database=None):
         self.port = free_port()
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.data = data_dir or tempfile.mkdtemp(prefix="vg-bb-")
@@ -101,7 +101,10 @@ class Server:
         })
         self.env.update(env or {})
         self.pg_database = None
-        if USE_PG and not store_args(self.data):
+        if database:  # another node's database (PostgreSQL URL), shared, not dropped here
+            with open(os.path.join(self.data, PG_MARKER), "w") as f:
+                f.write(database)
+        elif USE_PG and not store_args(self.data):
             self.pg_database = "vgbb_" + secrets.token_hex(6)
             _psql(PG_URL, "CREATE DATABASE %s;" % self.pg_database)
             with open(os.path.join(self.data, PG_MARKER), "w") as f:

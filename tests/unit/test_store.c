@@ -466,6 +466,25 @@ static void test_leases_of_two_nodes(void **state)
     vg_store_close(b);
 }
 
+/* Settings: the first proposal is kept, and every connection (node) reads that one. */
+static void test_setting_first_proposal_wins(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
+    char *v = NULL;
+    assert_int_equal(vg_store_setting_claim(f->s, "presign_secret", "aaaa", &v), VG_OK);
+    assert_string_equal(v, "aaaa");
+    free(v);
+    assert_int_equal(vg_store_setting_claim(b, "presign_secret", "bbbb", &v), VG_OK);
+    assert_string_equal(v, "aaaa");
+    free(v);
+    assert_int_equal(vg_store_setting_claim(b, "other", "cccc", &v), VG_OK);
+    assert_string_equal(v, "cccc");
+    free(v);
+    vg_store_close(b);
+}
+
 /* ---- many connections at once (threads here, nodes in production) -------------------------- */
 
 #define RACERS     8
@@ -579,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases_of_two_nodes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setting_first_proposal_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_holds_never_overspend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_idempotency_key, setup, teardown),
     };
