@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PG_CONNECT_TIMEOUT_S "5" /* libpq's default is to wait for ever */
+
 static vg_status pg_ping(vg_store *base)
 {
     int64_t n;
@@ -110,7 +112,13 @@ static void conn_error(PGconn *conn, const char *what, char *err, size_t errlen)
 vg_status vg_store_open_pg(const vg_store_options *o, const char *node, vg_store **out, char *err,
                            size_t errlen)
 {
-    PGconn *conn = PQconnectdb(o->database ? o->database : "");
+    /* Defaults that the connection string may override (expand_dbname: its own values come
+     * after these): a bounded connect, so that a reconnection to a database that went away
+     * cannot hold a thread for long, and a name in pg_stat_activity. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "vidgated", o->database ? o->database : "",
+                                  NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         conn_error(conn, "cannot connect to the database", err, errlen);
         PQfinish(conn);
