@@ -77,10 +77,13 @@ static int reload_api(void *ud, json_t **report, char *err, size_t errlen)
     return vg_app_reload(ud, report, err, errlen);
 }
 
-/* The store the configuration names (backend, data directory, node name). */
+/* The store the configuration names (backend, database, data directory, node name). */
 static vg_status store_open(const vg_config *cfg, vg_store **s, char *err, size_t errlen)
 {
-    vg_store_options o = {.backend = cfg->store, .data_dir = cfg->data_dir, .node = cfg->node};
+    vg_store_options o = {.backend = cfg->store,
+                          .data_dir = cfg->data_dir,
+                          .database = cfg->database,
+                          .node = cfg->node};
     return vg_store_open(&o, s, err, errlen);
 }
 
@@ -128,22 +131,34 @@ static int prepare_dirs(vg_app *app, const vg_config *cfg)
     return vg_mkdir_p(app->tmp_dir, 0700);
 }
 
-/* The presigning secret: created once, kept in DATA/secret (0600). */
-static int load_secret(vg_app *app, const vg_config *cfg)
+/* The presigning secret, kept in the store (setting "presign_secret") so that every node of a
+ * shared database signs and checks links with the same one. The first start proposes the
+ * DATA/secret of earlier versions when there is one (its links stay valid), else a fresh one; the
+ * value the store keeps is also written to DATA/secret (0600) for older builds. */
+static int load_secret(vg_app *app, const vg_config *cfg, vg_store *s)
 {
-    char path[1100], *text = NULL;
+    char path[1100], *text = NULL, *stored = NULL, proposal[65];
     snprintf(path, sizeof path, "%s/secret", cfg->data_dir);
     if (vg_read_file(path, 256, &text, NULL) == 0 && strlen(text) >= 64) {
-        snprintf(app->secret, sizeof app->secret, "%.64s", text);
-        free(text);
-        return 0;
+        snprintf(proposal, sizeof proposal, "%.64s", text);
+    } else {
+        unsigned char raw[32];
+        vg_random_bytes(raw, sizeof raw);
+        for (int i = 0; i < 32; i++)
+            snprintf(proposal + 2 * i, 3, "%02x", raw[i]);
     }
+    bool had_file = text && strncmp(text, proposal, 64) == 0;
     free(text);
-    unsigned char raw[32];
-    vg_random_bytes(raw, sizeof raw);
-    for (int i = 0; i < 32; i++)
-        snprintf(app->secret + 2 * i, 3, "%02x", raw[i]);
-    if (vg_write_file(path, app->secret, 64, 0600)) {
+    if (vg_store_setting_claim(s, "presign_secret", proposal, &stored) != VG_OK || !stored ||
+        strlen(stored) < 64) {
+        vg_error("cannot read the presigning secret from the store");
+        free(stored);
+        return -1;
+    }
+    snprintf(app->secret, sizeof app->secret, "%.64s", stored);
+    free(stored);
+    if ((!had_file || strcmp(proposal, app->secret) != 0) &&
+        vg_write_file(path, app->secret, 64, 0600)) {
         vg_error("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
@@ -564,8 +579,8 @@ int main(int argc, char **argv)
         vg_error("%s", err);
         goto out;
     }
-    if (setup_models(&cfg) || prepare_dirs(&app, &cfg) || load_secret(&app, &cfg)) goto out;
-    if (!(s = open_store(&app))) goto out;
+    if (setup_models(&cfg) || prepare_dirs(&app, &cfg)) goto out;
+    if (!(s = open_store(&app)) || load_secret(&app, &cfg, s)) goto out;
     if (ensure_admin(s, &cfg)) {
         vg_error("cannot set up the admin key");
         goto out;

@@ -23,6 +23,7 @@ typedef struct {
     size_t offset;
     size_t size; /* for strings */
     const char *help;
+    bool credentials; /* may hold a password: shown masked (vg_config_to_json) */
 } opt;
 
 #define S(field)    T_STR, offsetof(vg_config, field), sizeof(((vg_config *)0)->field)
@@ -32,7 +33,12 @@ typedef struct {
 static const opt options[] = {
     {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
     {"data", "VIDGATE_DATA", S(data_dir), "data directory (database, results, keys)"},
-    {"store", "VIDGATE_STORE", S(store), "store backend (sqlite)"},
+    {"database", "VIDGATE_DATABASE_URL", S(database),
+     "postgresql://… URL or libpq key=value string (PostgreSQL, shared by nodes), or a SQLite "
+     "file path (default DATA/vidgate.db)",
+     true},
+    {"store", "VIDGATE_STORE", S(store),
+     "store backend: sqlite or postgresql (default: chosen by database)"},
     {"node", "VIDGATE_NODE", S(node),
      "name of this node's leases in a shared store (default: the host name)"},
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
@@ -85,7 +91,6 @@ static void defaults(vg_config *c)
     memset(c, 0, sizeof *c);
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
     snprintf(c->data_dir, sizeof c->data_dir, "./var");
-    snprintf(c->store, sizeof c->store, "sqlite");
     snprintf(c->currency, sizeof c->currency, "USD");
     snprintf(c->log_level, sizeof c->log_level, "info");
     snprintf(c->log_format, sizeof c->log_format, "text");
@@ -327,6 +332,48 @@ int vg_config_load(vg_config *c, int argc, char **argv, char *err, size_t errlen
     return 0;
 }
 
+/* A connection string with its password replaced by "***": the user:password@ and a password=…
+ * parameter of a URL, and a password=… of a key=value string (quoted or not). */
+static json_t *masked(const char *v)
+{
+    char out[2048];
+    size_t n = 0;
+    const char *scheme = strstr(v, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    for (const char *p = v; *p && n < sizeof out - 8; p++) {
+        if (colon && p == colon + 1) {
+            n += (size_t)snprintf(out + n, sizeof out - n, "***");
+            p = at - 1;
+            continue;
+        }
+        bool starts = scheme ? p > v && (p[-1] == '?' || p[-1] == '&') : p == v || p[-1] == ' ';
+        if (starts && strncmp(p, "password", 8) == 0) {
+            const char *e = p + 8;
+            while (*e == ' ')
+                e++;
+            if (*e == '=') {
+                e++;
+                while (*e == ' ')
+                    e++;
+                if (*e == '\'') {
+                    for (e++; *e && *e != '\''; e++)
+                        if (*e == '\\' && e[1]) e++;
+                    if (*e) e++;
+                } else {
+                    while (*e && *e != (scheme ? '&' : ' '))
+                        e++;
+                }
+                n += (size_t)snprintf(out + n, sizeof out - n, "password=***");
+                p = e - 1;
+                continue;
+            }
+        }
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    return json_string(out);
+}
+
 json_t *vg_config_to_json(const vg_config *c)
 {
     json_t *j = json_object();
@@ -334,10 +381,11 @@ json_t *vg_config_to_json(const vg_config *c)
         const opt *o = &options[i];
         if (o->type == T_SECRET) continue;
         const char *base = (const char *)c + o->offset;
-        json_t *v = o->type == T_STR   ? json_string(base)
-                    : o->type == T_INT ? json_integer(*(const int *)base)
-                    : o->type == T_I64 ? json_integer(*(const int64_t *)base)
-                                       : json_boolean(*(const bool *)base);
+        json_t *v = o->type == T_STR && o->credentials ? masked(base)
+                    : o->type == T_STR                 ? json_string(base)
+                    : o->type == T_INT                 ? json_integer(*(const int *)base)
+                    : o->type == T_I64                 ? json_integer(*(const int64_t *)base)
+                                                       : json_boolean(*(const bool *)base);
         json_object_set_new(j, o->name, v);
     }
     if (c->models) json_object_set(j, "models", c->models);

@@ -28,7 +28,8 @@
 typedef struct {
     char listen[256];    /* HOST:PORT */
     char data_dir[1024]; /* database, files, keys */
-    char store[32];      /* store backend (store/open.c): "sqlite" */
+    char database[1024]; /* PostgreSQL URL / key=value, or SQLite path; "" = DATA/vidgate.db */
+    char store[32];      /* store backend (store/open.c); "" = chosen by database */
     char node[128];      /* name this process holds its leases under; "" = the host name */
     char config_file[1024];
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */

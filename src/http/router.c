@@ -64,7 +64,8 @@ static void set_request_id(vg_ctx *c)
 }
 
 /* Looks the secret of an "Authorization: Bearer …" value up. VG_OK with the key in *k (caller
- * frees), VG_NOTFOUND when missing, unknown, revoked or expired, VG_ERR when the store failed. */
+ * frees), VG_NOTFOUND when missing, unknown, revoked or expired, VG_AGAIN when the store is
+ * unreachable for now (a shared database that went away), VG_ERR when the store failed. */
 static vg_status check_key(vg_store *store, const char *h, vg_key *k)
 {
     if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) return VG_NOTFOUND;
@@ -77,7 +78,8 @@ static vg_status check_key(vg_store *store, const char *h, vg_key *k)
     int rc = VG_OK;
     if (!vg_keycache_get(hash, now, k)) {
         rc = vg_store_key_by_hash(store, hash, k);
-        if (rc == VG_ERR) return VG_ERR;
+        if (rc == VG_AGAIN) return VG_AGAIN;
+        if (rc != VG_OK && rc != VG_NOTFOUND) return VG_ERR;
         if (rc == VG_OK) vg_keycache_put(k, now);
     }
     /* The lookup is by hash, so timing reveals nothing of the secret; the constant-time compare
@@ -96,6 +98,9 @@ static int authenticate(vg_ctx *c)
                               "missing API key: send Authorization: Bearer <key>"),
                -1;
     vg_status rc = check_key(c->store, h, &c->key);
+    if (rc == VG_AGAIN)
+        return vg_reply_error(c, 503, "unavailable", "", "the store is not reachable: try again"),
+               -1;
     if (rc == VG_ERR) return vg_reply_internal(c), -1;
     if (rc != VG_OK)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
@@ -168,7 +173,8 @@ vg_status vg_router_admit(vg_store *store, const vg_reqhead *h, bool *keyed, vg_
      * connection; to an upload route it may grow past it, so it needs the key like a large one. */
     bool large = (h->chunked && cap > VG_MAX_JSON_BODY_BYTES) ||
                  (h->has_length && h->length > VG_MAX_JSON_BODY_BYTES);
-    if (large && rc == VG_ERR) return vg_err_set(e, 503, "unavailable", "", "try again"), VG_ERR;
+    if (large && (rc == VG_ERR || rc == VG_AGAIN))
+        return vg_err_set(e, 503, "unavailable", "", "try again"), VG_ERR;
     if (large && !*keyed)
         return vg_err_set(e, 401, "invalid_api_key", "",
                           "a request body over %u bytes needs a valid API key: send "

@@ -208,6 +208,12 @@ static const vg_migration migrations[] = {
       * up: one index seek each instead of a walk over every queued task (a long queue made each
       * of them cost milliseconds, on every submit). */
      "CREATE INDEX tasks_by_channel ON tasks(status, channel, test_mode, id);"},
+    {8, "settings",
+     /* Values every node of a shared store must agree on (the presigning secret): the first
+      * value proposed is kept (setting_claim). */
+     "CREATE TABLE settings ("
+     "  name TEXT PRIMARY KEY,"
+     "  value TEXT NOT NULL);"},
 };
 
 const vg_migration *vg_migrations(int *n)

@@ -2,7 +2,9 @@
  * open.c - vg_store_open(): the table of store backends, and the node name leases are held under.
  *
  * A backend is one row here (its name, as the `store` option spells it, and its opener) plus its
- * own files under src/store/: nothing above the store knows which one runs.
+ * own files under src/store/: nothing above the store knows which one runs. Without a `store`
+ * name the `database` option decides: a PostgreSQL URL or key=value string picks "postgresql",
+ * anything else (a path, or nothing) "sqlite".
  */
 #include "store/store.h"
 
@@ -18,7 +20,15 @@ static const struct {
                       size_t errlen);
 } g_backends[] = {
     {"sqlite", vg_store_open_sqlite},
+    {"postgresql", vg_store_open_pg},
 };
+
+bool vg_store_database_is_pg(const char *database)
+{
+    if (!database || !database[0]) return false;
+    return strncmp(database, "postgresql://", 13) == 0 ||
+           strncmp(database, "postgres://", 11) == 0 || strchr(database, '=') != NULL;
+}
 
 void vg_store_default_node(char *out, size_t outlen)
 {
@@ -30,13 +40,18 @@ void vg_store_default_node(char *out, size_t outlen)
 
 vg_status vg_store_open(const vg_store_options *o, vg_store **out, char *err, size_t errlen)
 {
-    const char *backend = o->backend && o->backend[0] ? o->backend : "sqlite";
+    bool pg = vg_store_database_is_pg(o->database);
+    const char *backend = o->backend && o->backend[0] ? o->backend : pg ? "postgresql" : "sqlite";
     char node[128];
     *out = NULL;
     if (o->node && o->node[0])
         snprintf(node, sizeof node, "%s", o->node);
     else
         vg_store_default_node(node, sizeof node);
+    if (pg && strcmp(backend, "postgresql") != 0) {
+        snprintf(err, errlen, "store backend \"%s\" cannot open a PostgreSQL database", backend);
+        return VG_INVALID;
+    }
     for (size_t i = 0; i < sizeof g_backends / sizeof g_backends[0]; i++)
         if (strcmp(g_backends[i].name, backend) == 0)
             return g_backends[i].open(o, node, out, err, errlen);

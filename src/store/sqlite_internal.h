@@ -8,7 +8,7 @@
  * transactions, the helpers below), sqlite_keys.c (keys, ledger, usage), sqlite_audit.c,
  * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c,
  * sqlite_webhooks.c (the webhook outbox and signing secrets), sqlite_stats.c (counts for
- * monitoring).
+ * monitoring), sqlite_settings.c.
  *
  * Statements: one strategy for every file. A statement is prepared on first use on a connection
  * and kept in that connection's cache, keyed by its SQL text (a hash of the text, then a string
@@ -235,6 +235,9 @@ vg_status vg_sq_webhook_get(vg_store *s, const char *task_id, vg_webhook *out);
 vg_status vg_sq_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_ms,
                                   int64_t deadline_ms);
 vg_status vg_sq_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
+/* sqlite_settings.c */
+vg_status vg_sq_setting_claim(vg_store *s, const char *name, const char *proposal, char **out);
+
 /** Inside an open transaction: a new signing secret for key_id. */
 vg_status vg_sq_webhook_secret_add(vg_sqlite *s, const char *key_id, int64_t now);
 /**

@@ -105,6 +105,7 @@ static const vg_store_ops sqlite_ops = {
     .webhook_redeliver = vg_sq_webhook_redeliver,
     .webhook_recover = vg_sq_webhook_recover,
     .stats = vg_sq_stats,
+    .setting_claim = vg_sq_setting_claim,
 };
 
 /* ---- opening and migrating --------------------------------------------------------------- */
@@ -170,7 +171,10 @@ vg_status vg_store_open_sqlite(const vg_store_options *o, const char *node, vg_s
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, configure_sqlite);
     char path[4096];
-    snprintf(path, sizeof path, "%s/vidgate.db", o->data_dir ? o->data_dir : ".");
+    if (o->database && o->database[0])
+        snprintf(path, sizeof path, "%s", o->database);
+    else
+        snprintf(path, sizeof path, "%s/vidgate.db", o->data_dir ? o->data_dir : ".");
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {

@@ -2,7 +2,7 @@
  * store.h - the only way to touch durable data: keys, tasks, the money ledger, assets, upstream
  * tasks.
  *
- * A backend (sqlite_*.c now, pg_*.c later) fills a vg_store_ops table and registers an opener in
+ * A backend (sqlite_*.c, pg_*.c) fills a vg_store_ops table and registers an opener in
  * open.c; callers open a store with vg_store_open() and go through the vg_store_* wrappers below,
  * never through ops and never seeing SQL. A vg_store is one connection: it belongs to one thread
  * at a time (each event-loop thread and each worker opens its own). Every function that changes a
@@ -24,6 +24,9 @@
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
  * the real cost and the release frees the whole hold.
+ *
+ * Settings: a few named values (the presigning secret) kept in the store, so that every node of a
+ * shared database uses the same ones (setting_claim).
  *
  * Webhooks: the final transitions (task_complete, task_fail, task_cancel) also write the task's
  * webhook delivery (the outbox row, when the task has a callback_url or its key a webhook_url) in
@@ -66,10 +69,17 @@ void vg_key_free(vg_key *k);
 
 /** How to open a store. */
 typedef struct {
-    const char *backend;  /* "sqlite" (also for NULL or "") */
-    const char *data_dir; /* sqlite: DIR/vidgate.db */
-    const char *node;     /* owner name of this process's leases; NULL or "" = the host name */
+    const char *backend;  /* "sqlite" or "postgresql"; NULL or "" = chosen by database */
+    const char *data_dir; /* sqlite without a database path: DIR/vidgate.db */
+    /* A postgresql:// or postgres:// URL or a libpq key=value string (it has a '='): the
+     * PostgreSQL backend; anything else is the path of a SQLite database; NULL or "" = the
+     * default SQLite file in data_dir. */
+    const char *database;
+    const char *node; /* owner name of this process's leases; NULL or "" = the host name */
 } vg_store_options;
+
+/** Whether a `database` value names a PostgreSQL database (see vg_store_options). */
+bool vg_store_database_is_pg(const char *database);
 
 typedef struct {
     const char *key_id; /* NULL = every key (admin) */
@@ -374,6 +384,10 @@ typedef struct {
      * over the status index (no task row is read), one indexed lookup, a sum over the keys.
      * Optional: a backend without it leaves it NULL (the wrapper answers VG_ERR). */
     vg_status (*stats)(vg_store *s, vg_store_stats *out);
+    /* ---- settings: values every node of a shared store agrees on ---- */
+    /* The value of setting `name`: the stored one, or, when there is none yet, `proposal`, which
+     * is stored (the first proposal wins when nodes race). *out is malloc'd. */
+    vg_status (*setting_claim)(vg_store *s, const char *name, const char *proposal, char **out);
 } vg_store_ops;
 
 struct vg_store {
@@ -780,6 +794,12 @@ static inline vg_status vg_store_webhook_recover(vg_store *s, int64_t now_ms, in
 static inline vg_status vg_store_stats_get(vg_store *s, vg_store_stats *out)
 {
     return s->ops->stats ? s->ops->stats(s, out) : VG_ERR;
+}
+
+static inline vg_status vg_store_setting_claim(vg_store *s, const char *name, const char *proposal,
+                                               char **out)
+{
+    return s->ops->setting_claim(s, name, proposal, out);
 }
 
 #endif

@@ -8,6 +8,11 @@ an unexpected ERROR line. Python 3 standard library only.
     task = srv.wait_task(body["id"], key)
     srv.kill9(); srv.start()            # crash and restart on the same data
     srv.stop()                          # raises if the log shows a problem
+
+Store: SQLite in the data directory, or, with VG_TEST_STORE=postgresql and VG_TEST_PG_URL (a
+throwaway server, scripts/pg-test-cluster), a fresh PostgreSQL database per data directory,
+passed with --database (its URL is kept in DATA/pg-database, so a second Server on the same data
+directory, and store_args(), find it). srv.sql() reaches either directly.
 """
 import json
 import os
@@ -19,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -26,6 +32,10 @@ BUILD = os.path.abspath(os.environ.get("VG_BUILD", os.path.join(ROOT, "build")))
 VIDGATED = os.path.join(BUILD, "vidgated")
 VIDGATE = os.path.join(BUILD, "vidgate")
 PROBE = os.path.join(BUILD, "tests", "vg-probe")
+
+PG_URL = os.environ.get("VG_TEST_PG_URL", "")
+USE_PG = os.environ.get("VG_TEST_STORE", "") == "postgresql" and bool(PG_URL)
+PG_MARKER = "pg-database"
 
 BAD_LOG_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 
@@ -43,13 +53,38 @@ def probe(path, *args):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _psql(url, script, variables=()):
+    """Runs an SQL script with psql (its :'pN' variables bound); returns rows of text fields."""
+    cmd = ["psql", url, "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+    for i, v in enumerate(variables, 1):
+        cmd += ["-v", "p%d=%s" % (i, v)]
+    r = subprocess.run(cmd, input=script, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("psql: %s" % r.stderr)
+    return [tuple(line.split("\t")) for line in r.stdout.splitlines() if line]
+
+
+def _pg_url_for(dbname):
+    parts = urllib.parse.urlsplit(PG_URL)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
+
+
+def store_args(data_dir):
+    """The vidgated flags that open the store of data_dir (none for SQLite)."""
+    try:
+        with open(os.path.join(data_dir, PG_MARKER)) as f:
+            return ["--database", f.read().strip()]
+    except OSError:
+        return []
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
 
 
 class Server:
-    def __init__(self, env=None, args=None, data_dir=None, start=True):
+    def __init__(self, env=None, args=None, data_dir=None, start=True, database=None):
         self.port = free_port()
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.data = data_dir or tempfile.mkdtemp(prefix="vg-bb-")
@@ -65,7 +100,16 @@ class Server:
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
         })
         self.env.update(env or {})
-        self.args = args or []
+        self.pg_database = None
+        if database:  # another node's database (PostgreSQL URL), shared, not dropped here
+            with open(os.path.join(self.data, PG_MARKER), "w") as f:
+                f.write(database)
+        elif USE_PG and not store_args(self.data):
+            self.pg_database = "vgbb_" + secrets.token_hex(6)
+            _psql(PG_URL, "CREATE DATABASE %s;" % self.pg_database)
+            with open(os.path.join(self.data, PG_MARKER), "w") as f:
+                f.write(_pg_url_for(self.pg_database))
+        self.args = store_args(self.data) + (args or [])
         self.allowed_errors = []  # substrings of ERROR lines a test expects
         self.proc = None
         self.logs = []
@@ -118,8 +162,27 @@ class Server:
         try:
             self.stop()
         finally:
+            if self.pg_database:
+                _psql(PG_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % self.pg_database)
             if self.owns_data:
                 shutil.rmtree(self.data, ignore_errors=True)
+
+    def sql(self, query, params=()):
+        """Runs one statement on the server's database directly ("?" placeholders); the rows,
+        each a tuple (of text on PostgreSQL)."""
+        args = store_args(self.data)
+        if args:
+            n = iter(range(1, len(params) + 1))
+            script = "".join(":'p%d'" % next(n) if c == "?" else c for c in query) + ";"
+            return _psql(args[1], script, [str(p) for p in params])
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "vidgate.db"))
+        try:
+            rows = db.execute(query, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
 
     def log_text(self):
         out = []

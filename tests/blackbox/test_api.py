@@ -207,11 +207,8 @@ class ApiTest(unittest.TestCase):
         self.assertError(self.srv.api("GET", "/v1/me", key=k), 401, "invalid_api_key")
 
     def test_keys_are_not_stored_in_clear(self):
-        import sqlite3
         _, secret = self.srv.new_key("hashcheck", "1.00")
-        db = sqlite3.connect(self.srv.data + "/vidgate.db")
-        rows = db.execute("SELECT hash FROM keys").fetchall()
-        db.close()
+        rows = self.srv.sql("SELECT hash FROM keys")
         self.assertTrue(all(len(r[0]) == 64 for r in rows))
         self.assertFalse(any(secret in r[0] for r in rows))
         self.assertNotIn(secret, self.srv.log_text())

@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -14,7 +13,7 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from harness import VIDGATED, Server
+from harness import VIDGATED, Server, store_args
 
 FAST = "doubao-seedance-2-0-fast"
 # 480p 16:9 4 s: 864*496*97/1024 = 40,594 tokens; at 5.6 per 1M: ceil(227,326.4) micro-units
@@ -32,8 +31,8 @@ def dollars(m):
 
 
 def check(data_dir):
-    r = subprocess.run([VIDGATED, "check", "--data", data_dir], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run([VIDGATED, "check", "--data", data_dir] + store_args(data_dir),
+                       capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -224,10 +223,7 @@ class BillingTest(unittest.TestCase):
         try:
             kid, k = srv.new_key("tamper", "5.00")
             srv.wait_task(srv.submit(k)[2]["id"], k)
-            db = sqlite3.connect(os.path.join(srv.data, "vidgate.db"))
-            db.execute("UPDATE keys SET balance_micro = balance_micro + 1 WHERE id = ?", (kid,))
-            db.commit()
-            db.close()
+            srv.sql("UPDATE keys SET balance_micro = balance_micro + 1 WHERE id = ?", (kid,))
             code, out = check(srv.data)
             self.assertEqual(code, 1, out)
             self.assertIn("DIFFERENCE key balance differs from its ledger: " + kid, out)

@@ -1,5 +1,7 @@
-/* test_store.c - the SQLite store: keys, task creation with holds, claims, conditional status
- * changes, and that every settlement writes the ledger exactly once. */
+/* test_store.c - the store, on each backend (SQLite, and PostgreSQL when VG_TEST_PG_URL is set):
+ * keys, task creation with holds, claims, conditional status changes, that every settlement
+ * writes the ledger exactly once, and that concurrent connections never overspend a balance nor
+ * create two tasks for one Idempotency-Key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +14,7 @@
 #include "store/batch.h"
 #include "store/store.h"
 
-#include <sqlite3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +50,10 @@ static void money(fixture *f, int64_t *balance, int64_t *held)
 
 static int ledger_rows(fixture *f, const char *task_id, const char *kind)
 {
-    char path[128], sql[256];
-    snprintf(path, sizeof path, "%s/vidgate.db", f->dir);
+    char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM ledger WHERE task_id='%s' AND kind='%s'",
              task_id, kind);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    sqlite3_step(st);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return (int)fx_sql_int(f, sql);
 }
 
 static void test_key_lookup(void **state)
@@ -310,10 +303,7 @@ static void test_reopen_keeps_schema(void **state)
 {
     fixture *f = *state;
     vg_store *again = NULL;
-    char err[256];
-    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"},
-                                   &again, err, sizeof err),
-                     VG_OK);
+    assert_int_equal(fx_open(f, "node-a", &again), VG_OK);
     vg_key k;
     assert_int_equal(vg_store_key_get(again, f->key.id, &k), VG_OK);
     vg_key_free(&k);
@@ -322,18 +312,12 @@ static void test_reopen_keeps_schema(void **state)
 
 /* ---- the state machine, driven through the real operations ------------------------------- */
 
-/* Runs sql (with %s = id) on the database file directly: how a test puts a task in any status. */
+/* Runs sql (with %s = id) on the database directly: how a test puts a task in any status. */
 static void db_exec(fixture *f, const char *fmt, const char *id)
 {
-    char path[128], sql[512];
-    snprintf(path, sizeof path, "%s/vidgate.db", f->dir);
+    char sql[512];
     snprintf(sql, sizeof sql, fmt, id, id, id);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
-    sqlite3_close(db);
+    fx_sql(f, sql);
 }
 
 /* A new task in status st, alone among the non-final tasks (claims take the oldest), leased by
@@ -517,10 +501,7 @@ static void test_leases_of_two_nodes(void **state)
 {
     fixture *f = *state;
     vg_store *b = NULL;
-    char err[256];
-    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-b"}, &b,
-                                   err, sizeof err),
-                     VG_OK);
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
     vg_task t1, t2, c;
     make_task(f, &t1, 1);
     assert_int_equal(vg_store_task_create(f->s, &t1, 0, NULL), VG_OK);
@@ -565,6 +546,125 @@ static void test_leases_of_two_nodes(void **state)
     vg_store_close(b);
 }
 
+/* Settings: the first proposal is kept, and every connection (node) reads that one. */
+static void test_setting_first_proposal_wins(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
+    char *v = NULL;
+    assert_int_equal(vg_store_setting_claim(f->s, "presign_secret", "aaaa", &v), VG_OK);
+    assert_string_equal(v, "aaaa");
+    free(v);
+    assert_int_equal(vg_store_setting_claim(b, "presign_secret", "bbbb", &v), VG_OK);
+    assert_string_equal(v, "aaaa");
+    free(v);
+    assert_int_equal(vg_store_setting_claim(b, "other", "cccc", &v), VG_OK);
+    assert_string_equal(v, "cccc");
+    free(v);
+    vg_store_close(b);
+}
+
+/* ---- many connections at once (threads here, nodes in production) -------------------------- */
+
+#define RACERS     8
+#define RACE_TASKS 10
+#define RACE_HOLD  300000 /* 10.000000 covers 33 of these */
+
+typedef struct {
+    fixture *f;
+    vg_store *s;
+    pthread_barrier_t *start;
+    int ok, refused, other;
+    const char *idem_key; /* the idempotency race: one submit each with this key */
+    char task_id[48];
+} racer;
+
+static void *race_submits(void *arg)
+{
+    racer *r = arg;
+    pthread_barrier_wait(r->start);
+    for (int i = 0; i < (r->idem_key ? 1 : RACE_TASKS); i++) {
+        vg_task t;
+        make_task(r->f, &t, RACE_HOLD);
+        vg_idem idem = {r->idem_key, "hash", "{}"};
+        vg_status rc = vg_store_task_create(r->s, &t, 0, r->idem_key ? &idem : NULL);
+        if (rc == VG_OK) snprintf(r->task_id, sizeof r->task_id, "%s", t.id);
+        /* The refusal expected: no funds left, or (same key) the key was taken meanwhile. */
+        vg_status refused = r->idem_key ? VG_DUPLICATE : VG_NOFUNDS;
+        r->ok += rc == VG_OK;
+        r->refused += rc == refused;
+        r->other += rc != VG_OK && rc != refused;
+    }
+    return NULL;
+}
+
+/* Runs n racers, each on its own connection, released together. */
+static void race(fixture *f, racer *r, int n, const char *idem_key)
+{
+    pthread_t th[RACERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        r[i] = (racer){.f = f, .start = &start, .idem_key = idem_key};
+        assert_int_equal(fx_open(f, "node-a", &r[i].s), VG_OK);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_create(&th[i], NULL, race_submits, &r[i]);
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        vg_store_close(r[i].s);
+    }
+    pthread_barrier_destroy(&start);
+}
+
+/* Holds from many connections at once never add up to more than the balance. */
+static void test_concurrent_holds_never_overspend(void **state)
+{
+    fixture *f = *state;
+    racer r[RACERS];
+    race(f, r, RACERS, NULL);
+    int ok = 0, nofunds = 0, other = 0;
+    for (int i = 0; i < RACERS; i++)
+        ok += r[i].ok, nofunds += r[i].refused, other += r[i].other;
+    int64_t bal, held;
+    money(f, &bal, &held);
+    assert_int_equal(other, 0);
+    assert_int_equal(ok + nofunds, RACERS * RACE_TASKS);
+    assert_int_equal(ok, 10000000 / RACE_HOLD); /* every hold that fits, and not one more */
+    assert_int_equal(bal, 10000000);
+    assert_int_equal(held, (int64_t)ok * RACE_HOLD);
+    assert_true(held <= bal);
+    assert_int_equal(fx_sql_int(f, "SELECT coalesce(sum(amount_micro), 0) FROM ledger WHERE "
+                                   "kind = 'hold'"),
+                     held);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM tasks"), ok);
+}
+
+/* One Idempotency-Key submitted on two connections at once: one task, one hold; the other
+ * submit is told the key was taken (and replays its record). */
+static void test_concurrent_idempotency_key(void **state)
+{
+    fixture *f = *state;
+    for (int round = 0; round < 10; round++) {
+        char key[32];
+        snprintf(key, sizeof key, "idem-%d", round);
+        racer r[2];
+        race(f, r, 2, key);
+        assert_int_equal(r[0].other + r[1].other, 0);
+        assert_int_equal(r[0].ok + r[1].ok, 1);
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM idempotency WHERE idem_key = '%s'", key);
+        assert_int_equal(fx_sql_int(f, sql), 1);
+        char hash[65], *response = NULL;
+        assert_int_equal(vg_store_idem_get(f->s, f->key.id, key, 0, hash, &response), VG_OK);
+        assert_string_equal(hash, "hash");
+        free(response);
+    }
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM tasks"), 10);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM ledger WHERE kind = 'hold'"), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +680,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases_of_two_nodes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setting_first_proposal_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_holds_never_overspend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_idempotency_key, setup, teardown),
     };
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    return fx_run_groups("store", tests, sizeof tests / sizeof tests[0]);
 }

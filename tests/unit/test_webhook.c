@@ -1,7 +1,7 @@
 /* test_webhook.c - Standard Webhooks signing (known vectors), the retry schedule, and the store's
  * outbox: a final transition writes the event (to the task's callback_url, else the key's
  * webhook_url, else nowhere) in its transaction; claims, attempt outcomes, redelivery, recovery,
- * and the signing secrets with their rotation. */
+ * and the signing secrets with their rotation. The store parts run on each backend (store_fixture.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,5 +219,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_retry_deliver_redeliver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return fx_run_groups("webhook", tests, sizeof tests / sizeof tests[0]);
 }
