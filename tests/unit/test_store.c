@@ -50,7 +50,7 @@ static void money(fixture *f, int64_t *balance, int64_t *held)
 
 static int ledger_rows(fixture *f, const char *task_id, const char *kind)
 {
-    char sql[256];
+    char sql[8192];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM ledger WHERE task_id='%s' AND kind='%s'",
              task_id, kind);
     return (int)fx_sql_int(f, sql);
