@@ -171,11 +171,11 @@ static vg_status asset_create(vg_pg *s, void *ctx)
     if (rc != VG_OK) return rc;
     return vg_pg_exec(s,
                       "INSERT INTO assets (id, key_id, group_id, name, asset_type, status, "
-                      "source_url, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
-                      "'Processing', $6, $7, $8)",
+                      "source_url, created_at, updated_at, size_bytes) VALUES ($1, $2, $3, $4, "
+                      "$5, 'Processing', $6, $7, $8, $9)",
                       PG_ARGS(PG_T(a->id), PG_T(a->key_id), PG_T(a->group_id), PG_T(a->name),
                               PG_T(vg_asset_type_name(a->type)), PG_T(a->source_url),
-                              PG_I(a->created_at), PG_I(a->updated_at)),
+                              PG_I(a->created_at), PG_I(a->updated_at), PG_I(a->media.size_bytes)),
                       NULL);
 }
 
@@ -402,4 +402,37 @@ vg_status vg_pg_asset_purge(vg_store *base, const char *id)
 {
     return vg_pg_exec(vg_pgs(base), "DELETE FROM assets WHERE id = $1 AND deleted_at > 0",
                       PG_ARGS(PG_T(id)), NULL);
+}
+
+vg_status vg_pg_asset_usage(vg_store *base, const char *key_id, bool with_processing,
+                            const char *except_id, int64_t *bytes)
+{
+    return vg_pg_int64(
+        vg_pgs(base),
+        "SELECT coalesce(sum(size_bytes), 0)::bigint FROM assets WHERE key_id = $1 "
+        "AND deleted_at = 0 AND (status = 'Active' OR ($2 <> 0 AND status = 'Processing')) "
+        "AND id <> $3",
+        PG_ARGS(PG_T(key_id), PG_I(with_processing), PG_T(except_id ? except_id : "")), bytes);
+}
+
+static void fill_sha(const PGresult *r, int row, void *out)
+{
+    vg_pg_col_copy(r, row, 0, out, 65);
+}
+
+vg_status vg_pg_asset_refs_final(vg_store *base, int limit, char (**out)[65], size_t *n)
+{
+    return vg_pg_list(vg_pgs(base),
+                      "SELECT DISTINCT r.sha256 FROM task_assets r JOIN tasks t ON t.id = "
+                      "r.task_id WHERE t.status = ANY($1) LIMIT $2",
+                      PG_ARGS(PG_SET(VG_TASK_SET_FINAL), PG_I(limit)), sizeof **out, fill_sha,
+                      (size_t)limit, (void **)out, n);
+}
+
+vg_status vg_pg_asset_refs_prune(vg_store *base, const char *sha256)
+{
+    return vg_pg_exec(vg_pgs(base),
+                      "DELETE FROM task_assets r USING tasks t WHERE r.sha256 = $2 "
+                      "AND t.id = r.task_id AND t.status = ANY($1)",
+                      PG_ARGS(PG_SET(VG_TASK_SET_FINAL), PG_T(sha256)), NULL);
 }

@@ -7,7 +7,7 @@
  * Files: pg_open.c (connecting, the ops table), pg_migrations.c (the schema, applied under an
  * advisory lock), pg_stmt.c (statements, transactions, reconnection, the helpers below),
  * pg_keys.c (keys, ledger, usage), pg_audit.c, pg_tasks.c, pg_assets.c, pg_upstream.c,
- * pg_webhooks.c, pg_settings.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
+ * pg_webhooks.c, pg_settings.c, pg_stats.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
  * conditional updates (vg_task_op_from()), same ledger rules; only the dialect differs.
  *
  * Statements: a query is written once, where it is used, with $n parameters. On first use on a
@@ -198,6 +198,13 @@ vg_status vg_pg_asset_blob_refs(vg_store *s, const char *sha256, int64_t since, 
                                 int64_t *tasks);
 vg_status vg_pg_asset_gc_defer(vg_store *s, const char *id, int64_t gc_at);
 vg_status vg_pg_asset_purge(vg_store *s, const char *id);
+vg_status vg_pg_asset_usage(vg_store *s, const char *key_id, bool with_processing,
+                            const char *except_id, int64_t *bytes);
+vg_status vg_pg_asset_refs_final(vg_store *s, int limit, char (**out)[65], size_t *n);
+vg_status vg_pg_asset_refs_prune(vg_store *s, const char *sha256);
+
+/* pg_stats.c */
+vg_status vg_pg_stats(vg_store *s, vg_store_stats *out);
 
 /* pg_upstream.c */
 vg_status vg_pg_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms, const char *local,
