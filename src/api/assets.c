@@ -29,7 +29,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "core/presign.h"
-#include "http/sendfile.h"
+#include "http/contentfile.h"
 #include "core/urlpolicy.h"
 
 #include <errno.h>
@@ -583,10 +583,13 @@ static int get_content(vg_ctx *c)
         return vg_reply_error(c, 403, "url_revoked", "",
                               "the key that issued this URL was revoked or has expired");
     }
-    char path[1400];
-    if (visible) vg_asset_blob_path(env->data_dir, a.sha256, path, sizeof path);
-    if (!visible || vg_send_file(c, path, vg_asset_format_mime(a.media.format)))
+    static const vg_content_missing missing = {404, "asset_not_found", "asset not found"};
+    char key[128];
+    if (visible) snprintf(key, sizeof key, "assets/%s", a.sha256);
+    if (!visible)
         vg_reply_error(c, 404, "asset_not_found", "", "asset not found");
+    else /* fetched into this node's cache first when only the bucket has it */
+        vg_send_content(c, env->content, key, vg_asset_format_mime(a.media.format), a.id, &missing);
     if (rc == VG_OK) vg_asset_free(&a);
     return 0;
 }

@@ -415,6 +415,8 @@ int vg_api_delete_content(vg_ctx *c, const vg_task *t)
     char dir[1400];
     snprintf(dir, sizeof dir, "%s/%s", env->files_dir, t->id);
     if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
+    /* A bucket's copies go on a content worker: the event loop does not wait for the bucket. */
+    if (env->content) vg_content_delete_task_later(env->content, t->id);
     return 0;
 }
 

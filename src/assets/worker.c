@@ -166,15 +166,33 @@ static int place_content(job *j)
     return vg_fsync_dir(dir);
 }
 
+/* The content key of a hash: "assets/<sha256>" (net/content.h), the path under DATA/files. */
+static void blob_key(const char *sha, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "assets/%s", sha);
+}
+
+/* Uploads the placed file to the bucket, if there is one (a file already there is put again:
+ * cheaper than asking, and it repairs a bucket that lost it). */
+static int upload_content(job *j)
+{
+    char key[128], why[300] = "";
+    blob_key(j->sha, key, sizeof key);
+    if (!j->env->content || vg_content_put(j->env->content, key, why, sizeof why) == VG_OK)
+        return 0;
+    vg_error("asset %s: cannot upload its content: %s", j->a->id, why);
+    return -1;
+}
+
 /* Content file, then the commit, under the content lock (the collector takes it too). */
 static int publish(job *j)
 {
     pthread_mutex_lock(&content_lock);
     int rc = VG_ERR;
-    if (place_content(j) == 0)
-        rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
-    else
+    if (place_content(j) != 0)
         vg_error("asset %s: cannot store its content: %s", j->a->id, strerror(errno));
+    else if (upload_content(j) == 0)
+        rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
     pthread_mutex_unlock(&content_lock);
     return rc;
 }
@@ -223,10 +241,12 @@ static void collect_one(const vg_assets_env *env, vg_store *s, const vg_asset *a
         /* Only tasks still need the bytes: keep this row as their reminder. */
         vg_store_asset_gc_defer(s, a->id, now + VG_ASSET_GC_GRACE_S);
     } else if (rc == VG_OK) {
-        char blob[1400];
+        char blob[1400], key[128];
         vg_asset_blob_path(env->data_dir, a->sha256, blob, sizeof blob);
+        blob_key(a->sha256, key, sizeof key);
         if (a->sha256[0] && rows == 0 && unlink(blob) && errno != ENOENT)
             vg_warn("asset %s: cannot remove %s: %s", a->id, blob, strerror(errno));
+        if (a->sha256[0] && rows == 0 && env->content) vg_content_delete(env->content, key);
         vg_store_asset_purge(s, a->id);
     }
     pthread_mutex_unlock(&content_lock);

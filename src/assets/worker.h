@@ -13,11 +13,13 @@
  *     publish.
  *   - Publishing. The file is flushed, then hard-linked (a Data upload: its staging copy stays
  *     until the commit) or renamed (a download) to DATA/files/assets/<sha256>; identical content
- *     is stored once. Then the row becomes Active with its hash. Failures become Failed with an
+ *     is stored once. With a bucket (net/content.h) the file is then uploaded as
+ *     "assets/<sha256>", so that every node can serve it. Then the row becomes Active with its
+ *     hash. Failures become Failed with an
  *     Error{Code, Message}; the downloaded or staged bytes are removed after the commit.
  *   - Who frees what. A claimed vg_asset is the worker's and freed by it; a job's files are
  *     removed by the job. Content files belong to the collector.
- *   - Collection. A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit
+ *   - Collection (the bytes leave the bucket too). A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit
  *     takes from its asset check to its commit). Then an idle worker removes the row, and the
  *     bytes too unless another asset row (live, or deleted within the grace) or an active task
  *     names the hash; when only tasks do, the row is kept and looked at again later. Publishing
@@ -36,6 +38,7 @@
  */
 #ifndef VG_ASSETS_WORKER_H
 #define VG_ASSETS_WORKER_H
+#include "net/content.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -44,6 +47,8 @@
 typedef struct {
     const char *data_dir; /* DATA: the content store is DATA/files/assets */
     const char *tmp_dir;  /* DATA/tmp: downloads in progress */
+    vg_content *content;  /* where content is published ("assets/<sha256>"); DATA/files is its
+                             local directory. NULL = the directory alone (tests) */
     bool allow_http;      /* the operator's fetch policy (config allow_http_fetch) */
     bool allow_private;   /* (config allow_private_fetch) */
 } vg_assets_env;

@@ -119,4 +119,11 @@
 #define VG_UPSTREAM_MAX_BACKOFF_MS  300000
 #define VG_UPSTREAM_TOKEN_BYTES     64 /* safety_identifier we send (Ark's cap is not published) */
 
+/* Content in an S3-compatible bucket (net/content.h) */
+#define VG_CONTENT_WORKERS            2  /* threads fetching into the cache and deleting */
+#define VG_CONTENT_FETCHES_MAX        64 /* distinct keys being fetched for requests at once */
+#define VG_CONTENT_CONNECT_TIMEOUT_MS 5000
+#define VG_CONTENT_STALL_MS           30000 /* a transfer with no byte for this long fails */
+#define VG_CONTENT_WAIT_S             60 /* a request waits this long for a fetch (≤ VG_MAX_WAIT_S) */
+
 #endif
