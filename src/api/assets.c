@@ -393,6 +393,10 @@ static int asset_source(areq *r, const json_t *body, vg_asset *a, char *staged, 
     int rc = stage_upload(env, a->id, bytes, len, staged, n);
     free(bytes);
     if (rc) vg_error("asset %s: cannot stage the upload: %s", a->id, strerror(errno));
+    char key[128];
+    snprintf(key, sizeof key, "assets/staging/%s", a->id);
+    /* With a bucket, a worker of another node may take the asset: it fetches the staged copy. */
+    if (rc == 0 && env->content) vg_content_put_later(env->content, key);
     return rc ? reply_internal(r) : 0;
 }
 

@@ -86,6 +86,29 @@ static const char *fetch_code(int rc)
     return rc == VG_INVALID ? "URLNotAllowed" : rc == VG_TOOLARGE ? "FileTooLarge" : "FetchFailed";
 }
 
+/* The content key of a staged upload: "assets/staging/<id>", its path under DATA/files. */
+static void staging_key(const char *id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "assets/staging/%s", id);
+}
+
+/* A Data upload staged on another node reaches the bucket shortly after its row is inserted
+ * (api/assets.c queues the upload): wait for it a while, then fetch it to j->src. */
+static int fetch_staged(job *j)
+{
+    vg_content *c = j->env->content;
+    char key[128], why[256] = "";
+    if (!c || !vg_content_is_remote(c)) return -1;
+    staging_key(j->a->id, key, sizeof key);
+    int64_t deadline = vg_now_ms() + VG_CONTENT_STAGED_WAIT_MS;
+    int rc;
+    while ((rc = vg_content_fetch(c, key, why, sizeof why)) == VG_NOTFOUND &&
+           vg_now_ms() < deadline)
+        usleep(200 * 1000);
+    if (rc == VG_ERR) vg_warn("asset %s: cannot fetch the staged upload: %s", j->a->id, why);
+    return rc == VG_OK ? 0 : -1;
+}
+
 /* Puts the asset's bytes in j->src: downloaded (URL) or already staged (Data). */
 static int obtain(job *j)
 {
@@ -93,7 +116,7 @@ static int obtain(job *j)
     if (!a->source_url) {
         j->staged = true;
         vg_asset_staging_path(j->env->data_dir, a->id, j->src, sizeof j->src);
-        if (access(j->src, F_OK) == 0) return 0;
+        if (access(j->src, F_OK) == 0 || fetch_staged(j) == 0) return 0;
         return job_fail(j, "UploadLost", "the uploaded bytes were lost; upload the asset again");
     }
     snprintf(j->src, sizeof j->src, "%s/asset-%s.%d", j->env->tmp_dir, a->id, a->attempts);
@@ -226,6 +249,11 @@ void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a)
         validate(&j);
     bool done = settle(&j);
     if (j.src[0] && (done || !j.staged)) unlink(j.src);
+    if (done && j.staged && env->content) { /* the bucket's copy of the staged upload */
+        char key[128];
+        staging_key(a->id, key, sizeof key);
+        vg_content_delete(env->content, key);
+    }
 }
 
 /* ---- collection -------------------------------------------------------------------------- */

@@ -17,6 +17,10 @@
  *     "assets/<sha256>", so that every node can serve it. Then the row becomes Active with its
  *     hash. Failures become Failed with an
  *     Error{Code, Message}; the downloaded or staged bytes are removed after the commit.
+ *   - Several nodes (a bucket, net/content.h). The handler also queues the upload of a staged
+ *     Data upload as "assets/staging/<id>"; a worker of another node that claims the asset and
+ *     finds no staging copy waits up to VG_CONTENT_STAGED_WAIT_MS for that object and fetches it.
+ *     The bucket's copy is removed with the local one, after the commit.
  *   - Who frees what. A claimed vg_asset is the worker's and freed by it; a job's files are
  *     removed by the job. Content files belong to the collector.
  *   - Collection (the bytes leave the bucket too). A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit

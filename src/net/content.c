@@ -42,12 +42,12 @@
 
 const char *const vg_content_task_files[] = {"video.mp4", "thumbnail.jpg", "last_frame.png", NULL};
 
-typedef enum { JOB_FETCH, JOB_DELETE_TASK } job_kind;
+typedef enum { JOB_FETCH, JOB_DELETE_TASK, JOB_PUT } job_kind;
 
 typedef struct job {
     struct job *next;
     job_kind kind;
-    char key[KEY_MAX];                   /* JOB_FETCH: the key; JOB_DELETE_TASK: the task id */
+    char key[KEY_MAX]; /* JOB_FETCH, JOB_PUT: the key; JOB_DELETE_TASK: the task id */
     char watch[VG_TASKWATCH_ID_MAX + 1]; /* JOB_FETCH: announced when done */
 } job;
 
@@ -496,6 +496,26 @@ void vg_content_delete_task_later(vg_content *c, const char *task_id)
     vg_pool_notify(c->pool);
 }
 
+void vg_content_put_later(vg_content *c, const char *key)
+{
+    if (!c->remote || !key_ok(key)) return;
+    job *j = vg_calloc(1, sizeof *j);
+    j->kind = JOB_PUT;
+    snprintf(j->key, sizeof j->key, "%s", key);
+    pthread_mutex_lock(&c->lock);
+    push(c, j);
+    pthread_mutex_unlock(&c->lock);
+    vg_pool_notify(c->pool);
+}
+
+static void run_put(vg_content *c, const job *j)
+{
+    char path[1400], err[256] = "";
+    if (vg_content_path(c, j->key, path, sizeof path) || access(path, F_OK)) return; /* done */
+    if (vg_content_put(c, j->key, err, sizeof err) != VG_OK)
+        vg_warn("content: cannot upload %s: %s", j->key, err);
+}
+
 static void run_fetch(vg_content *c, const job *j)
 {
     char err[256] = "";
@@ -525,6 +545,8 @@ static int step(void *ud, void *state)
     if (!j) return IDLE_MS;
     if (j->kind == JOB_FETCH)
         run_fetch(c, j);
+    else if (j->kind == JOB_PUT)
+        run_put(c, j);
     else
         delete_task_remote(c, j->key);
     free(j);
@@ -654,11 +676,13 @@ void vg_content_close(vg_content *c)
 {
     if (!c) return;
     vg_pool_stop(c->pool);
-    /* What the pool did not reach: deletes are done now (a removed task must leave the bucket),
-     * fetches dropped (their requests were answered when the loops stopped). */
+    /* What the pool did not reach: deletes and uploads are done now (a removed task must leave
+     * the bucket, a staged upload reach it), fetches dropped (their requests were answered when
+     * the loops stopped). */
     for (job *j = c->head, *next; j; j = next) {
         next = j->next;
         if (j->kind == JOB_DELETE_TASK) delete_task_remote(c, j->key);
+        if (j->kind == JOB_PUT) run_put(c, j);
         free(j);
     }
     pthread_mutex_destroy(&c->lock);

@@ -92,5 +92,8 @@ int vg_content_fetch_state(vg_content *c, const char *key);
 /** Queues the bucket removal of a task's files (the caller removed the local ones). No-op for a
  *  directory. */
 void vg_content_delete_task_later(vg_content *c, const char *task_id);
+/** Queues the upload of key's local file (a staged upload another node may process). A file
+ *  removed before its turn is not uploaded. No-op for a directory. */
+void vg_content_put_later(vg_content *c, const char *key);
 
 #endif

@@ -244,20 +244,39 @@ class TwoNodes(unittest.TestCase):
         st, _, j = other.api("GET", "/v1/videos/%s/content" % tid, key=self.key)
         self.assertEqual((st, j["error"]["code"]), (410, "video_expired"))
 
-    def test_assets_served_by_other_node(self):
-        png = png_bytes(640, 360)
-        st, _, j = self.a.api("POST", A + "CreateAsset",
-                              {"Name": "frame", "Data": base64.b64encode(png).decode()},
-                              key=self.key)
-        self.assertEqual(st, 200, j)
-        aid = j["Result"]["Id"]
+    def test_staged_uploads_processed_anywhere(self):
+        # Data uploads staged on A are processed by whichever node's worker claims them: one on B
+        # fetches A's staged copy from the bucket
+        aids = []
+        for w in range(640, 648):
+            st, _, j = self.a.api("POST", A + "CreateAsset", {
+                "Name": "f", "Data": base64.b64encode(png_bytes(w, 360)).decode()}, key=self.key)
+            self.assertEqual(st, 200, j)
+            aids.append(j["Result"]["Id"])
+        for aid in aids:
+            a = self.active(aid)
+            self.assertEqual(a["Status"], "Active", a)
+            self.assertEqual(self.s3.list("p1/assets/staging/" + aid), [])  # removed when done
+        by_b = sum(1 for aid in aids if "asset %s active" % aid in self.b.log_text())
+        print("(%d of %d staged uploads processed by the other node)" % (by_b, len(aids)),
+              end=" ", flush=True)
+
+    def active(self, aid):
         deadline = time.time() + 30
         while time.time() < deadline:
             st, _, j = self.a.api("POST", A + "GetAsset", {"Id": aid}, key=self.key)
             if j["Result"]["Status"] != "Processing":
                 break
             time.sleep(0.05)
-        a = j["Result"]
+        return j["Result"]
+
+    def test_assets_served_by_other_node(self):
+        png = png_bytes(640, 360)
+        st, _, j = self.a.api("POST", A + "CreateAsset",
+                              {"Name": "frame", "Data": base64.b64encode(png).decode()},
+                              key=self.key)
+        self.assertEqual(st, 200, j)
+        a = self.active(j["Result"]["Id"])
         self.assertEqual(a["Status"], "Active", a)
         key = "p1/assets/" + sha256(png)
         self.assertEqual(self.s3.head(key), (200, len(png)))  # uploaded before it became Active
