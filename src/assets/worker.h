@@ -23,11 +23,12 @@
  *     The bucket's copy is removed with the local one, after the commit.
  *   - Who frees what. A claimed vg_asset is the worker's and freed by it; a job's files are
  *     removed by the job. Content files belong to the collector.
- *   - Collection (the bytes leave the bucket too). A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit
- *     takes from its asset check to its commit). Then an idle worker removes the row, and the
- *     bytes too unless another asset row (live, or deleted within the grace) or an active task
- *     names the hash; when only tasks do, the row is kept and looked at again later. Publishing
- *     and collecting hold one lock, so a file is never removed while it is being made Active.
+ *   - Collection (the bytes leave the bucket too). A deleted asset keeps its row for
+ *     VG_ASSET_GC_GRACE_S (longer than a submit takes from its asset check to its commit). Then an
+ *     idle worker removes the row, and the bytes too unless another asset row (live, or deleted
+ *     within the grace) or an active task names the hash; when only tasks do, the row is kept and
+ *     looked at again later. Publishing and collecting hold one lock, so a file is never removed
+ *     while it is being made Active.
  *   - Crash. Start-up (vg_assets_start) releases every Processing asset's lease, so they are
  *     processed again from the start: a URL is fetched again (DATA/tmp was wiped), a Data upload
  *     still has its staging copy. Staging files without a Processing row (a crash between the

@@ -30,11 +30,11 @@ typedef struct {
 static const opt options[] = {
     {"listen", "VIDGATE_LISTEN", S(listen), "address to serve on (HOST:PORT)"},
     {"data", "VIDGATE_DATA", S(data_dir), "data directory (database, results, keys)"},
-    {"store", "VIDGATE_STORE", S(store), "store backend (sqlite)"},
     {"content", "VIDGATE_CONTENT_URL", S(content),
      "where results and assets live: a directory (default DATA/files) or "
      "s3://BUCKET/PREFIX?endpoint=URL&region=R (credentials from AWS_ACCESS_KEY_ID and "
      "AWS_SECRET_ACCESS_KEY)"},
+    {"store", "VIDGATE_STORE", S(store), "store backend (sqlite)"},
     {"node", "VIDGATE_NODE", S(node),
      "name of this node's leases in a shared store (default: the host name)"},
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},

@@ -25,8 +25,8 @@
 typedef struct {
     char listen[256];    /* HOST:PORT */
     char data_dir[1024]; /* database, files, keys */
-    char store[32];      /* store backend (store/open.c): "sqlite" */
     char content[1024];  /* content location (net/content.h); "" = DATA/files */
+    char store[32];      /* store backend (store/open.c): "sqlite" */
     char node[128];      /* name this process holds its leases under; "" = the host name */
     char config_file[1024];
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */

@@ -125,6 +125,6 @@
 #define VG_CONTENT_CONNECT_TIMEOUT_MS 5000
 #define VG_CONTENT_STALL_MS           30000 /* a transfer with no byte for this long fails */
 #define VG_CONTENT_STAGED_WAIT_MS     15000 /* a worker waits this long for another node's upload */
-#define VG_CONTENT_WAIT_S             60 /* a request waits this long for a fetch (≤ VG_MAX_WAIT_S) */
+#define VG_CONTENT_WAIT_S             60    /* a request waits this long for a fetch */
 
 #endif

@@ -4,8 +4,9 @@
  *
  * Per task, on one worker: claim (queued → running, lease) → parse the stored spec → provider run
  * into DATA/tmp/<id>.<attempt> → rename into DATA/files/<id> (and upload, with a bucket) → one
- * transaction: completed + usage + capture + release. Every failure path ends in exactly one store call (fail, requeue or complete),
- * and each of those is conditional on the task still being `running`, so nothing is applied twice.
+ * transaction: completed + usage + capture + release. Every failure path ends in exactly one store
+ * call (fail, requeue or complete), and each of those is conditional on the task still being
+ * `running`, so nothing is applied twice.
  */
 #include "dispatch/dispatcher.h"
 

@@ -1,8 +1,8 @@
 /*
  * upstream_finalize.c - the job handler that downloads a succeeded upstream task's result into
  * DATA/tmp/<task>.up (video, a thumbnail made from it, the last frame when offered), publishes it
- * to DATA/files/<task> (and the bucket, net/content.h) and completes the task in one transaction that captures the real usage at the
- * produced tier. Files are moved before the commit, so a committed "completed" always has its
+ * to DATA/files/<task> (and the bucket, net/content.h) and completes the task in one transaction
+ * that captures the real usage at the produced tier. Files are moved before the commit, so a committed "completed" always has its
  * files. An expired result URL is refreshed with a GET after DOWNLOAD_FAILS failures; if the
  * upstream no longer offers it the task fails "result_unavailable" (refunded).
  */

@@ -88,7 +88,7 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
     return status;
 }
 
-/* ---- keys and local files ------------------------------------------------------------------- */
+/* ---- keys and local files -------------------------------------------------------------------- */
 
 static bool key_ok(const char *key)
 {
@@ -261,7 +261,7 @@ static bool transient(long status)
     return status == 0 || status == 429 || status >= 500;
 }
 
-/* ---- blocking operations ---------------------------------------------------------------------- */
+/* ---- blocking operations --------------------------------------------------------------------- */
 
 int vg_content_put(vg_content *c, const char *key, char *err, size_t errlen)
 {
@@ -413,7 +413,7 @@ int vg_content_stat(vg_content *c, const char *key, int64_t *size)
     return VG_OK;
 }
 
-/* ---- background jobs --------------------------------------------------------------------------- */
+/* ---- background jobs ------------------------------------------------------------------------- */
 
 static fetch_slot *slot_of(vg_content *c, const char *key)
 {
@@ -553,7 +553,7 @@ static int step(void *ud, void *state)
     return 0;
 }
 
-/* ---- opening ----------------------------------------------------------------------------------- */
+/* ---- opening --------------------------------------------------------------------------------- */
 
 /* Reads name=value from a URL query (values %-decoded). 1 when found. */
 static int query_get(const char *query, const char *name, char *out, size_t outlen)

@@ -40,8 +40,8 @@ typedef struct vg_content vg_content;
 extern const char *const vg_content_task_files[];
 
 /**
- * Opens url ("" = the directory default_dir). A bucket's cache is default_dir. VG_OK with *out, or
- * VG_INVALID with the reason in err (a bad URL, no credentials). Starts the worker pool of a bucket.
+ * Opens url ("" = the directory default_dir). A bucket's cache is default_dir. VG_OK with *out,
+ * or VG_INVALID with the reason in err (a bad URL, no credentials). Starts a bucket's workers.
  */
 int vg_content_open(const char *url, const char *default_dir, vg_content **out, char *err,
                     size_t errlen);

@@ -331,6 +331,35 @@ class AssetRenderedElsewhere(unittest.TestCase):
             s3.close()
 
 
+class UpstreamResults(unittest.TestCase):
+    """A result downloaded from the Ark upstream (ark-sim) is uploaded before the completion."""
+
+    def test_upstream_result_in_bucket(self):
+        from test_ark import Sim, channel, start_vidgate
+        s3 = S3Server()
+        sim = srv = None
+        try:
+            sim = Sim(queue_ms=100, run_ms=300)
+            srv = start_vidgate([channel(sim)], env=dict(CREDS),
+                                config_extra={"content": s3.url("p4")})
+            _, key = srv.new_key("s3", "100.00")
+            st, _, t = srv.submit(key)
+            self.assertEqual(st, 200, t)
+            t = srv.wait_task(t["id"], key)
+            self.assertEqual(t["status"], "completed", t)
+            tid = t["id"]
+            self.assertEqual(s3.list("p4/%s/" % tid),
+                             ["p4/%s/thumbnail.jpg" % tid, "p4/%s/video.mp4" % tid])
+            with open(os.path.join(srv.data, "files", tid, "video.mp4"), "rb") as f:
+                self.assertEqual(s3.get("p4/%s/video.mp4" % tid), f.read())
+        finally:
+            if srv:
+                srv.close()
+            if sim:
+                sim.close()
+            s3.close()
+
+
 class Retention(unittest.TestCase):
     """The retention sweep removes expired results from the bucket too."""
 
