@@ -16,15 +16,18 @@
  *
  * Threads: the blocking calls (publish, put, fetch, delete, stat) run on worker threads only (the
  * render pool, upstream and asset workers, the retention sweep), never on an event loop. An event
- * loop uses the non-blocking pair vg_content_fetch_start / vg_content_fetch_state and
- * vg_content_delete_later: those hand the work to the handle's own worker pool (common/pool.h,
- * VG_CONTENT_WORKERS threads, bucket handles only). A fetch started that way announces its end
- * through common/taskwatch.h under the watch id its caller chose (a parked request waits there,
- * http/contentfile.h). The handle is thread-safe and outlives every user (closed last).
+ * loop uses the non-blocking calls vg_content_fetch_start / vg_content_fetch_state,
+ * vg_content_delete_task_later and vg_content_put_later: they hand the work to the handle's own
+ * worker pool (common/pool.h, VG_CONTENT_WORKERS threads, bucket handles only). A fetch started
+ * that way announces its end through common/taskwatch.h under the watch id its caller chose (a
+ * parked request waits there, http/contentfile.h). The handle is thread-safe and outlives every
+ * user (closed last).
  *
- * Crash: a fetch or copy in progress writes "<path>.part-…" files, which are never served and are
- * replaced by the next attempt; a task published locally but not yet uploaded is not completed (the
- * publisher completes it only after the upload), so its retry publishes it again.
+ * Crash: a fetch or copy in progress writes a "<path>.part-…" file beside its target and renames
+ * it in when complete, so a half-written file is never served (a crash leaves the part file
+ * behind). Publishers complete a task (activate an asset) only after its uploads: a crash in
+ * between leaves it running (processing), and its re-run publishes again. An upload that fails
+ * after its retries fails the task (refunded); an asset stays Processing and is tried again.
  */
 #ifndef VG_NET_CONTENT_H
 #define VG_NET_CONTENT_H
