@@ -20,13 +20,16 @@
 
 struct vg_dispatch;
 struct vg_webhooks;
+struct vg_content;
 
 typedef struct {
     const vg_config *cfg;
-    char secret[65];      /* hex; HMAC key of presigned URLs */
-    char public_url[512]; /* no trailing slash */
-    char files_dir[1100]; /* DATA/files: one directory per finished task */
-    char tmp_dir[1100];   /* DATA/tmp: renders in progress */
+    char secret[65];            /* hex; HMAC key of presigned URLs */
+    char public_url[512];       /* no trailing slash */
+    char files_dir[1100];       /* DATA/files: one directory per finished task */
+    char tmp_dir[1100];         /* DATA/tmp: renders in progress */
+    struct vg_content *content; /* where results and assets live (net/content.h); files_dir is
+                                   its local directory */
     struct vg_dispatch *dispatch;
     struct vg_webhooks *webhooks; /* the delivery workers (dispatch/webhooks.h) */
     /* Reloads (app.c) */

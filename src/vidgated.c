@@ -27,6 +27,7 @@
 #include "dispatch/webhooks.h"
 #include "http/server.h"
 #include "store/batch.h"
+#include "net/content.h"
 #include "store/watch.h"
 
 #include <errno.h>
@@ -105,10 +106,48 @@ static vg_store *open_store(void *app)
     return open_store_at(((const vg_app *)app)->cfg);
 }
 
+/* A content directory other than DATA/files (a shared mount) is reached through DATA/files, made
+ * a symbolic link to it, so that every path under DATA/files (results, assets, their staging)
+ * means the same place. A real DATA/files directory is never replaced: its files would be lost
+ * to the server. */
+static int link_content_dir(const char *files_dir, const char *target)
+{
+    char now[1100];
+    ssize_t n = readlink(files_dir, now, sizeof now - 1);
+    if (n >= 0) {
+        now[n] = '\0';
+        if (!strcmp(now, target)) return 0;
+        if (unlink(files_dir)) return -1;
+    } else if (errno != ENOENT) {
+        vg_error("content: %s exists and is not a link; move its files to %s and remove it",
+                 files_dir, target);
+        return -1;
+    }
+    return symlink(target, files_dir);
+}
+
+/* The content location (--content): a directory, or a bucket with DATA/files as its cache. */
+static int open_content(vg_app *app, const vg_config *cfg)
+{
+    char err[512];
+    if (vg_content_open(cfg->content, app->files_dir, &app->content, err, sizeof err) != VG_OK) {
+        vg_error("%s", err);
+        return -1;
+    }
+    const char *dir = vg_content_dir(app->content);
+    if (strcmp(dir, app->files_dir) && link_content_dir(app->files_dir, dir)) {
+        vg_error("content: cannot link %s to %s: %s", app->files_dir, dir, strerror(errno));
+        return -1;
+    }
+    vg_info("content: %s", vg_content_describe(app->content));
+    return 0;
+}
+
 static int prepare_dirs(vg_app *app, const vg_config *cfg)
 {
     snprintf(app->files_dir, sizeof app->files_dir, "%s/files", cfg->data_dir);
     snprintf(app->tmp_dir, sizeof app->tmp_dir, "%s/tmp", cfg->data_dir);
+    if (vg_mkdir_p(cfg->data_dir, 0700) == 0 && open_content(app, cfg)) return -1;
     if (vg_mkdir_p(cfg->data_dir, 0700) || vg_mkdir_p(app->files_dir, 0700)) {
         vg_error("cannot create %s: %s", cfg->data_dir, strerror(errno));
         return -1;
@@ -310,6 +349,7 @@ static vg_api_env api_env(vg_app *app, const vg_config *cfg, const char *console
         .data_dir = cfg->data_dir,
         .files_dir = app->files_dir,
         .tmp_dir = app->tmp_dir,
+        .content = app->content,
         .secret = app->secret,
         .public_url = app->public_url,
         .currency = cfg->currency,
@@ -347,8 +387,8 @@ static int plan_descriptors(const vg_config *cfg, int loops, int workers, int *m
         if (setrlimit(RLIMIT_NOFILE, &rl)) rl.rlim_cur = before;
     }
     long long reserve = VG_FD_RESERVE_BASE + (long long)VG_FD_PER_RENDER * workers +
-                        (long long)VG_FD_PER_FETCHER *
-                            (cfg->upstream_workers + VG_ASSET_WORKERS + cfg->webhook_workers) +
+                        (long long)VG_FD_PER_FETCHER * (cfg->upstream_workers + VG_ASSET_WORKERS +
+                                                        cfg->webhook_workers + VG_CONTENT_WORKERS) +
                         (long long)VG_FD_PER_LOOP * loops;
     long long avail = (long long)rl.rlim_cur - reserve;
     *max_conns = avail < cfg->max_connections ? (int)(avail > 0 ? avail : 0) : cfg->max_connections;
@@ -387,6 +427,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
         .public_url = cfg->public_url[0] ? app->public_url : "",
         .files_dir = app->files_dir,
         .tmp_dir = app->tmp_dir,
+        .content = app->content,
         .fetch = {.allow_http = cfg->allow_http_fetch, .allow_private = cfg->allow_private_fetch},
         .open_store = open_store,
         .store_ud = app};
@@ -406,6 +447,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     /* Processing assets resume here, before the first request is accepted. */
     vg_assets_env aenv = {.data_dir = cfg->data_dir,
                           .tmp_dir = app->tmp_dir,
+                          .content = app->content,
                           .allow_http = cfg->allow_http_fetch,
                           .allow_private = cfg->allow_private_fetch,
                           .quota_bytes = cfg->asset_quota_bytes};
@@ -592,6 +634,7 @@ int main(int argc, char **argv)
 out:
     if (listen_fd >= 0) close(listen_fd);
     vg_store_close(s);
+    vg_content_close(app.content); /* after every thread that publishes or fetches has stopped */
     json_decref(app.applied);
     pthread_mutex_destroy(&app.reload_lock);
     vg_config_free(&cfg);

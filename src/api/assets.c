@@ -37,7 +37,7 @@
 #include "common/log.h"
 #include "common/taskwatch.h"
 #include "core/presign.h"
-#include "http/sendfile.h"
+#include "http/contentfile.h"
 #include "core/urlpolicy.h"
 #include "http/longpoll.h"
 
@@ -398,6 +398,7 @@ typedef struct {
     atomic_bool staged; /* the thread is done: staged[] names the file, or code says why not */
     json_t *body;       /* holds b64 */
     const char *b64, *data_dir, *tmp_dir, *action;
+    vg_content *content; /* the bucket to copy the staged file to (another node may process it) */
     vg_asset a;
     int status;       /* 400 or 500 when the staging failed, with code */
     const char *code; /* InvalidParameter / InternalError */
@@ -432,6 +433,12 @@ static void upload_stage(void *arg)
         j->a.media.size_bytes = (int64_t)len;
     }
     free(bytes);
+    if (!j->status && j->content) {
+        /* With a bucket, a worker of another node may take the asset: it fetches the staged copy. */
+        char key[128];
+        snprintf(key, sizeof key, "assets/staging/%s", j->a.id);
+        vg_content_put_later(j->content, key);
+    }
     atomic_store(&j->staged, true);
     vg_taskwatch_notify(j->a.id);
     upload_release(j);
@@ -507,6 +514,7 @@ static int park_upload(areq *r, json_t *body, const char *b64, vg_asset *a)
     j->b64 = b64;
     j->data_dir = env->data_dir;
     j->tmp_dir = env->tmp_dir;
+    j->content = env->content;
     j->action = r->action;
     j->a = *a; /* takes over source_url (NULL for Data) */
     memset(a, 0, sizeof *a);
@@ -703,10 +711,13 @@ static int get_content(vg_ctx *c)
         return vg_reply_error(c, 403, "url_revoked", "",
                               "the key that issued this URL was revoked or has expired");
     }
-    char path[1400];
-    if (visible) vg_asset_blob_path(env->data_dir, a.sha256, path, sizeof path);
-    if (!visible || vg_send_file(c, path, vg_asset_format_mime(a.media.format)))
+    static const vg_content_missing missing = {404, "asset_not_found", "asset not found"};
+    char key[128];
+    if (visible) snprintf(key, sizeof key, "assets/%s", a.sha256);
+    if (!visible)
         vg_reply_error(c, 404, "asset_not_found", "", "asset not found");
+    else /* fetched into this node's cache first when only the bucket has it */
+        vg_send_content(c, env->content, key, vg_asset_format_mime(a.media.format), a.id, &missing);
     if (rc == VG_OK) vg_asset_free(&a);
     return 0;
 }

@@ -2,14 +2,15 @@
  * content.c - result bytes (spec §5): GET /v1/videos/{id}/content?variant=… with the API key, and
  * presigned GET /files/{id}/{variant}?expires=…&sig=… without it. Both stream the file from disk
  * (http/sendfile.h: ETag, Last-Modified, Range → 206, If-None-Match → 304); the whole file is never
- * read into memory.
+ * read into memory. With content in a bucket, a file this node's cache lacks is fetched first, off
+ * the event loop (http/contentfile.h).
  */
 #include "api/env.h"
 #include "api/handlers.h"
 #include "api/keys.h"
 #include "common/clock.h"
 #include "core/presign.h"
-#include "http/sendfile.h"
+#include "http/contentfile.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,11 +54,11 @@ static int send_variant(vg_ctx *c, const vg_task *t, const char *variant_name)
     if (!strcmp(v->variant, "last_frame") && !t->has_last_frame)
         return vg_reply_error(c, 404, "not_found", "variant",
                               "no last frame: submit with metadata.return_last_frame=true");
-    char path[1400];
-    vg_api_env_task_file(env, t->id, v->file, path, sizeof path);
-    if (vg_send_file(c, path, v->mime))
-        return vg_reply_error(c, 410, "video_expired", "", "the content of %s is gone", t->id);
-    return 0;
+    char key[160], gone[160];
+    snprintf(key, sizeof key, "%s/%s", t->id, v->file);
+    snprintf(gone, sizeof gone, "the content of %s is gone", t->id);
+    const vg_content_missing missing = {410, "video_expired", gone};
+    return vg_send_content(c, env->content, key, v->mime, t->id, &missing);
 }
 
 static int get_content(vg_ctx *c)

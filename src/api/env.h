@@ -12,6 +12,7 @@
 #ifndef VG_API_ENV_H
 #define VG_API_ENV_H
 #include "core/urlpolicy.h"
+#include "net/content.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@ typedef struct {
     const char *data_dir;      /* DATA: asset blobs and their staging area (core/asset.h paths) */
     const char *files_dir;     /* DATA/files: one directory per finished task */
     const char *tmp_dir;       /* DATA/tmp: uploads in progress */
+    vg_content *content;       /* results and assets (net/content.h); files_dir is its directory */
     const char *secret;        /* hex HMAC key of presigned URLs */
     const char *public_url;    /* base of presigned links, no trailing slash */
     const char *currency;      /* the currency prices and balances are shown in */

@@ -101,6 +101,7 @@ typedef struct {
     atomic_int refs;    /* the request's anchor and the staging thread */
     atomic_bool staged; /* the thread is done with the spec (err set on failure) */
     const char *data_dir, *tmp_dir;
+    vg_content *content; /* a bucket the media are also uploaded to (NULL: none) */
     vg_task_spec spec;
     char param[VG_MAX_MEDIA_ITEMS][96]; /* each medium's field, for error messages */
     vg_err err;
@@ -132,7 +133,7 @@ static int stage_one(submit_job *j, vg_media *m, const char *param)
         goto out;
     }
     if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err)) goto out;
-    if (vg_assets_put_content(j->data_dir, j->tmp_dir, bytes, len, sha) != VG_OK) {
+    if (vg_assets_put_content(j->content, j->data_dir, j->tmp_dir, bytes, len, sha) != VG_OK) {
         vg_err_set(&j->err, 500, "internal_error", "", "internal error");
         goto out;
     }
@@ -471,6 +472,7 @@ static void stage_and_park(vg_ctx *c, submit_job *j)
 {
     const vg_api_env *env = c->app;
     j->data_dir = env->data_dir;
+    j->content = env->content;
     j->tmp_dir = env->tmp_dir;
     atomic_init(&j->refs, 2);
     submit_job **anchor = h2o_mem_alloc_shared(&c->req->pool, sizeof *anchor, drop_anchor);
@@ -615,6 +617,8 @@ int vg_api_delete_content(vg_ctx *c, const vg_task *t)
     char dir[1400];
     snprintf(dir, sizeof dir, "%s/%s", env->files_dir, t->id);
     if (vg_rm_rf(dir)) vg_warn("task %s: could not remove %s", t->id, dir);
+    /* A bucket's copies go on a content worker: the event loop does not wait for the bucket. */
+    if (env->content) vg_content_delete_task_later(env->content, t->id);
     return 0;
 }
 

@@ -88,6 +88,29 @@ static const char *fetch_code(int rc)
     return rc == VG_INVALID ? "URLNotAllowed" : rc == VG_TOOLARGE ? "FileTooLarge" : "FetchFailed";
 }
 
+/* The content key of a staged upload: "assets/staging/<id>", its path under DATA/files. */
+static void staging_key(const char *id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "assets/staging/%s", id);
+}
+
+/* A Data upload staged on another node reaches the bucket shortly after its row is inserted
+ * (api/assets.c queues the upload): wait for it a while, then fetch it to j->src. */
+static int fetch_staged(job *j)
+{
+    vg_content *c = j->env->content;
+    char key[128], why[256] = "";
+    if (!c || !vg_content_is_remote(c)) return -1;
+    staging_key(j->a->id, key, sizeof key);
+    int64_t deadline = vg_now_ms() + VG_CONTENT_STAGED_WAIT_MS;
+    int rc;
+    while ((rc = vg_content_fetch(c, key, why, sizeof why)) == VG_NOTFOUND &&
+           vg_now_ms() < deadline)
+        usleep(200 * 1000);
+    if (rc == VG_ERR) vg_warn("asset %s: cannot fetch the staged upload: %s", j->a->id, why);
+    return rc == VG_OK ? 0 : -1;
+}
+
 /* Puts the asset's bytes in j->src: downloaded (URL) or already staged (Data). */
 static int obtain(job *j)
 {
@@ -95,7 +118,7 @@ static int obtain(job *j)
     if (!a->source_url) {
         j->staged = true;
         vg_asset_staging_path(j->env->data_dir, a->id, j->src, sizeof j->src);
-        if (access(j->src, F_OK) == 0) return 0;
+        if (access(j->src, F_OK) == 0 || fetch_staged(j) == 0) return 0;
         return job_fail(j, "UploadLost", "the uploaded bytes were lost; upload the asset again");
     }
     snprintf(j->src, sizeof j->src, "%s/asset-%s.%d", j->env->tmp_dir, a->id, a->attempts);
@@ -181,6 +204,24 @@ static int within_quota(job *j)
                     (long long)(used + j->media.size_bytes), (long long)quota);
 }
 
+/* The content key of a hash: "assets/<sha256>" (net/content.h), the path under DATA/files. */
+static void blob_key(const char *sha, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "assets/%s", sha);
+}
+
+/* Uploads the placed file to the bucket, if there is one (a file already there is put again:
+ * cheaper than asking, and it repairs a bucket that lost it). */
+static int upload_content(job *j)
+{
+    char key[128], why[300] = "";
+    blob_key(j->sha, key, sizeof key);
+    if (!j->env->content || vg_content_put(j->env->content, key, why, sizeof why) == VG_OK)
+        return 0;
+    vg_error("asset %s: cannot upload its content: %s", j->a->id, why);
+    return -1;
+}
+
 /* Content file, then the commit, under the content lock (the collector takes it too). */
 static int publish(job *j)
 {
@@ -188,10 +229,10 @@ static int publish(job *j)
     int rc = VG_ERR, q = within_quota(j);
     if (q == -1)
         rc = vg_store_asset_fail(j->s, j->a->id, j->code, j->msg, vg_now_s());
-    else if (q == 0 && place_content(j) == 0)
-        rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
-    else if (q == 0)
+    else if (q == 0 && place_content(j) != 0)
         vg_error("asset %s: cannot store its content: %s", j->a->id, strerror(errno));
+    else if (q == 0 && upload_content(j) == 0)
+        rc = vg_store_asset_activate(j->s, j->a->id, j->sha, &j->media, vg_now_s());
     pthread_mutex_unlock(&content_lock);
     return rc;
 }
@@ -227,6 +268,11 @@ void vg_assets_process(const vg_assets_env *env, vg_store *s, const vg_asset *a)
         validate(&j);
     bool done = settle(&j);
     if (j.src[0] && (done || !j.staged)) unlink(j.src);
+    if (done && j.staged && env->content) { /* the bucket's copy of the staged upload */
+        char key[128];
+        staging_key(a->id, key, sizeof key);
+        vg_content_delete(env->content, key);
+    }
 }
 
 /* ---- collection -------------------------------------------------------------------------- */
@@ -242,10 +288,12 @@ static void collect_one(const vg_assets_env *env, vg_store *s, const vg_asset *a
         /* Only tasks still need the bytes: keep this row as their reminder. */
         vg_store_asset_gc_defer(s, a->id, now + VG_ASSET_GC_GRACE_S);
     } else if (rc == VG_OK) {
-        char blob[1400];
+        char blob[1400], key[128];
         vg_asset_blob_path(env->data_dir, a->sha256, blob, sizeof blob);
+        blob_key(a->sha256, key, sizeof key);
         if (a->sha256[0] && rows == 0 && unlink(blob) && errno != ENOENT)
             vg_warn("asset %s: cannot remove %s: %s", a->id, blob, strerror(errno));
+        if (a->sha256[0] && rows == 0 && env->content) vg_content_delete(env->content, key);
         vg_store_asset_purge(s, a->id);
     }
     pthread_mutex_unlock(&content_lock);
@@ -274,6 +322,10 @@ static void collect_ref(const vg_assets_env *env, vg_store *s, const char *sha, 
     } else if (unused && unlink(blob) && errno != ENOENT) {
         vg_warn("assets: cannot remove %s: %s", blob, strerror(errno));
         rc = VG_ERR;
+    } else if (unused && env->content) { /* the bucket's copy of inline media */
+        char key[128];
+        blob_key(sha, key, sizeof key);
+        vg_content_delete(env->content, key);
     }
     if (rc == VG_OK) vg_store_asset_refs_prune(s, sha);
     pthread_mutex_unlock(&content_lock);
@@ -331,8 +383,8 @@ static int write_tmp(const char *tmp, const unsigned char *bytes, size_t len)
     return rc;
 }
 
-int vg_assets_put_content(const char *data_dir, const char *tmp_dir, const unsigned char *bytes,
-                          size_t len, char sha256[65])
+int vg_assets_put_content(vg_content *content, const char *data_dir, const char *tmp_dir,
+                          const unsigned char *bytes, size_t len, char sha256[65])
 {
     static atomic_uint seq;
     char blob[1400], dir[1200], tmp[1400];
@@ -361,6 +413,12 @@ int vg_assets_put_content(const char *data_dir, const char *tmp_dir, const unsig
     }
     if (written) unlink(tmp);
     if (rc) vg_error("assets: cannot store content %s: %s", sha256, strerror(errno));
+    if (rc == 0 && content) {
+        char key[128], why[300] = "";
+        blob_key(sha256, key, sizeof key);
+        rc = vg_content_put(content, key, why, sizeof why);
+        if (rc) vg_error("assets: cannot upload content %s: %s", sha256, why);
+    }
     return rc ? VG_ERR : VG_OK;
 }
 

@@ -13,15 +13,22 @@
  *     publish.
  *   - Publishing. The file is flushed, then hard-linked (a Data upload: its staging copy stays
  *     until the commit) or renamed (a download) to DATA/files/assets/<sha256>; identical content
- *     is stored once. Then the row becomes Active with its hash. Failures become Failed with an
+ *     is stored once. With a bucket (net/content.h) the file is then uploaded as
+ *     "assets/<sha256>", so that every node can serve it. Then the row becomes Active with its
+ *     hash. Failures become Failed with an
  *     Error{Code, Message}; the downloaded or staged bytes are removed after the commit.
+ *   - Several nodes (a bucket, net/content.h). The handler also queues the upload of a staged
+ *     Data upload as "assets/staging/<id>"; a worker of another node that claims the asset and
+ *     finds no staging copy waits up to VG_CONTENT_STAGED_WAIT_MS for that object and fetches it.
+ *     The bucket's copy is removed with the local one, after the commit.
  *   - Who frees what. A claimed vg_asset is the worker's and freed by it; a job's files are
  *     removed by the job. Content files belong to the collector.
- *   - Collection. A deleted asset keeps its row for VG_ASSET_GC_GRACE_S (longer than a submit
- *     takes from its asset check to its commit). Then an idle worker removes the row, and the
- *     bytes too unless another asset row (live, or deleted within the grace) or an active task
- *     names the hash; when only tasks do, the row is kept and looked at again later. Publishing
- *     and collecting hold one lock, so a file is never removed while it is being made Active.
+ *   - Collection (the bytes leave the bucket too). A deleted asset keeps its row for
+ *     VG_ASSET_GC_GRACE_S (longer than a submit takes from its asset check to its commit). Then an
+ *     idle worker removes the row, and the bytes too unless another asset row (live, or deleted
+ *     within the grace) or an active task names the hash; when only tasks do, the row is kept and
+ *     looked at again later. Publishing and collecting hold one lock, so a file is never removed
+ *     while it is being made Active.
  *   - Crash. Start-up (vg_assets_start) releases every Processing asset's lease, so they are
  *     processed again from the start: a URL is fetched again (DATA/tmp was wiped), a Data upload
  *     still has its staging copy. Staging files without a Processing row (a crash between the
@@ -57,6 +64,7 @@
  */
 #ifndef VG_ASSETS_WORKER_H
 #define VG_ASSETS_WORKER_H
+#include "net/content.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -65,6 +73,8 @@
 typedef struct {
     const char *data_dir; /* DATA: the content store is DATA/files/assets */
     const char *tmp_dir;  /* DATA/tmp: downloads in progress */
+    vg_content *content;  /* where content is published ("assets/<sha256>"); DATA/files is its
+                             local directory. NULL = the directory alone (tests) */
     bool allow_http;      /* the operator's fetch policy (config allow_http_fetch) */
     bool allow_private;   /* (config allow_private_fetch) */
     int64_t quota_bytes;  /* per-key storage quota of assets (config asset_quota_bytes); 0 = none */
@@ -89,10 +99,12 @@ void vg_assets_offload(void (*fn)(void *arg), void *arg);
 /**
  * Stores len bytes as content: DATA/files/assets/<sha256>, durable (file and directory flushed)
  * when it returns VG_OK, with the hash in sha256. The one function that writes content for
- * requests; blocking (call it off the event loop). Thread-safe. VG_ERR (logged) on a write error.
+ * requests; blocking (call it off the event loop). With a bucket (content not NULL) the file is
+ * also uploaded before it returns, so a node that runs the task can fetch it. Thread-safe.
+ * VG_ERR (logged) on a write or upload error.
  */
-int vg_assets_put_content(const char *data_dir, const char *tmp_dir, const unsigned char *bytes,
-                          size_t len, char sha256[65]);
+int vg_assets_put_content(vg_content *content, const char *data_dir, const char *tmp_dir,
+                          const unsigned char *bytes, size_t len, char sha256[65]);
 /** Stops the pool (each worker finishes its current asset) and frees it. NULL is a no-op. */
 void vg_assets_stop(vg_assets *a);
 

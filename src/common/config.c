@@ -37,6 +37,10 @@ static const opt options[] = {
      "postgresql://… URL or libpq key=value string (PostgreSQL, shared by nodes), or a SQLite "
      "file path (default DATA/vidgate.db)",
      true},
+    {"content", "VIDGATE_CONTENT_URL", S(content),
+     "where results and assets live: a directory (default DATA/files) or "
+     "s3://BUCKET/PREFIX?endpoint=URL&region=R (credentials from AWS_ACCESS_KEY_ID and "
+     "AWS_SECRET_ACCESS_KEY)"},
     {"store", "VIDGATE_STORE", S(store),
      "store backend: sqlite or postgresql (default: chosen by database)"},
     {"node", "VIDGATE_NODE", S(node),

@@ -29,6 +29,7 @@ typedef struct {
     char listen[256];    /* HOST:PORT */
     char data_dir[1024]; /* database, files, keys */
     char database[1024]; /* PostgreSQL URL / key=value, or SQLite path; "" = DATA/vidgate.db */
+    char content[1024];  /* content location (net/content.h); "" = DATA/files */
     char store[32];      /* store backend (store/open.c); "" = chosen by database */
     char node[128];      /* name this process holds its leases under; "" = the host name */
     char config_file[1024];

@@ -130,5 +130,12 @@
 #define VG_METRICS_MAX_CHANNELS    64   /* channel names counted apart; later ones share "other" */
 #define VG_METRICS_STORE_CACHE_MS  1000 /* the store's counts are read at most once a second */
 #define VG_METRICS_MAX_TOKEN_BYTES 256  /* metrics_token */
+/* Content in an S3-compatible bucket (net/content.h) */
+#define VG_CONTENT_WORKERS            2  /* threads fetching into the cache and deleting */
+#define VG_CONTENT_FETCHES_MAX        64 /* distinct keys being fetched for requests at once */
+#define VG_CONTENT_CONNECT_TIMEOUT_MS 5000
+#define VG_CONTENT_STALL_MS           30000 /* a transfer with no byte for this long fails */
+#define VG_CONTENT_STAGED_WAIT_MS     15000 /* a worker waits this long for another node's upload */
+#define VG_CONTENT_WAIT_S             60    /* a request waits this long for a fetch */
 
 #endif

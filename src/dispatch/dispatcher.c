@@ -3,9 +3,10 @@
  * stop of both halves.
  *
  * Per task, on one worker: claim (queued → running, lease) → parse the stored spec → provider run
- * into DATA/tmp/<id>.<attempt> → rename into DATA/files/<id> → one transaction: completed + usage +
- * capture + release. Every failure path ends in exactly one store call (fail, requeue or complete),
- * and each of those is conditional on the task still being `running`, so nothing is applied twice.
+ * into DATA/tmp/<id>.<attempt> → rename into DATA/files/<id> (and upload, with a bucket) → one
+ * transaction: completed + usage + capture + release. Every failure path ends in exactly one store
+ * call (fail, requeue or complete), and each of those is conditional on the task still being
+ * `running`, so nothing is applied twice.
  */
 #include "dispatch/dispatcher.h"
 
@@ -66,8 +67,9 @@ static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tm
                    vg_run_result *res)
 {
     res->r.expires_at = vg_now_s() + vg_config_retention_s(d->env.cfg);
-    if (vg_settle_publish(d->env.files_dir, tmp_dir, t->id)) {
-        vg_error("task %s: cannot move results into place: %s", t->id, strerror(errno));
+    char why[300] = "";
+    if (vg_settle_publish(d->env.content, tmp_dir, t->id, why, sizeof why) != VG_OK) {
+        vg_error("task %s: cannot publish the result: %s", t->id, why);
         vg_settle_fail(s, t->id, "internal_error", "could not store the result");
         return;
     }
@@ -145,9 +147,7 @@ static void sweep_expired(vg_dispatch *d, vg_store *s)
     if (vg_store_task_expired(s, vg_now_s(), SWEEP_BATCH, &ids, &n)) return;
     for (size_t i = 0; i < n; i++) {
         if (vg_store_task_mark_deleted(s, ids[i], NULL, vg_now_s()) != VG_OK) continue;
-        char dir[1400];
-        snprintf(dir, sizeof dir, "%s/%s", d->env.files_dir, ids[i]);
-        vg_rm_rf(dir);
+        vg_content_delete_task(d->env.content, ids[i]); /* a bucket's objects too */
     }
     if (n) vg_info("retention: removed the results of %zu expired task(s)", n);
     if (n == SWEEP_BATCH) atomic_store(&d->next_sweep_ms, 0); /* more to do: sweep again soon */
@@ -223,7 +223,8 @@ vg_dispatch *vg_dispatch_start(const vg_dispatch_env *env, int workers, char *er
     vg_store_close(s);
     vg_dispatch *d = vg_calloc(1, sizeof *d);
     d->env = *env;
-    d->media = (vg_media_env){.data_dir = env->cfg->data_dir, .fetch = env->fetch};
+    d->media = (vg_media_env){
+        .data_dir = env->cfg->data_dir, .content = env->content, .fetch = env->fetch};
     d->sweep_every_ms = env->cfg->retention_s * 250;
     if (d->sweep_every_ms < 1000) d->sweep_every_ms = 1000;
     if (d->sweep_every_ms > 30000) d->sweep_every_ms = 30000;

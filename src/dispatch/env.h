@@ -7,6 +7,7 @@
 #ifndef VG_DISPATCH_ENV_H
 #define VG_DISPATCH_ENV_H
 #include "common/config.h"
+#include "net/content.h"
 #include "net/fetch.h"
 #include "store/store.h"
 
@@ -17,6 +18,7 @@ typedef struct {
                                operator configured none (then no callbacks, no presigned links) */
     const char *files_dir;  /* DATA/files: one directory per finished task */
     const char *tmp_dir;    /* DATA/tmp: renders and downloads in progress */
+    vg_content *content;    /* where results are published (files_dir is its local directory) */
     vg_fetch_opts fetch;    /* the operator's policy for user-supplied URLs */
     /** A new store connection (one per thread that uses the store); NULL on failure. */
     vg_store *(*open_store)(void *ud);

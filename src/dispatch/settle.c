@@ -18,12 +18,10 @@ int vg_settle_read_spec(const vg_task *t, vg_task_spec *spec)
     return ok ? VG_OK : VG_ERR;
 }
 
-int vg_settle_publish(const char *files_dir, const char *tmp, const char *task_id)
+int vg_settle_publish(vg_content *content, const char *tmp, const char *task_id, char *err,
+                      size_t errlen)
 {
-    char final[1400];
-    snprintf(final, sizeof final, "%s/%s", files_dir, task_id);
-    vg_rm_rf(final);
-    int rc = rename(tmp, final) ? -1 : vg_fsync_dir(files_dir);
+    int rc = vg_content_publish_dir(content, tmp, task_id, err, errlen);
     if (rc) vg_metrics_inc(VG_MC_CONTENT_WRITE_ERROR);
     return rc;
 }

@@ -27,9 +27,10 @@ vg_upstream *vg_upstream_start(const vg_dispatch_env *env, vg_channels *set,
     vg_store_close(s);
     vg_upstream *u = vg_calloc(1, sizeof *u);
     u->env = *env;
-    u->up_env = (vg_up_env){.public_url = env->public_url,
-                            .secret = env->secret,
-                            .media = {.data_dir = env->cfg->data_dir, .fetch = env->fetch}};
+    u->up_env = (vg_up_env){
+        .public_url = env->public_url,
+        .secret = env->secret,
+        .media = {.data_dir = env->cfg->data_dir, .content = env->content, .fetch = env->fetch}};
     u->notify_local = notify_local;
     u->ud = ud;
     pthread_mutex_init(&u->lock, NULL);

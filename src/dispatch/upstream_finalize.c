@@ -1,8 +1,8 @@
 /*
  * upstream_finalize.c - the job handler that downloads a succeeded upstream task's result into
- * DATA/tmp/<task>.up (video, a thumbnail made from it, the last frame when offered), moves it to
- * DATA/files/<task> and completes the task in one transaction that captures the real usage at the
- * produced tier. Files are moved before the commit, so a committed "completed" always has its
+ * DATA/tmp/<task>.up (video, a thumbnail made from it, the last frame when offered), publishes it
+ * to DATA/files/<task> (and the bucket, net/content.h) and completes the task in one transaction
+ * that captures the real usage at the produced tier. Files are moved before the commit, so a committed "completed" always has its
  * files. An expired result URL is refreshed with a GET after DOWNLOAD_FAILS failures; if the
  * upstream no longer offers it the task fails "result_unavailable" (refunded).
  */
@@ -98,8 +98,9 @@ static void complete(vg_ups_worker *w, const vg_up_row *r, const result_view *v,
     vg_settle_read_spec(&t, &spec); /* unreadable: priced as without a reference video */
     vg_task_result res;
     fill_result(&t, &spec, v, last_frame, &res, vg_config_retention_s(w->u->env.cfg));
-    if (vg_settle_publish(w->u->env.files_dir, tmp, r->task_id)) {
-        vg_warn("task %s: cannot move the result into place: %s", r->task_id, strerror(errno));
+    char why[300] = "";
+    if (vg_settle_publish(w->u->env.content, tmp, r->task_id, why, sizeof why) != VG_OK) {
+        vg_warn("task %s: cannot publish the result: %s", r->task_id, why);
         vg_settle_fail(w->s, r->task_id, "internal_error", "could not store the result");
     } else if (vg_store_task_complete(w->s, r->task_id, &res, vg_now_s()) == VG_OK) {
         vg_info("task %s completed upstream: %dx%d, %lld tokens", r->task_id, res.width, res.height,

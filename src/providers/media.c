@@ -15,8 +15,8 @@
 /* "asset://<id>?sha256=<hex>" (what a submit stores, also for inline media: id "inline"): the
  * content file of that hash, checked against it. A reference without its hash never reaches a
  * stored spec. */
-static int load_asset(const char *data_dir, const char *url, unsigned char **out, size_t *out_len,
-                      const char **code, char *err, size_t errlen)
+static int load_asset(const vg_media_env *env, const char *url, unsigned char **out,
+                      size_t *out_len, const char **code, char *err, size_t errlen)
 {
     char id[VG_ASSET_ID_MAX], sha[65], path[1400], got[65];
     char *bytes = NULL;
@@ -26,7 +26,16 @@ static int load_asset(const char *data_dir, const char *url, unsigned char **out
         snprintf(err, errlen, "asset not found");
         return VG_INVALID;
     }
-    vg_asset_blob_path(data_dir, sha, path, sizeof path);
+    vg_asset_blob_path(env->data_dir, sha, path, sizeof path);
+    if (env->content) { /* uploaded on another node: into this node's cache first */
+        char key[128], why[256];
+        snprintf(key, sizeof key, "assets/%s", sha);
+        if (vg_content_fetch(env->content, key, why, sizeof why) == VG_ERR) {
+            *code = "internal_error";
+            snprintf(err, errlen, "the content of asset %s cannot be fetched: %s", id, why);
+            return VG_ERR;
+        }
+    }
     struct stat sb; /* sized read: vg_read_file() allocates its cap */
     if (stat(path, &sb) || sb.st_size > VG_ASSET_VIDEO_MAX_BYTES ||
         vg_read_file(path, (size_t)sb.st_size, &bytes, &len)) {
@@ -60,7 +69,7 @@ int vg_media_load(const vg_media_env *env, const char *url, unsigned char **out,
         return VG_INVALID;
     }
     if (strncmp(url, "asset://", 8) == 0)
-        return load_asset(env->data_dir, url, out, out_len, code, err, errlen);
+        return load_asset(env, url, out, out_len, code, err, errlen);
     char why[256] = "";
     int rc = vg_fetch_mem(url, &env->fetch, out, out_len, NULL, why, sizeof why);
     if (rc == VG_OK) return VG_OK;

@@ -12,6 +12,7 @@
  */
 #ifndef VG_MEDIA_H
 #define VG_MEDIA_H
+#include "net/content.h"
 #include "net/fetch.h"
 
 #include <stddef.h>
@@ -19,6 +20,8 @@
 /* Where media come from: what a provider is told, never the whole process state. */
 typedef struct {
     const char *data_dir; /* DATA: asset content lives in DATA/files/assets */
+    vg_content *content;  /* with a bucket, where an asset this node lacks is fetched from (a
+                             blocking fetch: media are loaded on worker threads); NULL = none */
     vg_fetch_opts fetch;  /* the operator's policy for http(s) URLs (allow_http, allow_private) */
 } vg_media_env;
 

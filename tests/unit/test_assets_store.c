@@ -438,12 +438,12 @@ static void test_inline_content(void **state)
     fixture *f = *state;
     const char bytes[] = "inline picture bytes";
     char sha[65], again[65], ref[VG_ASSET_REF_MAX], params[400];
-    assert_int_equal(
-        vg_assets_put_content(f->dir, f->tmp, (const unsigned char *)bytes, sizeof bytes, sha),
-        VG_OK);
-    assert_int_equal(
-        vg_assets_put_content(f->dir, f->tmp, (const unsigned char *)bytes, sizeof bytes, again),
-        VG_OK);
+    assert_int_equal(vg_assets_put_content(NULL, f->dir, f->tmp, (const unsigned char *)bytes,
+                                           sizeof bytes, sha),
+                     VG_OK);
+    assert_int_equal(vg_assets_put_content(NULL, f->dir, f->tmp, (const unsigned char *)bytes,
+                                           sizeof bytes, again),
+                     VG_OK);
     assert_string_equal(sha, again);
     assert_true(blob_exists(f, sha));
     vg_asset_ref_format(VG_ASSET_INLINE_ID, sha, ref);
