@@ -289,6 +289,20 @@ class TwoNodes(unittest.TestCase):
                          (200, "image/png", png))
 
 
+    def test_inline_media_in_bucket_before_reply(self):
+        # A data: first frame is stored as content before the task row commits: with a bucket it
+        # is uploaded too, so whichever node claims the task can fetch it.
+        png = png_bytes(320, 180)
+        url = "data:image/png;base64," + base64.b64encode(png).decode()
+        st, _, t = self.a.submit(self.key, metadata={
+            "resolution": "480p", "ratio": "16:9",
+            "content": [{"type": "image_url", "image_url": {"url": url}, "role": "first_frame"}]})
+        self.assertEqual(st, 200, t)
+        self.assertEqual(self.s3.head("p1/assets/" + sha256(png)), (200, len(png)))
+        t = self.a.wait_task(t["id"], self.key)
+        self.assertEqual(t["status"], "completed", t)
+
+
 class AssetRenderedElsewhere(unittest.TestCase):
     """An asset uploaded on A is the first frame of a task that B renders (A is gone by then)."""
 
