@@ -5,14 +5,13 @@ SIGTERM puts running work back in the queue."""
 import http.client
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
 import unittest
 from decimal import Decimal
 
-from harness import VIDGATED, Server
+from harness import VIDGATED, Server, store_args
 
 PRO = "doubao-seedance-2-0"
 LONG = {"model": PRO, "seconds": "10", "metadata": {"resolution": "1080p", "ratio": "16:9"}}
@@ -123,22 +122,18 @@ class LifecycleTest(unittest.TestCase):
             by_key.setdefault(k, set()).add(tid)
         self.assertEqual([k for k, ids in by_key.items() if len(ids) > 1], [])
         self.srv.start()
-        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.srv.data, "vidgate.db"),
-                             uri=True, timeout=30)
-        try:
-            missing = [tid for tid in accepted
-                       if db.execute("SELECT count(*) FROM tasks t JOIN ledger l ON l.task_id = "
-                                     "t.id AND l.kind = 'hold' WHERE t.id = ?",
-                                     (tid,)).fetchone()[0] != 1]
-            orphans = db.execute("SELECT count(*) FROM ledger l WHERE l.kind = 'hold' AND NOT "
-                                 "EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.task_id)").fetchone()[0]
-            pairs = db.execute("SELECT count(*) FROM idempotency i WHERE NOT EXISTS "
-                               "(SELECT 1 FROM tasks t WHERE t.id = i.task_id)").fetchone()[0]
-        finally:
-            db.close()
+        # Whole-table queries (through srv.sql: SQLite or PostgreSQL), compared here.
+        held = {str(r[0]) for r in self.srv.sql(
+            "SELECT t.id FROM tasks t JOIN ledger l ON l.task_id = t.id AND l.kind = 'hold' "
+            "GROUP BY t.id HAVING count(*) = 1")}
+        missing = [tid for tid in accepted if tid not in held]
+        orphans = int(self.srv.sql("SELECT count(*) FROM ledger l WHERE l.kind = 'hold' AND NOT "
+                                   "EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.task_id)")[0][0])
+        pairs = int(self.srv.sql("SELECT count(*) FROM idempotency i WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM tasks t WHERE t.id = i.task_id)")[0][0])
         self.assertEqual((missing, orphans, pairs), ([], 0, 0))
-        r = subprocess.run([VIDGATED, "check", "--data", self.srv.data], capture_output=True,
-                           text=True, timeout=120)
+        r = subprocess.run([VIDGATED, "check", "--data", self.srv.data] + store_args(self.srv.data),
+                           capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_sigterm_with_idle_keepalive_connections(self):
