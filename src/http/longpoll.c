@@ -9,7 +9,8 @@
  * Who wakes whom: a thread commits a task change → store/watch.c → vg_taskwatch_notify(id) →
  * on_changed() on that thread allocates a message carrying the id and sends it to the loop's
  * receiver (h2o writes to the queue's pipe, which wakes the loop) → on_messages() on the loop
- * calls each waiter of that id. Messages in flight are counted so that stopping a loop waits for
+ * calls each waiter of that id, once per id in a batch of messages, the callbacks sharing one slot
+ * (vg_longpoll_shared(): one read of the task for all its waiters on the loop). Messages in flight are counted so that stopping a loop waits for
  * them before it unregisters the receiver (h2o asserts that none is pending).
  *
  * A waiter lives in its request's pool (h2o_mem_alloc_shared with a dispose callback): whatever
@@ -61,6 +62,7 @@ typedef struct loop_state {
     h2o_timeout_t timeouts[VG_MAX_WAIT_S + 1];
     bool timeout_ready[VG_MAX_WAIT_S + 1];
     size_t n_waiters;
+    vg_wait_shared *shared; /* the slot of the wake running now, or NULL */
     h2o_linklist_t buckets[BUCKETS];
 } loop_state;
 
@@ -117,8 +119,32 @@ static void finish(waiter *w)
     vg_key_free(&w->ctx.key);
 }
 
-/* Calls w's callback; an answered waiter is unlinked and finished. */
+static void shared_release(vg_wait_shared *s)
+{
+    if (s->data && s->free_fn) s->free_fn(s->data);
+    s->data = NULL;
+    s->free_fn = NULL;
+}
+
+static void run_one(waiter *w, vg_wait_event ev);
+
+/* Calls w's callback; an answered waiter is unlinked and finished. Outside a wake its callback
+ * gets a slot of its own (vg_longpoll_shared()). */
 static void run(waiter *w, vg_wait_event ev)
+{
+    loop_state *l = w->loop;
+    if (l->shared) {
+        run_one(w, ev);
+        return;
+    }
+    vg_wait_shared slot = {0};
+    l->shared = &slot;
+    run_one(w, ev);
+    l->shared = NULL;
+    shared_release(&slot);
+}
+
+static void run_one(waiter *w, vg_wait_event ev)
 {
     if (w->state != W_PARKED) return;
     if (ev != VG_WAIT_CHANGED) {
@@ -161,15 +187,41 @@ static void on_dispose(void *p)
     vg_key_free(&w->ctx.key);
 }
 
+/* One wake of the waiters of task_id: they share one slot (one read of the task for all). */
 static void wake_waiters_of(loop_state *l, const char *task_id)
 {
     h2o_linklist_t *anchor = bucket_of(l, task_id);
     h2o_linklist_t *n = anchor->next;
+    vg_wait_shared slot = {0};
+    vg_wait_shared *outer = l->shared;
+    l->shared = &slot;
     /* A callback may unlink its own waiter (it answered), never another: keep the next first. */
     while (n != anchor) {
         h2o_linklist_t *next = n->next;
         waiter *w = H2O_STRUCT_FROM_MEMBER(waiter, link, n);
-        if (!strcmp(w->task_id, task_id)) run(w, VG_WAIT_CHANGED);
+        if (!strcmp(w->task_id, task_id)) run_one(w, VG_WAIT_CHANGED);
+        n = next;
+    }
+    l->shared = outer;
+    shared_release(&slot);
+}
+
+/* Drops the messages after first that carry its id: one wake reads the task after all of them
+ * were committed, so it sees every change they announce. Looks only so far ahead: a repeat beyond
+ * that costs one more wake, not a quadratic scan of a long batch. */
+#define REPEAT_LOOKAHEAD 256
+
+static void drop_repeats(loop_state *l, h2o_linklist_t *messages, const change_msg *first)
+{
+    h2o_linklist_t *n = first->super.link.next;
+    for (int seen = 0; n != messages && seen < REPEAT_LOOKAHEAD; seen++) {
+        h2o_linklist_t *next = n->next;
+        change_msg *m = H2O_STRUCT_FROM_MEMBER(change_msg, super.link, n);
+        if (!strcmp(m->task_id, first->task_id)) {
+            h2o_linklist_unlink(n);
+            free(m);
+            atomic_fetch_sub(&l->in_flight, 1);
+        }
         n = next;
     }
 }
@@ -179,6 +231,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     loop_state *l = H2O_STRUCT_FROM_MEMBER(loop_state, receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
         change_msg *m = H2O_STRUCT_FROM_MEMBER(change_msg, super.link, messages->next);
+        drop_repeats(l, messages, m);
         h2o_linklist_unlink(&m->super.link);
         wake_waiters_of(l, m->task_id);
         free(m);
@@ -258,6 +311,11 @@ void vg_longpoll_loop_stop(void)
         if (l->timeout_ready[s]) h2o_timeout_dispose(l->loop, &l->timeouts[s]);
     lp = NULL;
     free(l);
+}
+
+vg_wait_shared *vg_longpoll_shared(void)
+{
+    return lp ? lp->shared : NULL;
 }
 
 size_t vg_longpoll_parked(void)
