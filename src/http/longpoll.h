@@ -16,7 +16,8 @@
  *
  * Ownership: vg_longpoll_park() copies the ctx (and takes its key) into the request's pool and sets
  * c->parked, so the router neither logs nor frees it; the waiter writes the access-log line when
- * it answers. Threads: everything here runs on loop threads, each with its own waiters; only the
+ * it answers. Each callback gets a ctx rebuilt from that copy for the call: it must not keep its
+ * address nor replace its key. Threads: everything here runs on loop threads, each with its own waiters; only the
  * taskwatch callback (sending the message) runs on the committing thread.
  */
 #ifndef VG_HTTP_LONGPOLL_H
