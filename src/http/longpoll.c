@@ -10,8 +10,9 @@
  * on_changed() on that thread allocates a message carrying the id and sends it to the loop's
  * receiver (h2o writes to the queue's pipe, which wakes the loop) → on_messages() on the loop
  * calls each waiter of that id, once per id in a batch of messages, the callbacks sharing one slot
- * (vg_longpoll_shared(): one read of the task for all its waiters on the loop). Messages in flight are counted so that stopping a loop waits for
- * them before it unregisters the receiver (h2o asserts that none is pending).
+ * (vg_longpoll_shared(): one read of the task for all its waiters on the loop). Messages in
+ * flight are counted so that stopping a loop waits for them before it unregisters the receiver
+ * (h2o asserts that none is pending).
  *
  * A waiter lives in its request's pool (in the first chunk when it fits, else on the heap), with a
  * small handle allocated by h2o_mem_alloc_shared whose dispose callback unlinks a waiter still

@@ -17,8 +17,8 @@
  * Ownership: vg_longpoll_park() copies the ctx (and takes its key) into the request's pool and sets
  * c->parked, so the router neither logs nor frees it; the waiter writes the access-log line when
  * it answers. Each callback gets a ctx rebuilt from that copy for the call: it must not keep its
- * address nor replace its key. Threads: everything here runs on loop threads, each with its own waiters; only the
- * taskwatch callback (sending the message) runs on the committing thread.
+ * address nor replace its key. Threads: everything here runs on loop threads, each with its own
+ * waiters; only the taskwatch callback (sending the message) runs on the committing thread.
  */
 #ifndef VG_HTTP_LONGPOLL_H
 #define VG_HTTP_LONGPOLL_H
@@ -66,7 +66,8 @@ typedef struct {
     void (*free_fn)(void *data);
 } vg_wait_shared;
 
-/** The current wake's shared slot on the calling loop: only inside a waiter callback (else NULL). */
+/** The current wake's shared slot on the calling loop: inside a waiter callback only (else NULL).
+ */
 vg_wait_shared *vg_longpoll_shared(void);
 
 /** Waiters parked on the calling loop (for diagnostics). */
