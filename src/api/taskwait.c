@@ -5,7 +5,9 @@
  * saw; every check, the first included, runs in check(): load the task, answer when it is final
  * or differs, else stay parked. Parking subscribes before that first load, so no commit can fall
  * between the load and the subscription unnoticed. A request that cannot be parked is answered
- * at once.
+ * at once. When a change wakes many waiters of one task on a loop, the first check reads the task
+ * and leaves it, and each body it renders, in the wake's shared slot: the others answer from it
+ * (one store read per task per loop wake, one render per view).
  */
 #include "api/taskwait.h"
 
@@ -15,6 +17,7 @@
 #include "http/longpoll.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ETAG_MAX 64
@@ -31,24 +34,108 @@ static void etag_of(const vg_task *t, char out[ETAG_MAX])
     snprintf(out, ETAG_MAX, "W/\"%s.%d\"", vg_task_status_public(t->status), t->progress);
 }
 
-static void reply_task(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t)
+/* What one wake read and wrote, shared by the waiters of one task on one loop (http/longpoll.h):
+ * the task as one caller loaded it through one view's load, and the reply body per view. Tasks
+ * belong to one key, so its waiters are all that key's; the key and the load are kept anyway, and
+ * a waiter that is not the same caller reads for itself. */
+#define SHARED_BODIES 4
+typedef struct {
+    int (*load)(vg_ctx *c, const char *id, vg_task *t);
+    char key_id[sizeof((vg_key *)0)->id];
+    vg_task t;
+    int n_bodies;
+    struct {
+        const vg_taskwait_view *view;
+        char *text;
+        size_t len;
+    } bodies[SHARED_BODIES];
+} shared_read;
+
+static void shared_free(void *p)
 {
-    char etag[ETAG_MAX];
-    etag_of(t, etag);
-    vg_ctx_header(c, "etag", etag);
+    shared_read *sr = p;
+    vg_task_free(&sr->t);
+    for (int i = 0; i < sr->n_bodies; i++)
+        free(sr->bodies[i].text);
+    free(sr);
+}
+
+/* The wake's read when it is c's own through view, else NULL. */
+static shared_read *shared_of(vg_ctx *c, const vg_taskwait_view *view)
+{
+    vg_wait_shared *slot = vg_longpoll_shared();
+    shared_read *sr = slot && slot->free_fn == shared_free ? slot->data : NULL;
+    if (!sr || sr->load != view->load || strcmp(sr->key_id, c->key.id)) return NULL;
+    return sr;
+}
+
+/* Moves t into the wake's slot when it is empty and returns it there; else NULL (t stays c's). */
+static shared_read *share(vg_ctx *c, const vg_taskwait_view *view, vg_task *t)
+{
+    vg_wait_shared *slot = vg_longpoll_shared();
+    if (!slot || slot->data) return NULL;
+    shared_read *sr = calloc(1, sizeof *sr);
+    if (!sr) return NULL;
+    sr->load = view->load;
+    snprintf(sr->key_id, sizeof sr->key_id, "%s", c->key.id);
+    sr->t = *t;
+    slot->data = sr;
+    slot->free_fn = shared_free;
+    return sr;
+}
+
+/* The reply body of t as view shows it: in buf, or malloc'd in *heap (caller frees); NULL when
+ * out of memory. */
+static const char *body_of(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t,
+                           char buf[VG_TASK_JSON_BUF_BYTES], size_t *len, char **heap)
+{
+    *heap = NULL;
     /* The native object is the one clients poll: written directly, without building it, unless it
      * carries the state of a webhook delivery. */
     bool native = view->render == vg_task_json;
     json_t *hook = native ? vg_api_webhook_state(c, t->id) : NULL;
-    char buf[VG_TASK_JSON_BUF_BYTES];
-    size_t len;
-    if (native && !hook && vg_task_json_write(c->app, t, buf, sizeof buf, &len) == VG_OK) {
-        vg_reply_json_text(c, 200, buf, len);
-        return;
-    }
+    if (native && !hook && vg_task_json_write(c->app, t, buf, VG_TASK_JSON_BUF_BYTES, len) == VG_OK)
+        return buf;
     json_t *j = view->render(c->app, t);
     if (hook) json_object_set_new(j, "webhook", hook);
-    vg_reply_json(c, 200, j);
+    *heap = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (*heap) *len = strlen(*heap);
+    return *heap;
+}
+
+/* Replies with t as view shows it; with sr (the wake's read of t), renders once per view. */
+static void reply_task(vg_ctx *c, const vg_taskwait_view *view, const vg_task *t, shared_read *sr)
+{
+    char etag[ETAG_MAX];
+    etag_of(t, etag);
+    vg_ctx_header(c, "etag", etag);
+    for (int i = 0; sr && i < sr->n_bodies; i++)
+        if (sr->bodies[i].view == view) {
+            vg_reply_json_text(c, 200, sr->bodies[i].text, sr->bodies[i].len);
+            return;
+        }
+    char buf[VG_TASK_JSON_BUF_BYTES];
+    char *heap;
+    size_t len;
+    const char *text = body_of(c, view, t, buf, &len, &heap);
+    if (!text) {
+        vg_reply_internal(c);
+        return;
+    }
+    vg_reply_json_text(c, 200, text, len);
+    if (sr && sr->n_bodies < SHARED_BODIES) {
+        char *copy = heap ? heap : malloc(len);
+        if (copy) {
+            if (!heap) memcpy(copy, text, len);
+            sr->bodies[sr->n_bodies].view = view;
+            sr->bodies[sr->n_bodies].text = copy;
+            sr->bodies[sr->n_bodies].len = len;
+            sr->n_bodies++;
+            return;
+        }
+    }
+    free(heap);
 }
 
 static bool differs(const wait_state *w, const vg_task *t)
@@ -62,18 +149,23 @@ static bool differs(const wait_state *w, const vg_task *t)
 static bool check(vg_ctx *c, void *data, vg_wait_event ev)
 {
     wait_state *w = data;
-    vg_task t;
-    if (w->view->load(c, c->params[0], &t)) return true; /* it replied (404, 500) */
-    bool answer = ev != VG_WAIT_CHANGED || vg_task_status_final(t.status);
+    shared_read *sr = shared_of(c, w->view);
+    vg_task own;
+    if (!sr) {
+        if (w->view->load(c, c->params[0], &own)) return true; /* it replied (404, 500) */
+        sr = share(c, w->view, &own);
+    }
+    const vg_task *t = sr ? &sr->t : &own;
+    bool answer = ev != VG_WAIT_CHANGED || vg_task_status_final(t->status);
     if (!answer && !w->have_seen) {
         /* No ETag nor ?since=: the caller waits for the next change from the task as it is. */
-        etag_of(&t, w->seen);
+        etag_of(t, w->seen);
         w->have_seen = true;
     } else if (!answer) {
-        answer = differs(w, &t);
+        answer = differs(w, t);
     }
-    if (answer) reply_task(c, w->view, &t);
-    vg_task_free(&t);
+    if (answer) reply_task(c, w->view, t, sr);
+    if (!sr) vg_task_free(&own);
     return answer;
 }
 
@@ -114,7 +206,7 @@ int vg_api_get_task_waiting(vg_ctx *c, const vg_taskwait_view *view)
         return 0;
     vg_task t;
     if (view->load(c, c->params[0], &t)) return 0;
-    reply_task(c, view, &t);
+    reply_task(c, view, &t, NULL);
     vg_task_free(&t);
     return 0;
 }

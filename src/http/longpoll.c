@@ -9,11 +9,14 @@
  * Who wakes whom: a thread commits a task change → store/watch.c → vg_taskwatch_notify(id) →
  * on_changed() on that thread allocates a message carrying the id and sends it to the loop's
  * receiver (h2o writes to the queue's pipe, which wakes the loop) → on_messages() on the loop
- * calls each waiter of that id. Messages in flight are counted so that stopping a loop waits for
- * them before it unregisters the receiver (h2o asserts that none is pending).
+ * calls each waiter of that id, once per id in a batch of messages, the callbacks sharing one slot
+ * (vg_longpoll_shared(): one read of the task for all its waiters on the loop). Messages in
+ * flight are counted so that stopping a loop waits for them before it unregisters the receiver
+ * (h2o asserts that none is pending).
  *
- * A waiter lives in its request's pool (h2o_mem_alloc_shared with a dispose callback): whatever
- * ends the request also frees the waiter, and the callback unlinks one that is still parked.
+ * A waiter lives in its request's pool (in the first chunk when it fits, else on the heap), with a
+ * small handle allocated by h2o_mem_alloc_shared whose dispose callback unlinks a waiter still
+ * parked (and frees one on the heap): whatever ends the request also frees the waiter.
  */
 #include "http/longpoll.h"
 
@@ -35,17 +38,34 @@
 
 typedef enum { W_PARKED, W_DONE } waiter_state;
 
+/* The parked ctx is kept without its fixed-size arrays (request id, path parameters: pool
+ * strings here) and rebuilt on the stack for each callback, so that a waiter fits in what is left
+ * of its request's first pool chunk instead of costing an allocation of its own. */
 typedef struct waiter {
     h2o_linklist_t link; /* in its bucket */
     h2o_timeout_entry_t timer;
     struct loop_state *loop;
     waiter_state state;
-    vg_ctx ctx; /* the parked copy: owns the key */
+    bool on_heap; /* did not fit in the pool chunk: freed with the request */
     vg_waiter_fn fn;
+    h2o_req_t *req;
+    void *app;
+    vg_store *store;
+    const vg_route *route;
+    vg_key key; /* owned */
+    int64_t start_ms, start_us;
+    int nparams;
+    const char *params[3]; /* in the request's pool */
+    const char *request_id;
     char task_id[VG_TASKWATCH_ID_MAX + 1];
     size_t data_len;
     _Alignas(max_align_t) unsigned char data[];
 } waiter;
+
+/* h2o 2.2 pool chunks: 4096 bytes less two pointers; a request for a quarter of that or more is
+ * a malloc of its own. A waiter goes into the chunk only when it fits in what is left. */
+#define POOL_CHUNK_BYTES (4096 - 2 * sizeof(void *))
+#define POOL_DIRECT_MIN  (POOL_CHUNK_BYTES / 4)
 
 typedef struct {
     h2o_multithread_message_t super;
@@ -61,6 +81,7 @@ typedef struct loop_state {
     h2o_timeout_t timeouts[VG_MAX_WAIT_S + 1];
     bool timeout_ready[VG_MAX_WAIT_S + 1];
     size_t n_waiters;
+    vg_wait_shared *shared; /* the slot of the wake running now, or NULL */
     h2o_linklist_t buckets[BUCKETS];
 } loop_state;
 
@@ -107,30 +128,76 @@ static void unlink_waiter(waiter *w)
     h2o_linklist_unlink(&w->link);
     l->n_waiters--;
     vg_metrics_gauge_add(VG_MG_LONGPOLLS, -1);
-    vg_server_unwatch_client(w->ctx.req);
+    vg_server_unwatch_client(w->req);
 }
 
-/* After the callback replied: the access-log line, and the key the copy owns. */
-static void finish(waiter *w)
+/* The ctx the handler parked, rebuilt for a callback (the key stays w's). */
+static void ctx_of(const waiter *w, vg_ctx *c)
 {
-    vg_router_log_access(&w->ctx);
-    vg_key_free(&w->ctx.key);
+    memset(c, 0, sizeof *c);
+    c->req = w->req;
+    c->app = w->app;
+    c->store = w->store;
+    c->route = w->route;
+    c->key = w->key;
+    snprintf(c->request_id, sizeof c->request_id, "%s", w->request_id);
+    c->nparams = w->nparams;
+    for (int i = 0; i < w->nparams; i++)
+        snprintf(c->params[i], sizeof c->params[i], "%s", w->params[i]);
+    c->start_ms = w->start_ms;
+    c->start_us = w->start_us;
+    c->parked = true;
 }
 
-/* Calls w's callback; an answered waiter is unlinked and finished. */
+/* After the callback replied: the access-log line, and the key the waiter owns. */
+static void finish(waiter *w, vg_ctx *c)
+{
+    vg_router_log_access(c);
+    vg_key_free(&w->key);
+}
+
+static void shared_release(vg_wait_shared *s)
+{
+    if (s->data && s->free_fn) s->free_fn(s->data);
+    s->data = NULL;
+    s->free_fn = NULL;
+}
+
+static void run_one(waiter *w, vg_wait_event ev);
+
+/* Calls w's callback; an answered waiter is unlinked and finished. Outside a wake its callback
+ * gets a slot of its own (vg_longpoll_shared()). */
 static void run(waiter *w, vg_wait_event ev)
+{
+    loop_state *l = w->loop;
+    if (l->shared) {
+        run_one(w, ev);
+        return;
+    }
+    vg_wait_shared slot = {0};
+    l->shared = &slot;
+    run_one(w, ev);
+    l->shared = NULL;
+    shared_release(&slot);
+}
+
+static void run_one(waiter *w, vg_wait_event ev)
 {
     if (w->state != W_PARKED) return;
     if (ev != VG_WAIT_CHANGED) {
         /* it must answer now: stop watching before the reply goes out */
         unlink_waiter(w);
-        if (!w->fn(&w->ctx, w->data, ev)) vg_reply_internal(&w->ctx);
-        finish(w);
+        vg_ctx c;
+        ctx_of(w, &c);
+        if (!w->fn(&c, w->data, ev)) vg_reply_internal(&c);
+        finish(w, &c);
         return;
     }
-    if (!w->fn(&w->ctx, w->data, ev)) return;
+    vg_ctx c;
+    ctx_of(w, &c);
+    if (!w->fn(&c, w->data, ev)) return;
     unlink_waiter(w); /* the reply is only queued: nothing is written before the loop turns */
-    finish(w);
+    finish(w, &c);
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
@@ -144,32 +211,87 @@ static void on_gone(void *ud)
     waiter *w = ud;
     if (w->state != W_PARKED) return;
     unlink_waiter(w);
-    h2o_req_t *req = w->ctx.req;
+    vg_ctx c;
+    ctx_of(w, &c);
+    h2o_req_t *req = w->req;
     req->http1_is_persistent = 0;
     req->res.status = 499;
     req->res.reason = "Client Closed Request";
     h2o_send_inline(req, "", 0);
-    finish(w);
+    finish(w, &c);
 }
 
-/* The request ended without an answer from us (its connection was torn down): unlink only. */
+/* The request ended (its pool is being cleared: a waiter in it is still there). One that had no
+ * answer from us (its connection was torn down) is unlinked. */
 static void on_dispose(void *p)
 {
-    waiter *w = p;
-    if (w->state != W_PARKED) return;
-    unlink_waiter(w);
-    vg_key_free(&w->ctx.key);
+    waiter *w = *(waiter **)p;
+    if (w->state == W_PARKED) {
+        unlink_waiter(w);
+        vg_key_free(&w->key);
+    }
+    if (w->on_heap) free(w);
 }
 
+/* A waiter for req with room for data_len bytes of data and the strings (their total strings
+ * bytes): in the request's first pool chunk when it fits there, else on the heap. A small
+ * handle in the pool disposes of it with the request. */
+static waiter *waiter_new(h2o_req_t *req, size_t data_len, size_t strings)
+{
+    h2o_mem_pool_t *pool = &req->pool;
+    size_t need = sizeof(waiter) + data_len + strings + 2 * _Alignof(max_align_t);
+    bool in_chunk = need < POOL_DIRECT_MIN && pool->chunks &&
+                    pool->chunk_offset <= POOL_CHUNK_BYTES &&
+                    POOL_CHUNK_BYTES - pool->chunk_offset >= need;
+    waiter **handle = h2o_mem_alloc_shared(pool, sizeof *handle, on_dispose);
+    waiter *w = in_chunk ? h2o_mem_alloc_pool(pool, sizeof(waiter) + data_len)
+                         : vg_calloc(1, sizeof(waiter) + data_len);
+    memset(w, 0, sizeof *w);
+    w->on_heap = !in_chunk;
+    *handle = w;
+    return w;
+}
+
+static const char *pool_str(h2o_req_t *req, const char *s)
+{
+    return h2o_strdup(&req->pool, s, SIZE_MAX).base;
+}
+
+/* One wake of the waiters of task_id: they share one slot (one read of the task for all). */
 static void wake_waiters_of(loop_state *l, const char *task_id)
 {
     h2o_linklist_t *anchor = bucket_of(l, task_id);
     h2o_linklist_t *n = anchor->next;
+    vg_wait_shared slot = {0};
+    vg_wait_shared *outer = l->shared;
+    l->shared = &slot;
     /* A callback may unlink its own waiter (it answered), never another: keep the next first. */
     while (n != anchor) {
         h2o_linklist_t *next = n->next;
         waiter *w = H2O_STRUCT_FROM_MEMBER(waiter, link, n);
-        if (!strcmp(w->task_id, task_id)) run(w, VG_WAIT_CHANGED);
+        if (!strcmp(w->task_id, task_id)) run_one(w, VG_WAIT_CHANGED);
+        n = next;
+    }
+    l->shared = outer;
+    shared_release(&slot);
+}
+
+/* Drops the messages after first that carry its id: one wake reads the task after all of them
+ * were committed, so it sees every change they announce. Looks only so far ahead: a repeat beyond
+ * that costs one more wake, not a quadratic scan of a long batch. */
+#define REPEAT_LOOKAHEAD 256
+
+static void drop_repeats(loop_state *l, h2o_linklist_t *messages, const change_msg *first)
+{
+    h2o_linklist_t *n = first->super.link.next;
+    for (int seen = 0; n != messages && seen < REPEAT_LOOKAHEAD; seen++) {
+        h2o_linklist_t *next = n->next;
+        change_msg *m = H2O_STRUCT_FROM_MEMBER(change_msg, super.link, n);
+        if (!strcmp(m->task_id, first->task_id)) {
+            h2o_linklist_unlink(n);
+            free(m);
+            atomic_fetch_sub(&l->in_flight, 1);
+        }
         n = next;
     }
 }
@@ -179,6 +301,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     loop_state *l = H2O_STRUCT_FROM_MEMBER(loop_state, receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
         change_msg *m = H2O_STRUCT_FROM_MEMBER(change_msg, super.link, messages->next);
+        drop_repeats(l, messages, m);
         h2o_linklist_unlink(&m->super.link);
         wake_waiters_of(l, m->task_id);
         free(m);
@@ -193,16 +316,28 @@ vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter
     if (!l || wait_s < 1 || wait_s > VG_MAX_WAIT_S || strlen(task_id) > VG_TASKWATCH_ID_MAX)
         return VG_ERR;
     if (vg_taskwatch_add(&l->sub, task_id) != VG_OK) return VG_ERR;
-    waiter *w = h2o_mem_alloc_shared(&c->req->pool, sizeof *w + data_len, on_dispose);
-    memset(w, 0, sizeof *w);
+    size_t strings = strlen(c->request_id) + 1;
+    for (int i = 0; i < c->nparams; i++)
+        strings += strlen(c->params[i]) + 1;
+    waiter *w = waiter_new(c->req, data_len, strings);
     w->loop = l;
     w->state = W_PARKED;
-    w->ctx = *c;
+    w->req = c->req;
+    w->app = c->app;
+    w->store = c->store;
+    w->route = c->route;
+    w->key = c->key;
+    w->start_ms = c->start_ms;
+    w->start_us = c->start_us;
+    w->request_id = pool_str(c->req, c->request_id);
+    w->nparams = c->nparams < 3 ? c->nparams : 3;
+    for (int i = 0; i < w->nparams; i++)
+        w->params[i] = pool_str(c->req, c->params[i]);
     w->fn = fn;
     snprintf(w->task_id, sizeof w->task_id, "%s", task_id);
     w->data_len = data_len;
     if (data_len) memcpy(w->data, data, data_len);
-    c->parked = true; /* the key now belongs to w->ctx */
+    c->parked = true; /* the key now belongs to w */
     h2o_linklist_insert(bucket_of(l, task_id), &w->link);
     l->n_waiters++;
     vg_metrics_gauge_add(VG_MG_LONGPOLLS, 1);
@@ -258,6 +393,11 @@ void vg_longpoll_loop_stop(void)
         if (l->timeout_ready[s]) h2o_timeout_dispose(l->loop, &l->timeouts[s]);
     lp = NULL;
     free(l);
+}
+
+vg_wait_shared *vg_longpoll_shared(void)
+{
+    return lp ? lp->shared : NULL;
 }
 
 size_t vg_longpoll_parked(void)

@@ -16,8 +16,9 @@
  *
  * Ownership: vg_longpoll_park() copies the ctx (and takes its key) into the request's pool and sets
  * c->parked, so the router neither logs nor frees it; the waiter writes the access-log line when
- * it answers. Threads: everything here runs on loop threads, each with its own waiters; only the
- * taskwatch callback (sending the message) runs on the committing thread.
+ * it answers. Each callback gets a ctx rebuilt from that copy for the call: it must not keep its
+ * address nor replace its key. Threads: everything here runs on loop threads, each with its own
+ * waiters; only the taskwatch callback (sending the message) runs on the committing thread.
  */
 #ifndef VG_HTTP_LONGPOLL_H
 #define VG_HTTP_LONGPOLL_H
@@ -50,6 +51,24 @@ vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter
 void vg_longpoll_loop_start(h2o_evloop_t *loop);
 /** Answers every waiter of the calling loop (VG_WAIT_STOP), then tears its state down. */
 void vg_longpoll_loop_stop(void);
+
+/**
+ * What the callbacks of one wake share: when a change of a task reaches a loop, the callbacks of
+ * all its waiters there run one after another, and the first that reads the task may leave what
+ * it read (and rendered) here for the others, so a change costs one read per task per loop, not
+ * one per waiter. The slot starts empty (data NULL) for each task id and each wake; after the
+ * last callback of that wake, free_fn(data) is called. Outside a VG_WAIT_CHANGED wake (the first
+ * check, timeouts, stop) the slot lives for one callback only. What is left here must be valid
+ * for every waiter of the id on this loop, whoever its caller: keep the caller's identity in it.
+ */
+typedef struct {
+    void *data;
+    void (*free_fn)(void *data);
+} vg_wait_shared;
+
+/** The current wake's shared slot on the calling loop: inside a waiter callback only (else NULL).
+ */
+vg_wait_shared *vg_longpoll_shared(void);
 
 /** Waiters parked on the calling loop (for diagnostics). */
 size_t vg_longpoll_parked(void);
