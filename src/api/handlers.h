@@ -54,6 +54,30 @@ typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
                        vg_reply_fn reply);
 
+/** One file part of a form, copied out of the request (malloc'd). */
+typedef struct {
+    unsigned char *bytes;
+    size_t len;
+} vg_api_upload;
+
+/**
+ * The file parts of a form (videos.c), handed to the submit as raw bytes: base64 and hashing a
+ * large upload would hold the event loop, so the body names part i by the string "<prefix><i>"
+ * and the submit's off-loop staging judges and stores the bytes as it does for a data: URL. The
+ * prefix holds a random token of the request: a client cannot write such a reference.
+ */
+typedef struct {
+    char prefix[48]; /* "upload:<32 hex>:" */
+    vg_api_upload *part;
+    int n;
+} vg_api_uploads;
+
+/** vg_api_submit_task for a body naming uploads (tasks.c); takes *up's buffers (leaves it empty). */
+int vg_api_submit_uploads(vg_ctx *c, const json_t *body, vg_api_uploads *up, const char *route,
+                          const char *default_model, vg_reply_fn reply);
+/** Frees the buffers of *up and empties it. */
+void vg_api_uploads_free(vg_api_uploads *up);
+
 /** Lists the tasks f selects and replies {"object":"list","data":[render(task)…],"first_id",
  *  "last_id","has_more"} (tasks.c). Returns 0. */
 int vg_api_reply_task_list(vg_ctx *c, const vg_task_filter *f, vg_reply_fn render);

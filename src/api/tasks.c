@@ -17,6 +17,9 @@
  * are durable, so a task that got its 200 survives a crash at any point; a crash before the commit
  * leaves files nothing names, removed at the next start (assets/worker.h). The task_assets rows of
  * the task keep its media while it is active; the asset collector removes them after it ends.
+ * A file part of a form (api/videos.c) arrives as raw bytes beside the body, which names it by a
+ * reference only that request can hold (vg_api_uploads): it is staged like a decoded data: URL,
+ * so a large upload is never encoded, copied into JSON or hashed on the loop.
  * A job is shared by the request (its pool) and the thread (one reference each): whichever lets go
  * last frees it, so a client that hangs up meanwhile costs nothing but the work.
  *
@@ -26,6 +29,16 @@
  * a submit already parked for its media (a request is parked once), the loop commits on its own
  * connection. Either way the same submit_done() turns the store's answer into the reply, so a 200
  * always means committed.
+ *
+ * Idempotency of uploads: the body hash must tell uploads apart, but hashing 12 MB takes tens of
+ * milliseconds, too long for a loop. So the loop only hashes the body as sent (the references
+ * with their random token blanked out) and the staging thread adds the digests of the parts,
+ * which vg_assets_put_content computes anyway. The loop then only asks whether the key has a
+ * record: if not, the submit goes on as usual with the hash ready once staged (a concurrent twin
+ * meets VG_DUPLICATE at the insert and is replayed or refused by that hash, as for any submit); if
+ * it has one, the submit is a retry or a misuse: the thread only hashes the parts, nothing is
+ * validated or stored, and the record's reply is replayed or the 422 sent, as idempotency comes
+ * before validation for every submit.
  */
 #include "api/handlers.h"
 
@@ -107,64 +120,125 @@ typedef struct {
     vg_err err;
     char task_id[48];
     char *idem_key; /* NULL without Idempotency-Key */
-    char hash[65];
+    char hash[65];  /* with uploads, set by the staging thread */
     vg_reply_fn reply;
+    vg_api_uploads up;  /* file parts the body names (owned) */
+    char (*up_sha)[65]; /* each part's SHA-256 once staged or hashed ("" before) */
+    char *hash_text;    /* with uploads and a key: the route and body that the digests complete */
+    bool replay_only;   /* the key has a record: only the hash is needed (see the file comment) */
 } submit_job;
 
 static void job_release(submit_job *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     vg_task_spec_free(&j->spec);
+    vg_api_uploads_free(&j->up);
+    free(j->up_sha);
+    free(j->hash_text);
     free(j->idem_key);
     free(j);
 }
 
-/* One data: medium: decoded, judged, stored as content, and named by its hash. */
-static int stage_one(submit_job *j, vg_media *m, const char *param)
+void vg_api_uploads_free(vg_api_uploads *up)
 {
-    static const char *const noun[] = {"image", "video", "audio"};
-    char mime[64], ref[VG_ASSET_REF_MAX], sha[65];
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-    int w = 0, h = 0, rc = -1;
-    if (vg_dataurl_decode(m->url, mime, &bytes, &len)) {
-        vg_err_set(&j->err, 400, m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter",
-                   param, "%s is not a base64 data: URL of an %s", param, noun[m->type]);
-        goto out;
-    }
-    if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err)) goto out;
+    for (int i = 0; i < up->n; i++)
+        free(up->part[i].bytes);
+    free(up->part);
+    up->part = NULL;
+    up->n = 0;
+}
+
+/* The bytes of an inline medium: judged, stored as content, and named by their hash (sha). */
+static int stage_bytes(submit_job *j, vg_media *m, const char *param, const unsigned char *bytes,
+                       size_t len, char sha[65])
+{
+    char ref[VG_ASSET_REF_MAX];
+    int w = 0, h = 0;
+    if (m->type == VG_MEDIA_IMAGE && check_image_head(bytes, len, param, &w, &h, &j->err))
+        return -1;
     if (vg_assets_put_content(j->content, j->data_dir, j->tmp_dir, bytes, len, sha) != VG_OK) {
         vg_err_set(&j->err, 500, "internal_error", "", "internal error");
-        goto out;
+        return -1;
     }
     if (m->role == VG_ROLE_FIRST_FRAME && j->spec.ratio == VG_RATIO_ADAPTIVE)
         j->spec.ratio = vg_ratio_closest(w, h);
     vg_asset_ref_format(VG_ASSET_INLINE_ID, sha, ref);
     free(m->url);
     m->url = vg_strdup(ref);
-    rc = 0;
-out:
+    return 0;
+}
+
+/* One data: medium: decoded, then staged. */
+static int stage_data_url(submit_job *j, vg_media *m, const char *param)
+{
+    static const char *const noun[] = {"image", "video", "audio"};
+    char mime[64], sha[65];
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (vg_dataurl_decode(m->url, mime, &bytes, &len))
+        vg_err_set(&j->err, 400, m->type == VG_MEDIA_IMAGE ? "invalid_image" : "invalid_parameter",
+                   param, "%s is not a base64 data: URL of an %s", param, noun[m->type]);
+    else
+        rc = stage_bytes(j, m, param, bytes, len, sha);
     free(bytes);
     return rc;
+}
+
+/* The upload a medium's URL names, or -1 when it names none. */
+static int upload_index(const submit_job *j, const char *url)
+{
+    size_t n = strlen(j->up.prefix);
+    if (!j->up.n || strncmp(url, j->up.prefix, n)) return -1;
+    char *end;
+    long k = strtol(url + n, &end, 10);
+    return end != url + n && *end == '\0' && k >= 0 && k < j->up.n ? (int)k : -1;
+}
+
+/* One uploaded file part: staged as it came (its digest kept for the body hash). */
+static int stage_upload(submit_job *j, vg_media *m, const char *param, int k)
+{
+    return stage_bytes(j, m, param, j->up.part[k].bytes, j->up.part[k].len, j->up_sha[k]);
+}
+
+/* The body hash of a submit with uploads and a key: the blanked body, then each part's digest
+ * (hashed here when no medium staged it). */
+static void hash_uploads(submit_job *j)
+{
+    size_t n = strlen(j->hash_text) + 1 + (size_t)j->up.n * 65;
+    char *text = vg_malloc(n + 1), *p = text + snprintf(text, n + 1, "%s\n", j->hash_text);
+    for (int k = 0; k < j->up.n; k++) {
+        if (!j->up_sha[k][0]) vg_sha256_hex(j->up.part[k].bytes, j->up.part[k].len, j->up_sha[k]);
+        p += snprintf(p, (size_t)(text + n + 1 - p), "%s ", j->up_sha[k]);
+    }
+    vg_sha256_hex(text, strlen(text), j->hash);
+    free(text);
 }
 
 /* The staging thread (or the caller's, without a pool): every inline medium, then the news. */
 static void stage_media(void *arg)
 {
     submit_job *j = arg;
-    for (int i = 0; i < j->spec.n_media; i++)
-        if (strncmp(j->spec.media[i].url, "data:", 5) == 0 &&
-            stage_one(j, &j->spec.media[i], j->param[i]))
-            break;
+    for (int i = 0; i < j->spec.n_media && !j->replay_only; i++) {
+        vg_media *m = &j->spec.media[i];
+        int k = upload_index(j, m->url);
+        int rc = k >= 0                             ? stage_upload(j, m, j->param[i], k)
+                 : strncmp(m->url, "data:", 5) == 0 ? stage_data_url(j, m, j->param[i])
+                                                    : 0;
+        if (rc) break;
+    }
+    if (j->hash_text && !j->err.http_status) hash_uploads(j);
     atomic_store(&j->staged, true);
     vg_taskwatch_notify(j->task_id);
     job_release(j);
 }
 
-static bool has_inline_media(const vg_task_spec *s)
+static bool has_inline_media(const submit_job *j)
 {
-    for (int i = 0; i < s->n_media; i++)
-        if (strncmp(s->media[i].url, "data:", 5) == 0) return true;
+    for (int i = 0; i < j->spec.n_media; i++)
+        if (strncmp(j->spec.media[i].url, "data:", 5) == 0 ||
+            upload_index(j, j->spec.media[i].url) >= 0)
+            return true;
     return false;
 }
 
@@ -285,7 +359,9 @@ static int prepare_spec(vg_ctx *c, const json_t *body, const char *default_model
 {
     const vg_api_env *env = c->app;
     vg_err err = {0};
-    vg_spec_opts opts = {.urls = env->urls, .default_model = default_model};
+    vg_spec_opts opts = {.urls = env->urls,
+                         .default_model = default_model,
+                         .upload_prefix = j->up.n ? j->up.prefix : NULL};
     if (vg_spec_parse(body, &opts, &j->spec, &err) != VG_OK) return vg_reply_err(c, &err), -1;
     if (precheck_key(c, &j->spec)) return -1;
     if (check_media(c, body, &j->spec, &err)) return vg_reply_err(c, &err), -1;
@@ -321,14 +397,30 @@ static int idem_replay(vg_ctx *c, const char *idem_key, const char *hash)
     return 1;
 }
 
-/* Hash of what makes two submits "the same": the route and the body with keys sorted. */
-static void body_hash(const char *route, const json_t *body, char out[65])
+/* What makes two submits "the same": the route and the body with keys sorted. The references
+ * to uploads are blanked (their token differs per request; their digests are added later). */
+static char *body_text(const char *route, const json_t *body, const vg_api_uploads *up)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     char *both = vg_asprintf("%s\n%s", route, text ? text : "");
-    vg_sha256_hex(both, strlen(both), out);
-    free(both);
+    size_t n = strlen(up->prefix);
+    for (char *p = both; up->n && (p = strstr(p, up->prefix)); p += n)
+        memset(p, '*', n);
     free(text);
+    return both;
+}
+
+/* Whether the key has a record (its reply to replay, or a 422); replies on a store error. */
+static int idem_recorded(vg_ctx *c, const char *idem_key, bool *found)
+{
+    char stored[65];
+    char *response = NULL;
+    int rc = vg_store_idem_get(c->store, c->key.id, idem_key, vg_now_s() - IDEM_WINDOW_S, stored,
+                               &response);
+    free(response);
+    *found = rc == VG_OK;
+    if (rc == VG_OK || rc == VG_NOTFOUND) return 0;
+    return vg_reply_internal(c), -1;
 }
 
 /* The reply to a submit once the store answered rc (on the request's loop, after the commit). */
@@ -415,6 +507,15 @@ static void finish_submit(vg_ctx *c, submit_job *j, bool batch)
         vg_reply_err(c, &j->err);
         return;
     }
+    if (j->replay_only) {
+        if (idem_replay(c, j->idem_key, j->hash)) return;
+        /* The record left the window while the parts were hashed: the retry goes through. */
+        vg_err e = {0};
+        vg_err_set(&e, 503, "unavailable", "", "the server cannot take this task now; try again");
+        e.retry_after_s = 1;
+        vg_reply_err(c, &e);
+        return;
+    }
     vg_task_spec *s = &j->spec;
     if (s->seed < 0) {
         uint32_t r;
@@ -484,27 +585,53 @@ static void stage_and_park(vg_ctx *c, submit_job *j)
     }
 }
 
+/* The Idempotency-Key of a submit: replayed (or refused) here, or kept in j. Returns 1 when it
+ * replied; with uploads, j->replay_only is set instead of replaying (see the file comment). */
+static int take_idem_key(vg_ctx *c, const json_t *body, const char *route, submit_job *j)
+{
+    const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
+    if (!idem_key) return 0;
+    size_t n = strlen(idem_key);
+    if (n == 0 || n > VG_MAX_IDEMPOTENCY_KEY_BYTES)
+        return vg_reply_error(c, 400, "invalid_parameter", "Idempotency-Key",
+                              "Idempotency-Key must be 1 to %d bytes",
+                              VG_MAX_IDEMPOTENCY_KEY_BYTES),
+               1;
+    char *text = body_text(route, body, &j->up);
+    if (j->up.n) {
+        j->hash_text = text;
+        if (idem_recorded(c, idem_key, &j->replay_only)) return 1;
+    } else {
+        vg_sha256_hex(text, strlen(text), j->hash);
+        free(text);
+        if (idem_replay(c, idem_key, j->hash)) return 1;
+    }
+    j->idem_key = vg_strdup(idem_key);
+    return 0;
+}
+
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
                        vg_reply_fn reply)
 {
-    const char *idem_key = vg_ctx_req_header(c, "idempotency-key");
+    vg_api_uploads none = {.n = 0};
+    return vg_api_submit_uploads(c, body, &none, route, default_model, reply);
+}
+
+int vg_api_submit_uploads(vg_ctx *c, const json_t *body, vg_api_uploads *up, const char *route,
+                          const char *default_model, vg_reply_fn reply)
+{
     submit_job *j = vg_calloc(1, sizeof *j);
     atomic_init(&j->refs, 1);
     j->reply = reply;
-    if (idem_key) {
-        size_t n = strlen(idem_key);
-        if (n == 0 || n > VG_MAX_IDEMPOTENCY_KEY_BYTES) {
-            vg_reply_error(c, 400, "invalid_parameter", "Idempotency-Key",
-                           "Idempotency-Key must be 1 to %d bytes", VG_MAX_IDEMPOTENCY_KEY_BYTES);
-            goto out;
-        }
-        body_hash(route, body, j->hash);
-        if (idem_replay(c, idem_key, j->hash)) goto out;
-        j->idem_key = vg_strdup(idem_key);
-    }
-    if (prepare_spec(c, body, default_model, j)) goto out;
+    j->up = *up;
+    *up = (vg_api_uploads){.n = 0};
+    j->up_sha = vg_calloc(j->up.n ? (size_t)j->up.n : 1, sizeof *j->up_sha);
+    if (take_idem_key(c, body, route, j)) goto out;
+    /* A retry of an upload is not validated: its record answers (see the file comment). */
+    if (!j->replay_only && prepare_spec(c, body, default_model, j)) goto out;
     vg_id_new("task_", j->task_id);
-    if (has_inline_media(&j->spec)) {
+    /* With uploads and a key, the thread completes the hash even when no medium needs it. */
+    if (has_inline_media(j) || j->hash_text) {
         stage_and_park(c, j); /* takes over j's reference */
         return 0;
     }

@@ -15,10 +15,13 @@
  *     encode objects (metadata[seed]=7, input_reference[image_url]=…, images[]=…); "images" given
  *     several times collects into an array; "[]" is only allowed last (arrays of objects, such as
  *     metadata.content, go in a part holding JSON text);
- *   - a file part (it has a filename, or a non-text Content-Type) must be an image and becomes a
- *     base64 data: URL whose media type is the one its magic bytes show (else its "image/…"
- *     Content-Type); so an uploaded input_reference is a first frame and runs through the same
- *     image checks; a file that is not an image is a 400 naming what it is;
+ *   - a file part (it has a filename, or a non-text Content-Type) must be an image (its magic
+ *     bytes show one, or they are unknown and its Content-Type is "image/…"); a file that is not
+ *     an image is a 400 naming what it is. Its bytes are copied once, beside the body, which names
+ *     them by a reference only this request holds (vg_api_uploads): the submit judges and stores
+ *     them off the event loop as it does a data: URL's (same checks, same 400s naming the field),
+ *     so a large upload is never base64-encoded or copied into JSON on the loop. An uploaded
+ *     input_reference is a first frame;
  *   - text parts are strings, except the fields of g_typed (integers, booleans, JSON text), whose
  *     text is converted when it parses; when it does not, it stays a string and the validator names
  *     the field in its usual 400;
@@ -143,8 +146,9 @@ static bool declared_type(const vg_mp_part *p, char mime[64])
 
 /* A file part is an image (the only files the routes take): the bytes decide, and a declared
  * "image/…" type is trusted only for bytes not recognised here (the decoder judges them later).
- * Anything else is refused, saying what the file is and what is accepted. */
-static json_t *data_url(const vg_mp_part *p, const field_path *fp, vg_err *err)
+ * Anything else is refused, saying what the file is and what is accepted. An image becomes the
+ * next upload of up, and its reference the value. */
+static json_t *file_ref(const vg_mp_part *p, const field_path *fp, vg_api_uploads *up, vg_err *err)
 {
     char mime[64];
     bool declared = declared_type(p, mime);
@@ -164,15 +168,14 @@ static json_t *data_url(const vg_mp_part *p, const field_path *fp, vg_err *err)
                           fp->dotted, what),
                NULL;
     }
-    /* One buffer, encoded in place: a large upload is copied as few times as possible on the
-     * event loop (its decoding and storing happen off it, see tasks.c). */
-    size_t head = strlen(mime) + strlen("data:;base64,");
-    char *url = vg_malloc(head + vg_base64_len(p->len) + 1);
-    snprintf(url, head + 1, "data:%s;base64,", mime);
-    vg_base64_encode_to(url + head, p->data, p->len);
-    json_t *j = json_stringn_nocheck(url, head + vg_base64_len(p->len)); /* ASCII */
-    free(url);
-    return j;
+    /* The one copy on the loop: the request's buffer may go before the staging thread is done. */
+    vg_api_upload *u = &up->part[up->n];
+    u->bytes = vg_malloc(p->len + 1); /* + 1: an empty part still gets a buffer */
+    memcpy(u->bytes, p->data, p->len);
+    u->len = p->len;
+    char ref[sizeof up->prefix + 12];
+    snprintf(ref, sizeof ref, "%s%d", up->prefix, up->n++);
+    return json_string(ref);
 }
 
 /* An object or array, as opposed to a plain string such as a URL. */
@@ -203,9 +206,10 @@ static json_t *coerce(json_t *s, field_kind kind)
     return out;
 }
 
-static json_t *part_value(const vg_mp_part *p, const field_path *fp, vg_err *err)
+static json_t *part_value(const vg_mp_part *p, const field_path *fp, vg_api_uploads *up,
+                          vg_err *err)
 {
-    if (is_file_part(p)) return data_url(p, fp, err);
+    if (is_file_part(p)) return file_ref(p, fp, up, err);
     json_t *s = json_stringn((const char *)p->data, p->len);
     if (!s) return vg_err_invalid(err, fp->dotted, "%s must be UTF-8 text", fp->dotted), NULL;
     return coerce(s, kind_of(fp->dotted));
@@ -268,7 +272,7 @@ static bool name_seen_before(const vg_multipart *m, int i)
     return false;
 }
 
-static int add_part(json_t *root, const vg_multipart *m, int i, vg_err *err)
+static int add_part(json_t *root, const vg_multipart *m, int i, vg_api_uploads *up, vg_err *err)
 {
     const vg_mp_part *p = &m->parts[i];
     field_path fp;
@@ -277,12 +281,25 @@ static int add_part(json_t *root, const vg_multipart *m, int i, vg_err *err)
                               (int)(p->name.len > 64 ? 64 : p->name.len), p->name.ptr);
     if (!fp.append && kind_of(fp.dotted) != AS_LIST && name_seen_before(m, i))
         return vg_err_invalid(err, fp.dotted, "%s is given more than once", fp.dotted);
-    json_t *v = part_value(p, &fp, err);
+    json_t *v = part_value(p, &fp, up, err);
     return v ? set_field(root, &fp, v, err) : -1;
 }
 
-/* Parses the multipart body into a JSON submit body; replies and returns -1 on failure. */
-static int form_body(vg_ctx *c, const char *content_type, json_t **out)
+/* References to this request's uploads start with "upload:" and a random token: a client cannot
+ * guess one, so no text it sends names bytes (the submit accepts only this request's prefix). */
+static void new_upload_prefix(vg_api_uploads *up)
+{
+    unsigned char token[16];
+    vg_random_bytes(token, sizeof token);
+    char *p = up->prefix + snprintf(up->prefix, sizeof up->prefix, "upload:");
+    for (size_t i = 0; i < sizeof token; i++)
+        p += snprintf(p, 3, "%02x", token[i]);
+    snprintf(p, 2, ":");
+}
+
+/* Parses the multipart body into a JSON submit body and its uploads (*up, the caller's to free
+ * or hand on); replies and returns -1 on failure. */
+static int form_body(vg_ctx *c, const char *content_type, json_t **out, vg_api_uploads *up)
 {
     char boundary[VG_MP_MAX_BOUNDARY_BYTES + 1];
     if (vg_multipart_boundary(content_type, boundary))
@@ -295,15 +312,20 @@ static int form_body(vg_ctx *c, const char *content_type, json_t **out)
     vg_err err = {0};
     json_t *body = json_object();
     int rc = vg_multipart_parse(c->req->entity.base, c->req->entity.len, boundary, m);
+    if (rc == VG_OK) {
+        new_upload_prefix(up);
+        up->part = vg_calloc((size_t)m->n, sizeof *up->part);
+    }
     if (rc == VG_TOOLARGE)
         vg_err_set(&err, 413, "request_too_large", "", "%s", m->err);
     else if (rc != VG_OK)
         vg_err_set(&err, 400, "invalid_parameter", "", "malformed multipart body: %s", m->err);
     for (int i = 0; rc == VG_OK && i < m->n; i++)
-        if (add_part(body, m, i, &err)) rc = VG_INVALID;
+        if (add_part(body, m, i, up, &err)) rc = VG_INVALID;
     free(m);
     if (rc != VG_OK) {
         json_decref(body);
+        vg_api_uploads_free(up);
         return vg_reply_err(c, &err), -1;
     }
     *out = body;
@@ -321,11 +343,12 @@ static int create_video(vg_ctx *c)
 {
     const char *ct = vg_ctx_req_header(c, "content-type");
     json_t *body = NULL;
-    int rc = vg_multipart_is_form(ct) ? form_body(c, ct, &body)
+    vg_api_uploads up = {.n = 0};
+    int rc = vg_multipart_is_form(ct) ? form_body(c, ct, &body, &up)
                                       : vg_ctx_json_body(c, VG_MAX_JSON_BODY_BYTES, &body);
     if (rc) return 0;
     const vg_model *def = vg_model_at(0);
-    vg_api_submit_task(c, body, "openai", def ? def->name : NULL, video_reply);
+    vg_api_submit_uploads(c, body, &up, "openai", def ? def->name : NULL, video_reply);
     json_decref(body);
     return 0;
 }

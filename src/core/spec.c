@@ -38,6 +38,7 @@ typedef struct {
     const json_t *body, *meta;
     const vg_url_policy *urls;
     const char *default_model;
+    const char *upload_prefix;
     const vg_model *model;
     vg_task_spec *out;
     vg_err *err;
@@ -228,6 +229,8 @@ static int check_url(parse_ctx *c, vg_media_type type, unsigned kinds, const cha
                      const char *param, const char *code)
 {
     kinds &= g_media_rules[type].kinds;
+    if (c->upload_prefix && strncmp(url, c->upload_prefix, strlen(c->upload_prefix)) == 0)
+        return kinds & URL_DATA && type == VG_MEDIA_IMAGE ? 0 : url_error(c, kinds, param, code);
     if (strncmp(url, "data:", 5) == 0)
         return kinds & URL_DATA ? check_data_url(c, type, url, param, code)
                                 : url_error(c, kinds, param, code);
@@ -677,6 +680,7 @@ int vg_spec_parse(const json_t *body, const vg_spec_opts *opts, vg_task_spec *ou
     if (opts) {
         c.urls = &opts->urls;
         c.default_model = opts->default_model;
+        c.upload_prefix = opts->upload_prefix;
     }
     memset(out, 0, sizeof *out);
     out->seed = -1;

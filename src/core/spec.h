@@ -23,6 +23,10 @@
 typedef struct {
     vg_url_policy urls;        /* which web URLs media may name (the operator's fetch policy) */
     const char *default_model; /* used when "model" is absent (OpenAI route); NULL = required */
+    /* An image URL starting with this names a file part of the request, kept aside as raw bytes
+     * (api/videos.c; NULL: none): accepted where a data: image is, its bytes judged by the
+     * caller. The prefix holds a random token of the request, so a client cannot write one. */
+    const char *upload_prefix;
 } vg_spec_opts;
 
 /**
