@@ -18,8 +18,8 @@ const vg_route *vg_api_routes(size_t *n)
         {vg_routes_admin, &vg_routes_admin_n},       {vg_routes_videos, &vg_routes_videos_n},
         {vg_routes_models, &vg_routes_models_n},     {vg_routes_assets, &vg_routes_assets_n},
         {vg_routes_upstream, &vg_routes_upstream_n}, {vg_routes_webhooks, &vg_routes_webhooks_n},
-        {vg_routes_metrics, &vg_routes_metrics_n},
-        {vg_routes_channels, &vg_routes_channels_n}, {vg_routes_console, &vg_routes_console_n},
+        {vg_routes_metrics, &vg_routes_metrics_n},   {vg_routes_channels, &vg_routes_channels_n},
+        {vg_routes_console, &vg_routes_console_n},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof surfaces / sizeof surfaces[0]; i++)
