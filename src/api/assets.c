@@ -34,6 +34,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/taskwatch.h"
 #include "core/presign.h"
@@ -363,18 +364,6 @@ static int check_quota(areq *r, int64_t adding)
                       (long long)used, (long long)quota, (long long)adding);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* DATA/tmp/upload-<id>, then renamed into staging (see the crash note at the top). */
 static int stage_upload(const char *data_dir, const char *tmp_dir, const char *id,
                         const unsigned char *bytes, size_t len, char *staged, size_t staged_len)
@@ -384,7 +373,7 @@ static int stage_upload(const char *data_dir, const char *tmp_dir, const char *i
     vg_asset_staging_path(data_dir, id, staged, staged_len);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
-    int rc = write_all(fd, bytes, len);
+    int rc = vg_write_all(fd, bytes, len);
     if (close(fd)) rc = -1;
     if (rc == 0) rc = rename(tmp, staged);
     if (rc) unlink(tmp);

@@ -361,23 +361,11 @@ int vg_assets_collect_refs(const vg_assets_env *env, vg_store *s, int64_t now)
 
 /* ---- content written for requests ------------------------------------------------------- */
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* The bytes into a new flushed file in DATA/tmp (the slow part, done outside the lock). */
 static int write_tmp(const char *tmp, const unsigned char *bytes, size_t len)
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? -1 : write_all(fd, bytes, len);
+    int rc = fd < 0 ? -1 : vg_write_all(fd, bytes, len);
     if (fd >= 0 && (fsync(fd) | close(fd))) rc = -1;
     if (rc) vg_error("assets: cannot write %s: %s", tmp, strerror(errno));
     return rc;

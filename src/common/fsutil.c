@@ -48,21 +48,25 @@ int vg_rm_rf(const char *path)
     return rc;
 }
 
+int vg_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int vg_write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
     char *tmp = vg_asprintf("%s.tmp%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     int rc = -1;
-    if (fd < 0) goto out;
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto out;
-        p += w;
-        left -= (size_t)w;
-    }
+    if (fd < 0 || vg_write_all(fd, data, len)) goto out;
     if (fsync(fd) || close(fd)) {
         fd = -1;
         goto out;
