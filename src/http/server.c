@@ -49,6 +49,7 @@
 #include "http/keycache.h"
 #include "http/defer.h"
 #include "http/longpoll.h"
+#include "http/reqbuf.h"
 #include "http/reqhead.h"
 
 #include <arpa/inet.h>
@@ -485,6 +486,7 @@ int vg_server_watch_client(h2o_req_t *req, void (*gone)(void *ud), void *ud)
     if (!c) return -1;
     c->gone = gone;
     c->gone_ud = ud;
+    vg_reqbuf_shrink(req, c->sock); /* h2o is not reading it now: see http/reqbuf.h */
     h2o_socket_read_start(c->sock, on_parked_read);
     return 0;
 }

@@ -95,7 +95,7 @@ class Server:
             "VIDGATE_ADMIN_KEY": self.admin_key,
             "VIDGATE_RENDER_WORKERS": "2",
             "VIDGATE_THREADS": "2",
-            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23:max_free_fill_size=65536",
             "LSAN_OPTIONS": "print_suppressions=0:suppressions=" + os.path.join(ROOT, "tests", "lsan.supp"),
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
         })
