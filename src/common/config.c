@@ -104,6 +104,12 @@ static void defaults(vg_config *c)
     snprintf(c->access_log, sizeof c->access_log, "on");
     c->retention_s = 7 * 24 * 3600;
     c->task_lease_s = VG_TASK_LEASE_MS / 1000;
+    /* The node name: host:pid (the store's default too, store/open.c), so a restarted process is
+     * a new node and recognises its previous life's leases as dead. */
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    snprintf(c->node, sizeof c->node, "%.100s:%ld", host, (long)getpid());
     c->max_connections = VG_MAX_CONNECTIONS;
     c->max_connections_per_ip = VG_MAX_CONNECTIONS_PER_IP;
     c->header_timeout_ms = VG_HEADER_TIMEOUT_MS;

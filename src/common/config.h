@@ -31,7 +31,7 @@ typedef struct {
     char database[1024]; /* PostgreSQL URL / key=value, or SQLite path; "" = DATA/vidgate.db */
     char content[1024];  /* content location (net/content.h); "" = DATA/files */
     char store[32];      /* store backend (store/open.c); "" = chosen by database */
-    char node[128];      /* name this process holds its leases under; "" = host:pid */
+    char node[128];      /* this node in logs, leases, metrics; default host:pid */
     char config_file[1024];
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
     char currency[8];

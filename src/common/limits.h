@@ -77,7 +77,7 @@
  * task runs or its result is published, so a node that dies gives its renders back within it. */
 #define VG_TASK_LEASE_MS       20000
 #define VG_TASK_LEASE_MIN_MS   3000 /* a shorter task_lease_s is raised to this */
-#define VG_MAX_TASK_ATTEMPTS   5 /* claims of one task; a crash mid-render counts */
+#define VG_MAX_TASK_ATTEMPTS   5    /* claims of one task; a crash mid-render counts */
 #define VG_MAX_RENDER_WORKERS  64
 #define VG_DEFAULT_RETENTION_S (7 * 24 * 3600)
 

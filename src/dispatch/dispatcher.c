@@ -43,13 +43,13 @@
 
 struct vg_dispatch {
     vg_dispatch_env env;
-    vg_media_env media;         /* what a render may load, built from env */
-    vg_pool *pool;              /* the render workers */
-    atomic_llong next_sweep_ms; /* whichever idle worker passes this time sweeps */
-    int64_t sweep_every_ms;     /* a quarter of the retention, within 1..30 s */
-    vg_upstream *up;            /* routing and upstream channels */
-    int64_t lease_ms;           /* of a claim (task_lease_s) */
-    vg_renew *renew;            /* keeps the claims' leases */
+    vg_media_env media;          /* what a render may load, built from env */
+    vg_pool *pool;               /* the render workers */
+    atomic_llong next_sweep_ms;  /* whichever idle worker passes this time sweeps */
+    int64_t sweep_every_ms;      /* a quarter of the retention, within 1..30 s */
+    vg_upstream *up;             /* routing and upstream channels */
+    int64_t lease_ms;            /* of a claim (task_lease_s) */
+    vg_renew *renew;             /* keeps the claims' leases */
     atomic_llong next_expire_ms; /* whichever idle worker passes this time re-queues expired */
 };
 

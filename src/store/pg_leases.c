@@ -24,14 +24,13 @@ vg_status vg_pg_lease_hold(vg_store *base, const char *name, int64_t now_ms, int
     vg_pg *s = vg_pgs(base);
     int changes = 0;
     *held = false;
-    vg_status rc = vg_pg_exec(s,
-                              "INSERT INTO leases (name, owner, until_ms) VALUES ($1, $2, $3) "
-                              "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
-                              "until_ms = excluded.until_ms "
-                              "WHERE leases.owner = excluded.owner OR leases.until_ms < $4",
-                              PG_ARGS(PG_T(name), PG_T(s->node), PG_I(now_ms + ttl_ms),
-                                      PG_I(now_ms)),
-                              &changes);
+    vg_status rc = vg_pg_exec(
+        s,
+        "INSERT INTO leases (name, owner, until_ms) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+        "until_ms = excluded.until_ms "
+        "WHERE leases.owner = excluded.owner OR leases.until_ms < $4",
+        PG_ARGS(PG_T(name), PG_T(s->node), PG_I(now_ms + ttl_ms), PG_I(now_ms)), &changes);
     if (rc == VG_OK) *held = changes == 1;
     return rc;
 }

@@ -14,14 +14,13 @@ vg_status vg_sq_lease_hold(vg_store *base, const char *name, int64_t now_ms, int
     vg_sqlite *s = vg_sq(base);
     int changes = 0;
     *held = false;
-    vg_status rc = vg_sq_exec(s,
-                              "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3) "
-                              "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
-                              "until_ms = excluded.until_ms "
-                              "WHERE leases.owner = excluded.owner OR leases.until_ms < ?4",
-                              SQ_ARGS(SQ_T(name), SQ_T(s->node), SQ_I(now_ms + ttl_ms),
-                                      SQ_I(now_ms)),
-                              &changes);
+    vg_status rc = vg_sq_exec(
+        s,
+        "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+        "until_ms = excluded.until_ms "
+        "WHERE leases.owner = excluded.owner OR leases.until_ms < ?4",
+        SQ_ARGS(SQ_T(name), SQ_T(s->node), SQ_I(now_ms + ttl_ms), SQ_I(now_ms)), &changes);
     if (rc == VG_OK) *held = changes == 1;
     return rc;
 }

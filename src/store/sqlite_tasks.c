@@ -302,15 +302,14 @@ vg_status vg_sq_task_progress(vg_store *base, const char *id, int attempt, int p
     vg_sqlite *s = vg_sq(base);
     /* Only the claim that holds the lease: this node's, and the same claim (a task re-claimed
      * after its lease expired has more attempts, even when this node claimed it again). */
-    return vg_sq_change(s,
-                        "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
-                        "updated_at = CASE WHEN ?1 > progress THEN ?3 ELSE updated_at END "
-                        "WHERE id = ?4 AND " SQ_STATUS_IN(
-                            "status", 5) " AND lease_owner = ?6 AND attempts = ?7",
-                        SQ_ARGS(SQ_I(progress), SQ_I(lease_until_ms), SQ_I(lease_until_ms / 1000),
-                                SQ_T(id), SQ_I(vg_task_op_from(VG_TASK_OP_PROGRESS)),
-                                SQ_T(s->node), SQ_I(attempt)),
-                        VG_CONFLICT);
+    return vg_sq_change(
+        s,
+        "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
+        "updated_at = CASE WHEN ?1 > progress THEN ?3 ELSE updated_at END "
+        "WHERE id = ?4 AND " SQ_STATUS_IN("status", 5) " AND lease_owner = ?6 AND attempts = ?7",
+        SQ_ARGS(SQ_I(progress), SQ_I(lease_until_ms), SQ_I(lease_until_ms / 1000), SQ_T(id),
+                SQ_I(vg_task_op_from(VG_TASK_OP_PROGRESS)), SQ_T(s->node), SQ_I(attempt)),
+        VG_CONFLICT);
 }
 
 vg_status vg_sq_task_requeue(vg_store *base, const char *id, bool orderly, int64_t now)

@@ -372,9 +372,11 @@ vg_status vg_sq_upstream_takeover(vg_store *base, int64_t now_ms, int64_t *n)
         s,
         "UPDATE tasks SET next_poll_at = ?1, lease_owner = ?2 WHERE next_poll_at > ?1 AND "
         "lease_owner != ?2 AND id IN (SELECT u.task_id FROM upstream_tasks u WHERE "
-        "(u.open = 1 OR " SQ_STATUS_IN("tasks.status", 3) ") AND (u.upstream_id != '' OR "
-        "tasks.status != ?4 OR EXISTS (SELECT 1 FROM upstream_attempts a WHERE "
-        "a.id = u.attempt_id AND a.ended_at > 0)))",
+        "(u.open = 1 OR " SQ_STATUS_IN(
+            "tasks.status",
+            3) ") AND (u.upstream_id != '' OR "
+               "tasks.status != ?4 OR EXISTS (SELECT 1 FROM upstream_attempts a WHERE "
+               "a.id = u.attempt_id AND a.ended_at > 0)))",
         SQ_ARGS(SQ_I(now_ms), SQ_T(s->node),
                 SQ_I(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED)),
                 SQ_T(vg_task_status_name(VG_TASK_DISPATCHING))),
