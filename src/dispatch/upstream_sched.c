@@ -37,6 +37,7 @@
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/settle.h"
 
 #include <stdio.h>
@@ -310,6 +311,7 @@ static bool hold_lead(vg_upstream *u, vg_store *s)
     if (rc != VG_OK) {
         if (u->leader && now >= u->lead_until) {
             u->leader = false;
+            vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
             vg_warn("upstream: node %s stops planning upstream work (lease not renewed)",
                     u->env.cfg->node);
         }
@@ -319,13 +321,16 @@ static bool hold_lead(vg_upstream *u, vg_store *s)
         u->lead_until = now + VG_UPSTREAM_LEADER_TTL_MS;
         if (!u->leader) {
             u->leader = true;
+            vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, 1);
             take_over(u, s, now);
         }
         return true;
     }
-    if (u->leader)
+    if (u->leader) {
         vg_info("upstream: node %s stops planning upstream work (another node holds the lease)",
                 u->env.cfg->node);
+        vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
+    }
     u->leader = false;
     return false;
 }
@@ -344,6 +349,7 @@ void vg_ups_sched_end(void *ud, void *state)
     /* An orderly stop: another node need not wait for the lease to expire. */
     if (u->leader && vg_store_lease_release(state, LEADER_LEASE) == VG_OK)
         vg_info("upstream: node %s gives up planning upstream work", u->env.cfg->node);
+    if (u->leader) vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
     u->leader = false;
     vg_store_close(state);
 }
