@@ -81,7 +81,7 @@ typedef struct {
      * PostgreSQL backend; anything else is the path of a SQLite database; NULL or "" = the
      * default SQLite file in data_dir. */
     const char *database;
-    const char *node; /* owner name of this process's leases; NULL or "" = the host name */
+    const char *node; /* owner name of this process's leases; NULL or "" = "<host>:<pid>" */
 } vg_store_options;
 
 /** Whether a `database` value names a PostgreSQL database (see vg_store_options). */
