@@ -2,7 +2,9 @@
 keys, money and tasks are shared, each task is rendered once by one of them, both sign links with
 one presigning secret, and the shared ledger audits clean. With an Ark channel (the simulator),
 one node (the leader) makes every upstream call for both, each task is created upstream once, and
-when the leader is killed (-9) the other takes its upstream work over and finishes it."""
+when the leader is killed (-9) the other takes its upstream work over and finishes it; with a
+local channel beside the Ark one, the follower's local tasks are routed by the leader and rendered
+at once."""
 import json
 import os
 import re
@@ -11,7 +13,7 @@ import unittest
 import urllib.request
 
 from harness import USE_PG, VIDGATED, Server, store_args
-from test_ark import FAST, SIM_KEY, Sim, channel
+from test_ark import FAST, PRO, SIM_KEY, UP_FAST, Sim, channel
 import subprocess
 
 
@@ -147,6 +149,35 @@ class UpstreamLeaderTest(unittest.TestCase):
         self.assertEqual(rb.get("create", 0), 0, rb)  # nothing resubmitted by the new leader
         print("  node-b led %.1f s after the kill; finished the rest with %s (%.0f s in all)" %
               (took, rb, time.time() - started))
+
+    def test_mixed_channels_local_tasks_of_a_follower(self):
+        # A local channel beside the Ark one: the leader routes every queued task, those of the
+        # follower too; a local one is rendered by either node's render pool, at once.
+        conf = {"channels": [{"name": "local", "type": "local"},
+                             channel(self.sim, priority=10, models={FAST: UP_FAST})]}
+        for srv in (self.a, self.b):
+            with open(os.path.join(srv.data, "vidgate.json"), "w") as f:
+                json.dump(conf, f)
+            st, _, j = srv.api("POST", "/admin/reload", key=self.a.admin_key)
+            self.assertEqual(st, 200, j)
+        kid, key = self.a.new_key("mixed", "50.00")
+        local, remote = [], []
+        for i in range(4):
+            st, _, j = self.b.submit(key, model=PRO, prompt="local on the follower %d" % i)
+            self.assertEqual(st, 200, j)
+            local.append(j["id"])
+            st, _, j = self.b.submit(key, model=FAST, prompt="ark on the follower %d" % i)
+            self.assertEqual(st, 200, j)
+            remote.append(j["id"])
+        started = time.time()
+        tasks = [self.b.wait_task(t, key, timeout=60) for t in local + remote]
+        self.assertEqual({t["status"] for t in tasks}, {"completed"}, tasks)
+        chans = dict(self.a.sql("SELECT id, channel FROM tasks WHERE key_id = ?", (kid,)))
+        self.assertEqual({chans[t] for t in local}, {"local"})
+        self.assertEqual({chans[t] for t in remote}, {"ark-a"})
+        self.assertEqual(upstream_requests(self.b), {})
+        print("\n  4 local + 4 Ark tasks submitted on the follower, done in %.1f s" %
+              (time.time() - started))
 
 
 if __name__ == "__main__":
