@@ -412,6 +412,7 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     char err[256];
     g_cfg = cfg;
     vg_metrics_init(cfg->currency);
+    vg_metrics_node(cfg->node);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = cfg->render_workers > 0 ? cfg->render_workers : (int)(cores > 0 ? cores : 1);
     int loops = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1), max_conns;

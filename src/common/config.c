@@ -44,7 +44,7 @@ static const opt options[] = {
     {"store", "VIDGATE_STORE", S(store),
      "store backend: sqlite or postgresql (default: chosen by database)"},
     {"node", "VIDGATE_NODE", S(node),
-     "name of this node's leases in a shared store (default: the host name)"},
+     "name of this node in logs, leases and metrics of a shared store (default: host:pid)"},
     {"public_url", "VIDGATE_PUBLIC_URL", S(public_url), "base URL of presigned links"},
     {"currency", "VIDGATE_CURRENCY", S(currency), "currency of balances and prices"},
     {"log_level", "VIDGATE_LOG_LEVEL", S(log_level), "debug, info, warn or error"},
@@ -55,6 +55,9 @@ static const opt options[] = {
     {"render_workers", "VIDGATE_RENDER_WORKERS", N(T_INT, render_workers),
      "local renders at once (0 = one per core)"},
     {"retention_s", "VIDGATE_RETENTION_S", N(T_I64, retention_s), "seconds results are kept"},
+    {"task_lease_s", "VIDGATE_TASK_LEASE_S", N(T_I64, task_lease_s),
+     "seconds a render's lease lasts (renewed every third of it); another node takes over a dead "
+     "node's renders after it"},
     {"allow_http_fetch", "VIDGATE_ALLOW_HTTP_FETCH", N(T_BOOL, allow_http_fetch),
      "accept http:// media URLs"},
     {"allow_private_fetch", "VIDGATE_ALLOW_PRIVATE_FETCH", N(T_BOOL, allow_private_fetch),
@@ -100,6 +103,13 @@ static void defaults(vg_config *c)
     snprintf(c->log_format, sizeof c->log_format, "text");
     snprintf(c->access_log, sizeof c->access_log, "on");
     c->retention_s = 7 * 24 * 3600;
+    c->task_lease_s = VG_TASK_LEASE_MS / 1000;
+    /* The node name: host:pid (the store's default too, store/open.c), so a restarted process is
+     * a new node and recognises its previous life's leases as dead. */
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    snprintf(c->node, sizeof c->node, "%.100s:%ld", host, (long)getpid());
     c->max_connections = VG_MAX_CONNECTIONS;
     c->max_connections_per_ip = VG_MAX_CONNECTIONS_PER_IP;
     c->header_timeout_ms = VG_HEADER_TIMEOUT_MS;

@@ -31,7 +31,7 @@ typedef struct {
     char database[1024]; /* PostgreSQL URL / key=value, or SQLite path; "" = DATA/vidgate.db */
     char content[1024];  /* content location (net/content.h); "" = DATA/files */
     char store[32];      /* store backend (store/open.c); "" = chosen by database */
-    char node[128];      /* name this process holds its leases under; "" = the host name */
+    char node[128];      /* this node in logs, leases, metrics; default host:pid */
     char config_file[1024];
     char public_url[512]; /* base of presigned URLs; "" = http://LISTEN */
     char currency[8];
@@ -42,6 +42,7 @@ typedef struct {
     int threads;                /* HTTP event loops; 0 = one per core */
     int render_workers;         /* local engine renders at once; 0 = one per core */
     int64_t retention_s;        /* how long results are kept */
+    int64_t task_lease_s;       /* a render's lease (renewed every third of it) */
     bool allow_http_fetch;      /* accept http:// media URLs (tests, closed networks) */
     bool allow_private_fetch;   /* accept loopback/private destinations (tests) */
     int max_connections;        /* lowered at start to fit the descriptor limit */

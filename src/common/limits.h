@@ -74,8 +74,11 @@
 #define VG_IMAGE_MAX_SIDE_PX 6000
 
 /* Tasks and dispatch */
-#define VG_TASK_LEASE_MS       60000
-#define VG_MAX_TASK_ATTEMPTS   5 /* claims of one task; a crash mid-render counts */
+/* A claimed render's lease (the default of task_lease_s): renewed every third of it while the
+ * task runs or its result is published, so a node that dies gives its renders back within it. */
+#define VG_TASK_LEASE_MS       20000
+#define VG_TASK_LEASE_MIN_MS   3000 /* a shorter task_lease_s is raised to this */
+#define VG_MAX_TASK_ATTEMPTS   5    /* claims of one task; a crash mid-render counts */
 #define VG_MAX_RENDER_WORKERS  64
 #define VG_DEFAULT_RETENTION_S (7 * 24 * 3600)
 
@@ -125,6 +128,12 @@
 #define VG_UPSTREAM_LOOKUP_PAGES    5   /* list pages searched for a lost submit */
 #define VG_UPSTREAM_MAX_BACKOFF_MS  300000
 #define VG_UPSTREAM_TOKEN_BYTES     64 /* safety_identifier we send (Ark's cap is not published) */
+/* The "upstream" leader lease (store lease_hold): one node of a shared store plans upstream work
+ * while it holds it; another takes over within this long after the leader dies. */
+#define VG_UPSTREAM_LEADER_TTL_MS 10000
+/* A job's lease on its rows (a poll, download, lookup or cancel), at most: what a restarted node
+ * or a new leader waits for at worst (a submit's lease is its call's, see upstream_sched.c). */
+#define VG_UPSTREAM_JOB_LEASE_MAX_MS 30000
 
 /* Metrics (GET /metrics; common/metrics.h) */
 #define VG_METRICS_MAX_ROUTES      128  /* route templates counted apart (the table has ~60) */

@@ -120,6 +120,9 @@ static const struct {
     [VG_MG_RENDERS] = {"vidgate_renders_in_progress", "Local renders running now."},
     [VG_MG_LONGPOLLS] = {"vidgate_longpoll_waiting",
                          "Requests parked by ?wait= until their task changes."},
+    [VG_MG_UPSTREAM_LEADER] = {"vidgate_upstream_leader",
+                               "1 while this node plans the upstream work of its store (it holds "
+                               "the upstream lease), else 0."},
 };
 
 static const char *const up_kind[VG_MU_KIND_COUNT] = {"create", "get", "list", "delete",
@@ -141,6 +144,7 @@ static _Atomic int n_chans;
 static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int64_t captured_micro;
 static char currency[16];
+static char node_name[128]; /* set once at start, before any /metrics request */
 static double start_time_s;
 
 /* ---- updates ---------------------------------------------------------------------------- */
@@ -269,6 +273,11 @@ static double boot_time_s(void)
         if (!strncmp(line, "btime ", 6)) bt = strtod(line + 6, NULL);
     fclose(fp);
     return bt;
+}
+
+void vg_metrics_node(const char *node)
+{
+    snprintf(node_name, sizeof node_name, "%s", node ? node : "");
 }
 
 void vg_metrics_init(const char *cur)
@@ -547,6 +556,9 @@ static void write_process(vg_metrics_out *o)
     const char *lv[] = {"version", VG_METRICS_VERSION, "compiler", VG_METRICS_COMPILER};
     out_series(o, "vidgate_build_info", lv, 2);
     out_printf(o, " 1\n");
+    vg_metrics_family(o, "vidgate_node_info", "gauge",
+                      "Always 1; the label is this node's name (--node) in a shared store.");
+    vg_metrics_sample(o, "vidgate_node_info", "node", node_name, 1);
     vg_metrics_family(o, "process_start_time_seconds", "gauge",
                       "Start time of the process since unix epoch in seconds.");
     vg_metrics_sample(o, "process_start_time_seconds", NULL, NULL, start_time_s);

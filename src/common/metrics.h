@@ -43,8 +43,9 @@ typedef enum {
 
 /* Gauges this process keeps up to date. */
 typedef enum {
-    VG_MG_RENDERS,   /* vidgate_renders_in_progress */
-    VG_MG_LONGPOLLS, /* vidgate_longpoll_waiting */
+    VG_MG_RENDERS,         /* vidgate_renders_in_progress */
+    VG_MG_LONGPOLLS,       /* vidgate_longpoll_waiting */
+    VG_MG_UPSTREAM_LEADER, /* vidgate_upstream_leader: 1 while this node plans upstream work */
     VG_MG_COUNT
 } vg_metric_gauge;
 
@@ -77,6 +78,8 @@ typedef enum {
 
 /** Records the process start (for uptime families) and the currency of money families. */
 void vg_metrics_init(const char *currency);
+/** The node name (vidgate_node_info{node=…}), so that series of many nodes tell them apart. */
+void vg_metrics_node(const char *node);
 
 /** Registers the route table: route i is methods[i] + patterns[i] (strings that live as long as
  *  the process, e.g. the route table's literals). Later calls replace the table. */

@@ -12,15 +12,17 @@
  * connection. A worker claims the oldest queued task meant for the local engine (an atomic
  * UPDATE … RETURNING: two workers, or two processes on one database, never get the same task),
  * runs it on the local channel's provider (through the channel table, like every provider) with a
- * lease that progress reports extend, moves the result files into place, then commits completion
+ * lease that the lease keeper (renew.h) renews every third of task_lease_s, moves the result files
+ * into place, then commits completion
  * (status + usage + capture + release) in one transaction. Files are moved before the commit, so
  * a committed "completed" always has its files; a crash between the two leaves files that the
  * retried render replaces. An idle worker also sweeps expired results (retention).
  *
  * Wake-up: vg_dispatch_notify() after a submit commits (or a callback arrives), and the upstream
  * scheduler when it routes a task to the local channel; otherwise idle workers look every second.
- * Crash recovery: at start every task left `running` by a previous process is re-queued (the store
- * is single-node SQLite; a shared store would use lease expiry instead), and renders restart.
+ * Crash recovery: at start every task left `running` by a dead process (this node's previous life,
+ * store.h) is re-queued, and renders restart; while running, idle workers re-queue tasks whose
+ * lease expired (another node died), so some node renders them again within about a lease.
  * Shutdown: vg_dispatch_stop() makes running renders abort at their next progress report and puts
  * their tasks back in the queue, so nothing is lost on SIGTERM either.
  * A task interrupted more than VG_MAX_TASK_ATTEMPTS times is failed (a poison input must not loop).

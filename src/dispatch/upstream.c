@@ -18,7 +18,8 @@ vg_upstream *vg_upstream_start(const vg_dispatch_env *env, vg_channels *set,
                                void (*notify_local)(void *ud), void *ud, char *err, size_t errlen)
 {
     vg_store *s = env->open_store(env->store_ud);
-    if (!s || vg_store_upstream_recover(s, vg_now_ms()) != VG_OK) {
+    if (!s || vg_store_upstream_recover(s, vg_now_ms()) != VG_OK ||
+        vg_store_lease_recover(s) != VG_OK) {
         snprintf(err, errlen, "upstream: cannot recover upstream tasks");
         vg_store_close(s);
         vg_channels_unref(set);

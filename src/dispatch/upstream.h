@@ -3,6 +3,9 @@
  * on upstream (Ark) channels from submit to a final status.
  *
  * Design (what runs where):
+ *   - One node of a shared store plans: the scheduler runs rounds only while it holds the store's
+ *     "upstream" lease (upstream_sched.c), so polls are batched and request budgets hold for the
+ *     whole cluster; the other nodes' schedulers wait for the lease, and their workers stay idle.
  *   - One scheduler thread, with its own store connection, runs a round every 100 ms while an
  *     upstream channel is configured or the last round found work (every 500 ms otherwise), and
  *     at once whenever vg_upstream_notify() is called (a submit committed, a callback arrived, a
@@ -28,7 +31,9 @@
  *     task is due at once (upstream_recover): dispatching without an upstream id is resolved
  *     through the list endpoint before any resubmission, running ones are re-polled, finalizing
  *     ones are downloaded again. Shutdown drops queued jobs (their leases expire; the next start
- *     makes them due) and waits for running ones, whose HTTP calls are aborted.
+ *     makes them due) and waits for running ones, whose HTTP calls are aborted. A node that takes
+ *     the leader lease over makes the other nodes' schedules due at once (upstream_takeover),
+ *     except submits whose call may still be in flight.
  *
  * Policy (the README's "Channels / Ark upstream" section says the same for operators):
  *   submit outcome  unsendable (an input cannot be put into the request: an asset whose bytes are

@@ -80,8 +80,10 @@ struct vg_upstream {
     vg_ups_job *head, *tail;
     int queued, queue_cap;
     vg_inflight *busy;
-    vg_pool *sched;   /* one thread: the rounds */
-    vg_pool *workers; /* upstream_workers threads: the jobs */
+    bool leader;        /* the scheduler holds the "upstream" lease (scheduler thread only) */
+    int64_t lead_until; /* wall ms: when the lease it holds ends (scheduler thread only) */
+    vg_pool *sched;     /* one thread: the rounds */
+    vg_pool *workers;   /* upstream_workers threads: the jobs */
 };
 
 /* A worker thread's own connections. */

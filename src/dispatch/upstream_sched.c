@@ -18,6 +18,17 @@
  * Pace: a round runs at once when vg_upstream_notify() was called since the last one began,
  * otherwise ROUND_BUSY_MS after the previous one while upstream channels exist or the round found
  * work, ROUND_IDLE_MS when neither.
+ *
+ * One planner per store: rounds run only while this node holds the store's lease "upstream"
+ * (store.h lease_hold; VG_UPSTREAM_LEADER_TTL_MS, renewed once half of it is gone), so that with
+ * many nodes on one database a due task is polled by one node, polls are batched over the whole
+ * cluster and each channel's request budget holds for the cluster. Other nodes' schedulers only
+ * try to take the lease every ROUND_IDLE_MS; their render pools still claim local tasks, which
+ * the leader routes (or, with only local channels, nobody needs to route). A node that takes the
+ * lease makes the work other nodes had scheduled due at once (upstream_takeover: a dead leader's
+ * polls, downloads and cleanups wait for no job lease), except a submit whose call may still be
+ * in flight, which keeps its attempt's lease and is then looked up by its client token. An
+ * orderly stop gives the lease up, so another node takes over in its next idle round.
  */
 #include "dispatch/upstream_int.h"
 
@@ -26,6 +37,7 @@
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/settle.h"
 
 #include <stdio.h>
@@ -36,6 +48,7 @@
 #define ROUND_IDLE_MS 500
 #define ROUTE_LIMIT   200
 #define DUE_LIMIT     1000
+#define LEADER_LEASE  "upstream"
 
 /* Records the write-ahead attempt and queues the submit. */
 static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx, vg_up_row *r)
@@ -60,6 +73,8 @@ static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx
                        .client_token = token,
                        .callback_token = r->callback_token[0] ? r->callback_token : cb,
                        .now_ms = now,
+                       /* the call may wait in the queue for up to one timeout (the worker does
+                        * not start it later: upstream_submit.c) and then take another */
                        .lease_until_ms = now + 2 * ch->timeout_ms + 5000};
     if (vg_store_upstream_begin(s, &a) != VG_OK) return; /* cancelled meanwhile */
     vg_ups_job *j = vg_ups_job_new(set, VG_UPS_SUBMIT, idx, 1);
@@ -74,6 +89,7 @@ static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx
     snprintf(jr->upstream_model, sizeof jr->upstream_model, "%s", model);
     snprintf(jr->callback_token, sizeof jr->callback_token, "%s", a.callback_token);
     jr->attempt_started_ms = now;
+    jr->next_poll_at = a.lease_until_ms;
     vg_ups_enqueue(u, s, j, 0);
 }
 
@@ -118,14 +134,18 @@ static void route(vg_upstream *u, vg_store *s, vg_channels *set, int64_t *active
     free(rows);
 }
 
-/* Lease per kind: long enough for the job's calls, short enough to recover from a lost job. */
+/* Lease per kind: long enough for the job's calls, short enough to recover from a lost job, and
+ * at most VG_UPSTREAM_JOB_LEASE_MAX_MS. A job that outlives its lease is still not planned again
+ * by this node (its rows are in flight), and none of these calls creates anything upstream, so a
+ * second look by another node after a crash is harmless. */
 static int64_t lease_for(vg_ups_kind kind, const vg_channel *ch)
 {
     long t = ch ? ch->timeout_ms : VG_UPSTREAM_TIMEOUT_MS;
-    if (kind == VG_UPS_FINALIZE) return 2 * VG_FETCH_TIMEOUT_MS + 10000;
+    int64_t ms = 3 * (int64_t)t + 5000;
+    if (kind == VG_UPS_FINALIZE) ms = 2 * VG_FETCH_TIMEOUT_MS + 10000;
     if (kind == VG_UPS_RESOLVE || kind == VG_UPS_CLEANUP)
-        return (VG_UPSTREAM_LOOKUP_PAGES + 2) * (int64_t)t + 5000;
-    return 3 * (int64_t)t + 5000;
+        ms = (VG_UPSTREAM_LOOKUP_PAGES + 2) * (int64_t)t + 5000;
+    return ms < VG_UPSTREAM_JOB_LEASE_MAX_MS ? ms : VG_UPSTREAM_JOB_LEASE_MAX_MS;
 }
 
 /* Queues jobs of rows[i] and the rows after it on the same channel that want[] (up to batch a
@@ -271,6 +291,50 @@ static bool round_once(vg_upstream *u, vg_store *s)
     return work > 0 || upstream;
 }
 
+/* This node became the leader: other nodes' schedules are due now (see the note above). */
+static void take_over(vg_upstream *u, vg_store *s, int64_t now)
+{
+    int64_t n = 0;
+    vg_store_upstream_takeover(s, now, &n);
+    vg_info("upstream: node %s now plans upstream work (leader; %lld task(s) taken over)",
+            u->env.cfg->node, (long long)n);
+}
+
+/* Whether this node holds the leader lease for this round: taken or renewed when half of it is
+ * gone. A store that fails keeps a lease still running, and a round is skipped. */
+static bool hold_lead(vg_upstream *u, vg_store *s)
+{
+    int64_t now = vg_now_ms();
+    if (u->leader && now < u->lead_until - VG_UPSTREAM_LEADER_TTL_MS / 2) return true;
+    bool held = false;
+    vg_status rc = vg_store_lease_hold(s, LEADER_LEASE, now, VG_UPSTREAM_LEADER_TTL_MS, &held);
+    if (rc != VG_OK) {
+        if (u->leader && now >= u->lead_until) {
+            u->leader = false;
+            vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
+            vg_warn("upstream: node %s stops planning upstream work (lease not renewed)",
+                    u->env.cfg->node);
+        }
+        return false;
+    }
+    if (held) {
+        u->lead_until = now + VG_UPSTREAM_LEADER_TTL_MS;
+        if (!u->leader) {
+            u->leader = true;
+            vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, 1);
+            take_over(u, s, now);
+        }
+        return true;
+    }
+    if (u->leader) {
+        vg_info("upstream: node %s stops planning upstream work (another node holds the lease)",
+                u->env.cfg->node);
+        vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
+    }
+    u->leader = false;
+    return false;
+}
+
 void *vg_ups_sched_start(void *ud)
 {
     vg_upstream *u = ud;
@@ -281,11 +345,17 @@ void *vg_ups_sched_start(void *ud)
 
 void vg_ups_sched_end(void *ud, void *state)
 {
-    (void)ud;
+    vg_upstream *u = ud;
+    /* An orderly stop: another node need not wait for the lease to expire. */
+    if (u->leader && vg_store_lease_release(state, LEADER_LEASE) == VG_OK)
+        vg_info("upstream: node %s gives up planning upstream work", u->env.cfg->node);
+    if (u->leader) vg_metrics_gauge_add(VG_MG_UPSTREAM_LEADER, -1);
+    u->leader = false;
     vg_store_close(state);
 }
 
 int vg_ups_sched_step(void *ud, void *state)
 {
+    if (!hold_lead(ud, state)) return ROUND_IDLE_MS;
     return round_once(ud, state) ? ROUND_BUSY_MS : ROUND_IDLE_MS;
 }

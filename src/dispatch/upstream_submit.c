@@ -127,6 +127,15 @@ void vg_ups_run_submit(vg_ups_worker *w, vg_ups_job *j)
         vg_ups_close(w->s, r);
         goto out;
     }
+    if (vg_now_ms() + ch->timeout_ms > r->next_poll_at) {
+        /* The call could outlast the attempt's lease (the job waited in the queue too long):
+         * once the lease ends, a scheduler (another node's, maybe) looks the attempt up and
+         * submits again when it finds nothing, so a call still in flight then could create the
+         * task twice. Not sent; the lookup finds nothing and it is submitted again. */
+        vg_info("task %s: submit to %s not sent (its attempt lease is nearly over)", r->task_id,
+                ch->name);
+        goto out;
+    }
     char id[128] = "";
     vg_up_submit o = {.upstream_model = r->upstream_model,
                       .client_token = r->client_token,

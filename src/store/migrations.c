@@ -214,6 +214,13 @@ static const vg_migration migrations[] = {
      "CREATE TABLE settings ("
      "  name TEXT PRIMARY KEY,"
      "  value TEXT NOT NULL);"},
+    {9, "named leases",
+     /* A name at most one node holds at a time, until until_ms (unix ms): the upstream
+      * scheduler's leadership (lease_hold). */
+     "CREATE TABLE leases ("
+     "  name TEXT PRIMARY KEY,"
+     "  owner TEXT NOT NULL,"
+     "  until_ms INTEGER NOT NULL);"},
 };
 
 const vg_migration *vg_migrations(int *n)

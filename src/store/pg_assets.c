@@ -360,10 +360,14 @@ vg_status vg_pg_asset_recover(vg_store *base, int64_t now_ms, int64_t *n)
     vg_pg *s = vg_pgs(base);
     int changes = 0;
     (void)now_ms; /* another node's lease, expired or not, is left to asset_claim's test */
-    vg_status rc = vg_pg_exec(s,
-                              "UPDATE assets SET lease_until = 0, lease_owner = '' WHERE "
-                              "status = 'Processing' AND lease_owner IN ($1, '')",
-                              PG_ARGS(PG_T(s->node)), &changes);
+    char *owners = NULL;
+    vg_status rc = vg_pg_recover_owners(s, &owners);
+    if (rc != VG_OK) return rc;
+    rc = vg_pg_exec(s,
+                    "UPDATE assets SET lease_until = 0, lease_owner = '' WHERE "
+                    "status = 'Processing' AND lease_owner = ANY($1::text[])",
+                    PG_ARGS(PG_T(owners)), &changes);
+    free(owners);
     *n = changes;
     return rc;
 }

@@ -7,7 +7,7 @@
  * Files: pg_open.c (connecting, the ops table), pg_migrations.c (the schema, applied under an
  * advisory lock), pg_stmt.c (statements, transactions, reconnection, the helpers below),
  * pg_keys.c (keys, ledger, usage), pg_audit.c, pg_tasks.c, pg_assets.c, pg_upstream.c,
- * pg_webhooks.c, pg_settings.c, pg_stats.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
+ * pg_webhooks.c, pg_settings.c, pg_leases.c (named leases, dead owners), pg_stats.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
  * conditional updates (vg_task_op_from()), same ledger rules; only the dialect differs.
  *
  * Statements: a query is written once, where it is used, with $n parameters. On first use on a
@@ -161,7 +161,8 @@ vg_status vg_pg_task_get(vg_store *s, const char *id, const char *key_id, vg_tas
 vg_status vg_pg_task_list(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n,
                           bool *more);
 vg_status vg_pg_task_claim(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
-vg_status vg_pg_task_progress(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
+vg_status vg_pg_task_progress(vg_store *s, const char *id, int attempt, int progress,
+                              int64_t lease_until_ms);
 vg_status vg_pg_task_complete(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
 vg_status vg_pg_task_fail(vg_store *s, const char *id, const char *code, const char *msg,
                           int64_t now);
@@ -170,6 +171,7 @@ vg_status vg_pg_task_requeue(vg_store *s, const char *id, bool orderly, int64_t 
 vg_status vg_pg_task_mark_deleted(vg_store *s, const char *id, const char *key_id, int64_t now);
 vg_status vg_pg_task_expired(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
 vg_status vg_pg_task_recover(vg_store *s, int64_t now_ms, int64_t *n);
+vg_status vg_pg_task_requeue_expired(vg_store *s, int64_t now_ms, int64_t *n);
 
 /* pg_assets.c */
 vg_status vg_pg_asset_group_create(vg_store *s, const vg_asset_group *g);
@@ -223,6 +225,7 @@ vg_status vg_pg_upstream_requeue(vg_store *s, const char *task_id, const char *a
                                  int64_t now);
 vg_status vg_pg_upstream_update(vg_store *s, vg_up_update *u, size_t n, int64_t now);
 vg_status vg_pg_upstream_recover(vg_store *s, int64_t now_ms);
+vg_status vg_pg_upstream_takeover(vg_store *s, int64_t now_ms, int64_t *n);
 
 /* pg_webhooks.c */
 vg_status vg_pg_webhook_secrets(vg_store *s, const char *key_id, int64_t now,
@@ -238,6 +241,17 @@ vg_status vg_pg_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_
 vg_status vg_pg_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
 /* pg_settings.c */
 vg_status vg_pg_setting_claim(vg_store *s, const char *name, const char *proposal, char **out);
+/* pg_leases.c */
+vg_status vg_pg_lease_hold(vg_store *s, const char *name, int64_t now_ms, int64_t ttl_ms,
+                           bool *held);
+vg_status vg_pg_lease_release(vg_store *s, const char *name);
+vg_status vg_pg_lease_recover(vg_store *s);
+/**
+ * The owners whose leases start-up recovery releases, as a text[] literal to bind with
+ * "= ANY($n::text[])": this node, '' (leases written before owners were recorded), and the
+ * certainly dead "<this host>:<pid>" names that hold leases (pg_leases.c). *out is malloc'd.
+ */
+vg_status vg_pg_recover_owners(vg_pg *s, char **out);
 
 /** Inside an open transaction: a new signing secret for key_id. */
 vg_status vg_pg_webhook_secret_add(vg_pg *s, const char *key_id, int64_t now);

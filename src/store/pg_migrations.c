@@ -217,6 +217,11 @@ static const pg_migration migrations[] = {
      "CREATE TABLE settings ("
      "  name TEXT COLLATE \"C\" PRIMARY KEY,"
      "  value TEXT COLLATE \"C\" NOT NULL);"},
+    {9, "named leases",
+     "CREATE TABLE leases ("
+     "  name TEXT COLLATE \"C\" PRIMARY KEY,"
+     "  owner TEXT COLLATE \"C\" NOT NULL,"
+     "  until_ms BIGINT NOT NULL);"},
 };
 
 /* One statement without parameters; false with the server's message in err. */

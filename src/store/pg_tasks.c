@@ -256,13 +256,20 @@ vg_status vg_pg_task_claim(vg_store *base, int64_t now_ms, int64_t lease_ms, vg_
     return rc;
 }
 
-vg_status vg_pg_task_progress(vg_store *base, const char *id, int progress, int64_t lease_until_ms)
+vg_status vg_pg_task_progress(vg_store *base, const char *id, int attempt, int progress,
+                              int64_t lease_until_ms)
 {
-    return vg_pg_change(vg_pgs(base),
+    vg_pg *s = vg_pgs(base);
+    /* Only the claim that holds the lease: this node's, and the same claim (a task re-claimed
+     * after its lease expired has more attempts, even when this node claimed it again). */
+    return vg_pg_change(s,
                         "UPDATE tasks SET progress = greatest(progress, $1), lease_until = $2, "
-                        "updated_at = $3 WHERE id = $4 AND status = ANY($5)",
+                        "updated_at = CASE WHEN $1 > progress THEN $3 ELSE updated_at END "
+                        "WHERE id = $4 AND status = ANY($5) AND lease_owner = $6 AND "
+                        "attempts = $7",
                         PG_ARGS(PG_I(progress), PG_I(lease_until_ms), PG_I(lease_until_ms / 1000),
-                                PG_T(id), PG_SET(vg_task_op_from(VG_TASK_OP_PROGRESS))),
+                                PG_T(id), PG_SET(vg_task_op_from(VG_TASK_OP_PROGRESS)),
+                                PG_T(s->node), PG_I(attempt)),
                         VG_CONFLICT);
 }
 
@@ -283,13 +290,30 @@ vg_status vg_pg_task_recover(vg_store *base, int64_t now_ms, int64_t *n)
 {
     vg_pg *s = vg_pgs(base);
     int changes = 0;
-    /* An empty owner is a lease written before owners were recorded: this node's own. */
-    vg_status rc = vg_pg_exec(
+    char *owners = NULL;
+    vg_status rc = vg_pg_recover_owners(s, &owners);
+    if (rc != VG_OK) return rc;
+    rc = vg_pg_exec(
         s,
         "UPDATE tasks SET status = $4, version = version + 1, updated_at = $5, lease_until = 0, "
         "lease_owner = '' WHERE status = ANY($3) AND lease_until > 0 AND "
-        "(lease_owner IN ($1, '') OR lease_until < $2)",
-        PG_ARGS(PG_T(s->node), PG_I(now_ms), PG_SET(vg_task_op_from(VG_TASK_OP_REQUEUE)),
+        "(lease_owner = ANY($1::text[]) OR lease_until < $2)",
+        PG_ARGS(PG_T(owners), PG_I(now_ms), PG_SET(vg_task_op_from(VG_TASK_OP_REQUEUE)),
+                PG_T(to_name(VG_TASK_OP_REQUEUE)), PG_I(now_ms / 1000)),
+        &changes);
+    free(owners);
+    *n = changes;
+    return rc;
+}
+
+vg_status vg_pg_task_requeue_expired(vg_store *base, int64_t now_ms, int64_t *n)
+{
+    int changes = 0;
+    vg_status rc = vg_pg_exec(
+        vg_pgs(base),
+        "UPDATE tasks SET status = $3, version = version + 1, updated_at = $4, lease_until = 0, "
+        "lease_owner = '' WHERE status = ANY($2) AND lease_until > 0 AND lease_until < $1",
+        PG_ARGS(PG_I(now_ms), PG_SET(vg_task_op_from(VG_TASK_OP_REQUEUE)),
                 PG_T(to_name(VG_TASK_OP_REQUEUE)), PG_I(now_ms / 1000)),
         &changes);
     *n = changes;

@@ -7,7 +7,8 @@
  * vg_task_from(to_status)), bound as a text[]. Changes that must go together (the task row, its
  * upstream row, the attempt log) share one transaction. Money never moves here.
  *
- * Whenever this file sets tasks.next_poll_at it also records this node as tasks.lease_owner.
+ * Whenever this file sets tasks.next_poll_at it also records this node as tasks.lease_owner
+ * (upstream_recover and upstream_takeover release other owners' schedules: see store.h).
  */
 #include "common/alloc.h"
 #include "store/pg_internal.h"
@@ -314,12 +315,40 @@ vg_status vg_pg_upstream_update(vg_store *base, vg_up_update *u, size_t n, int64
 vg_status vg_pg_upstream_recover(vg_store *base, int64_t now_ms)
 {
     vg_pg *s = vg_pgs(base);
-    return vg_pg_exec(s,
-                      "UPDATE tasks SET next_poll_at = $1 WHERE next_poll_at > $1 AND "
-                      "lease_owner IN ($2, '') AND id IN (SELECT task_id FROM upstream_tasks) "
-                      "AND (status = ANY($3) OR id IN (SELECT task_id FROM upstream_tasks "
-                      "WHERE open = 1))",
-                      PG_ARGS(PG_I(now_ms), PG_T(s->node),
-                              PG_SET(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED))),
-                      NULL);
+    char *owners = NULL;
+    vg_status rc = vg_pg_recover_owners(s, &owners);
+    if (rc != VG_OK) return rc;
+    rc = vg_pg_exec(s,
+                    "UPDATE tasks SET next_poll_at = $1, lease_owner = $4 WHERE next_poll_at > $1 "
+                    "AND lease_owner = ANY($2::text[]) AND id IN (SELECT task_id FROM "
+                    "upstream_tasks) AND (status = ANY($3) OR id IN (SELECT task_id FROM "
+                    "upstream_tasks WHERE open = 1))",
+                    PG_ARGS(PG_I(now_ms), PG_T(owners),
+                            PG_SET(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED)),
+                            PG_T(s->node)),
+                    NULL);
+    free(owners);
+    return rc;
+}
+
+vg_status vg_pg_upstream_takeover(vg_store *base, int64_t now_ms, int64_t *n)
+{
+    vg_pg *s = vg_pgs(base);
+    int changes = 0;
+    /* Dispatching, running, finalizing, or final with the upstream task perhaps open; scheduled
+     * by another node; not a submit that may still be in flight (no upstream id yet and its
+     * attempt not ended). */
+    vg_status rc = vg_pg_exec(
+        s,
+        "UPDATE tasks t SET next_poll_at = $1, lease_owner = $2 FROM upstream_tasks u "
+        "WHERE u.task_id = t.id AND t.next_poll_at > $1 AND t.lease_owner != $2 AND "
+        "(u.open = 1 OR t.status = ANY($3)) AND (u.upstream_id != '' OR t.status != $4 OR "
+        "EXISTS (SELECT 1 FROM upstream_attempts a WHERE a.id = u.attempt_id AND "
+        "a.ended_at > 0))",
+        PG_ARGS(PG_I(now_ms), PG_T(s->node),
+                PG_SET(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED)),
+                PG_T(vg_task_status_name(VG_TASK_DISPATCHING))),
+        &changes);
+    *n = changes;
+    return rc;
 }

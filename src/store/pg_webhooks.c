@@ -124,10 +124,15 @@ vg_status vg_pg_webhook_recover(vg_store *base, int64_t now_ms, int64_t *n)
     vg_pg *s = vg_pgs(base);
     int changes = 0;
     (void)now_ms;
-    vg_status rc = vg_pg_exec(s,
-                              "UPDATE webhook_deliveries SET lease_until = 0, lease_owner = '' "
-                              "WHERE status = 'pending' AND lease_until > 0 AND lease_owner = $1",
-                              PG_ARGS(PG_T(s->node)), &changes);
+    char *owners = NULL;
+    vg_status rc = vg_pg_recover_owners(s, &owners);
+    if (rc != VG_OK) return rc;
+    rc = vg_pg_exec(s,
+                    "UPDATE webhook_deliveries SET lease_until = 0, lease_owner = '' "
+                    "WHERE status = 'pending' AND lease_until > 0 AND "
+                    "lease_owner = ANY($1::text[])",
+                    PG_ARGS(PG_T(owners)), &changes);
+    free(owners);
     *n = changes;
     return rc;
 }

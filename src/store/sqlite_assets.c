@@ -338,12 +338,12 @@ vg_status vg_sq_asset_recover(vg_store *base, int64_t now_ms, int64_t *n)
 {
     vg_sqlite *s = vg_sq(base);
     int changes = 0;
-    (void)now_ms; /* another node's lease, expired or not, is left to asset_claim's test */
-    /* An empty owner: never claimed, or leased before owners were recorded. */
+    (void)now_ms;
+    /* One node by definition: every lease is this process's previous life's. */
     vg_status rc = vg_sq_exec(s,
                               "UPDATE assets SET lease_until = 0, lease_owner = '' WHERE "
-                              "status = 'Processing' AND lease_owner IN (?1, '')",
-                              SQ_ARGS(SQ_T(s->node)), &changes);
+                              "status = 'Processing' AND lease_until > 0",
+                              SQ_NONE, &changes);
     *n = changes;
     return rc;
 }

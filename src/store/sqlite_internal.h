@@ -8,7 +8,7 @@
  * transactions, the helpers below), sqlite_keys.c (keys, ledger, usage), sqlite_audit.c,
  * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c,
  * sqlite_webhooks.c (the webhook outbox and signing secrets), sqlite_stats.c (counts for
- * monitoring), sqlite_settings.c.
+ * monitoring), sqlite_settings.c, sqlite_leases.c (named leases).
  *
  * Statements: one strategy for every file. A statement is prepared on first use on a connection
  * and kept in that connection's cache, keyed by its SQL text (a hash of the text, then a string
@@ -163,7 +163,8 @@ vg_status vg_sq_task_get(vg_store *s, const char *id, const char *key_id, vg_tas
 vg_status vg_sq_task_list(vg_store *s, const vg_task_filter *f, vg_task **out, size_t *n,
                           bool *more);
 vg_status vg_sq_task_claim(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
-vg_status vg_sq_task_progress(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
+vg_status vg_sq_task_progress(vg_store *s, const char *id, int attempt, int progress,
+                              int64_t lease_until_ms);
 vg_status vg_sq_task_complete(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
 vg_status vg_sq_task_fail(vg_store *s, const char *id, const char *code, const char *msg,
                           int64_t now);
@@ -172,6 +173,7 @@ vg_status vg_sq_task_requeue(vg_store *s, const char *id, bool orderly, int64_t 
 vg_status vg_sq_task_mark_deleted(vg_store *s, const char *id, const char *key_id, int64_t now);
 vg_status vg_sq_task_expired(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
 vg_status vg_sq_task_recover(vg_store *s, int64_t now_ms, int64_t *n);
+vg_status vg_sq_task_requeue_expired(vg_store *s, int64_t now_ms, int64_t *n);
 
 /* sqlite_assets.c */
 vg_status vg_sq_asset_group_create(vg_store *s, const vg_asset_group *g);
@@ -222,6 +224,7 @@ vg_status vg_sq_upstream_requeue(vg_store *s, const char *task_id, const char *a
                                  int64_t now);
 vg_status vg_sq_upstream_update(vg_store *s, vg_up_update *u, size_t n, int64_t now);
 vg_status vg_sq_upstream_recover(vg_store *s, int64_t now_ms);
+vg_status vg_sq_upstream_takeover(vg_store *s, int64_t now_ms, int64_t *n);
 
 /* sqlite_webhooks.c */
 vg_status vg_sq_webhook_secrets(vg_store *s, const char *key_id, int64_t now,
@@ -237,6 +240,11 @@ vg_status vg_sq_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_
 vg_status vg_sq_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
 /* sqlite_settings.c */
 vg_status vg_sq_setting_claim(vg_store *s, const char *name, const char *proposal, char **out);
+/* sqlite_leases.c */
+vg_status vg_sq_lease_hold(vg_store *s, const char *name, int64_t now_ms, int64_t ttl_ms,
+                           bool *held);
+vg_status vg_sq_lease_release(vg_store *s, const char *name);
+vg_status vg_sq_lease_recover(vg_store *s);
 
 /** Inside an open transaction: a new signing secret for key_id. */
 vg_status vg_sq_webhook_secret_add(vg_sqlite *s, const char *key_id, int64_t now);

@@ -10,7 +10,8 @@
  * ends a task moves its money in the same transaction (capture, release).
  *
  * Leases: a claim writes lease_until (unix ms) and lease_owner (this connection's node name);
- * task_recover re-queues the leases of this node and expired ones of any node.
+ * task_recover re-queues every leased task (one node by definition: they are this process's
+ * previous life's); task_requeue_expired, while running, those whose lease expired.
  */
 #include "common/alloc.h"
 #include "store/sqlite_internal.h"
@@ -295,14 +296,20 @@ vg_status vg_sq_task_claim(vg_store *base, int64_t now_ms, int64_t lease_ms, vg_
     return rc;
 }
 
-vg_status vg_sq_task_progress(vg_store *base, const char *id, int progress, int64_t lease_until_ms)
+vg_status vg_sq_task_progress(vg_store *base, const char *id, int attempt, int progress,
+                              int64_t lease_until_ms)
 {
-    return vg_sq_change(vg_sq(base),
-                        "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
-                        "updated_at = ?3 WHERE id = ?4 AND " SQ_STATUS_IN("status", 5),
-                        SQ_ARGS(SQ_I(progress), SQ_I(lease_until_ms), SQ_I(lease_until_ms / 1000),
-                                SQ_T(id), SQ_I(vg_task_op_from(VG_TASK_OP_PROGRESS))),
-                        VG_CONFLICT);
+    vg_sqlite *s = vg_sq(base);
+    /* Only the claim that holds the lease: this node's, and the same claim (a task re-claimed
+     * after its lease expired has more attempts, even when this node claimed it again). */
+    return vg_sq_change(
+        s,
+        "UPDATE tasks SET progress = max(progress, ?1), lease_until = ?2, "
+        "updated_at = CASE WHEN ?1 > progress THEN ?3 ELSE updated_at END "
+        "WHERE id = ?4 AND " SQ_STATUS_IN("status", 5) " AND lease_owner = ?6 AND attempts = ?7",
+        SQ_ARGS(SQ_I(progress), SQ_I(lease_until_ms), SQ_I(lease_until_ms / 1000), SQ_T(id),
+                SQ_I(vg_task_op_from(VG_TASK_OP_PROGRESS)), SQ_T(s->node), SQ_I(attempt)),
+        VG_CONFLICT);
 }
 
 vg_status vg_sq_task_requeue(vg_store *base, const char *id, bool orderly, int64_t now)
@@ -322,14 +329,29 @@ vg_status vg_sq_task_recover(vg_store *base, int64_t now_ms, int64_t *n)
 {
     vg_sqlite *s = vg_sq(base);
     int changes = 0;
-    /* An empty owner is a lease written before owners were recorded: this node's own. */
+    (void)now_ms;
+    /* One node by definition: every lease is this process's previous life's. */
     vg_status rc = vg_sq_exec(
         s,
-        "UPDATE tasks SET status = ?4, version = version + 1, updated_at = ?5, lease_until = 0, "
-        "lease_owner = '' WHERE " SQ_STATUS_IN("status",
-                                               3) " AND lease_until > 0 AND "
-                                                  "(lease_owner IN (?1, '') OR lease_until < ?2)",
-        SQ_ARGS(SQ_T(s->node), SQ_I(now_ms), SQ_I(vg_task_op_from(VG_TASK_OP_REQUEUE)),
+        "UPDATE tasks SET status = ?2, version = version + 1, updated_at = ?3, lease_until = 0, "
+        "lease_owner = '' WHERE " SQ_STATUS_IN("status", 1) " AND lease_until > 0",
+        SQ_ARGS(SQ_I(vg_task_op_from(VG_TASK_OP_REQUEUE)), SQ_T(to_name(VG_TASK_OP_REQUEUE)),
+                SQ_I(now_ms / 1000)),
+        &changes);
+    *n = changes;
+    return rc;
+}
+
+vg_status vg_sq_task_requeue_expired(vg_store *base, int64_t now_ms, int64_t *n)
+{
+    vg_sqlite *s = vg_sq(base);
+    int changes = 0;
+    vg_status rc = vg_sq_exec(
+        s,
+        "UPDATE tasks SET status = ?3, version = version + 1, updated_at = ?4, lease_until = 0, "
+        "lease_owner = '' WHERE " SQ_STATUS_IN("status", 2) " AND lease_until > 0 AND "
+                                                            "lease_until < ?1",
+        SQ_ARGS(SQ_I(now_ms), SQ_I(vg_task_op_from(VG_TASK_OP_REQUEUE)),
                 SQ_T(to_name(VG_TASK_OP_REQUEUE)), SQ_I(now_ms / 1000)),
         &changes);
     *n = changes;

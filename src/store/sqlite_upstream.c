@@ -10,7 +10,8 @@
  * task_fail / task_cancel / task_complete, which settle the ledger.
  *
  * Whenever this file sets tasks.next_poll_at it also records this node as tasks.lease_owner: the
- * time is this node's lease or schedule, which upstream_recover releases after a restart.
+ * time is this node's lease or schedule, which upstream_recover releases after a restart and
+ * upstream_takeover when another node becomes the upstream leader.
  */
 #include "common/alloc.h"
 #include "store/sqlite_internal.h"
@@ -348,14 +349,38 @@ vg_status vg_sq_upstream_update(vg_store *base, vg_up_update *u, size_t n, int64
 vg_status vg_sq_upstream_recover(vg_store *base, int64_t now_ms)
 {
     vg_sqlite *s = vg_sq(base);
-    /* Not final, or final with the upstream task perhaps still open; scheduled by this node (an
-     * empty owner: scheduled before owners were recorded). */
+    /* Not final, or final with the upstream task perhaps still open; one node by definition,
+     * so every schedule is this process's previous life's. */
     return vg_sq_exec(s,
-                      "UPDATE tasks SET next_poll_at = ?1 WHERE next_poll_at > ?1 AND "
-                      "lease_owner IN (?2, '') AND id IN (SELECT task_id FROM upstream_tasks) "
+                      "UPDATE tasks SET next_poll_at = ?1, lease_owner = ?2 WHERE next_poll_at > "
+                      "?1 AND id IN (SELECT task_id FROM upstream_tasks) "
                       "AND (" SQ_STATUS_IN("status", 3) " OR id IN (SELECT task_id FROM "
                                                         "upstream_tasks WHERE open = 1))",
                       SQ_ARGS(SQ_I(now_ms), SQ_T(s->node),
                               SQ_I(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED))),
                       NULL);
+}
+
+vg_status vg_sq_upstream_takeover(vg_store *base, int64_t now_ms, int64_t *n)
+{
+    vg_sqlite *s = vg_sq(base);
+    int changes = 0;
+    /* Dispatching, running, finalizing, or final with the upstream task perhaps open; scheduled
+     * by another node; not a submit that may still be in flight (no upstream id yet and its
+     * attempt not ended). */
+    vg_status rc = vg_sq_exec(
+        s,
+        "UPDATE tasks SET next_poll_at = ?1, lease_owner = ?2 WHERE next_poll_at > ?1 AND "
+        "lease_owner != ?2 AND id IN (SELECT u.task_id FROM upstream_tasks u WHERE "
+        "(u.open = 1 OR " SQ_STATUS_IN(
+            "tasks.status",
+            3) ") AND (u.upstream_id != '' OR "
+               "tasks.status != ?4 OR EXISTS (SELECT 1 FROM upstream_attempts a WHERE "
+               "a.id = u.attempt_id AND a.ended_at > 0)))",
+        SQ_ARGS(SQ_I(now_ms), SQ_T(s->node),
+                SQ_I(VG_TASK_SET_ACTIVE & ~VG_TASK_BIT(VG_TASK_QUEUED)),
+                SQ_T(vg_task_status_name(VG_TASK_DISPATCHING))),
+        &changes);
+    *n = changes;
+    return rc;
 }

@@ -17,9 +17,15 @@
  * rows travel through out-parameters, never through the return value.
  *
  * Several processes may share one database (many nodes). Claims and leases carry the name of the
- * node that took them (vg_store_options.node): start-up recovery releases only this node's leases
- * (a restarted node knows its own are dead) and leaves other nodes' leases alone until they
- * expire. A single node is one name, so a restart resumes everything at once.
+ * node that took them (vg_store_options.node, by default "<host>:<pid>"): start-up recovery
+ * releases only the leases of nodes certainly dead — this node's name, and on PostgreSQL the names
+ * "<this host>:<pid>" of processes no longer running here (a restarted node's previous lives) —
+ * and leaves other nodes' leases alone until they expire. SQLite is one node by definition: its
+ * recovery releases every lease, so a restart resumes everything at once.
+ *
+ * Named leases (lease_hold): one row per name that at most one node holds at a time, until a
+ * time; the upstream scheduler plans only while it holds "upstream". Times are the nodes' wall
+ * clocks (unix ms): nodes of one database keep their clocks in sync (NTP).
  *
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
@@ -75,7 +81,7 @@ typedef struct {
      * PostgreSQL backend; anything else is the path of a SQLite database; NULL or "" = the
      * default SQLite file in data_dir. */
     const char *database;
-    const char *node; /* owner name of this process's leases; NULL or "" = the host name */
+    const char *node; /* owner name of this process's leases; NULL or "" = "<host>:<pid>" */
 } vg_store_options;
 
 /** Whether a `database` value names a PostgreSQL database (see vg_store_options). */
@@ -223,9 +229,12 @@ typedef struct {
     /* VG_TASK_OP_CLAIM of the oldest queued task: status → running, attempts+1, lease until
      * now+lease_ms held by this node. VG_NOTFOUND when none is due. */
     vg_status (*task_claim)(vg_store *s, int64_t now_ms, int64_t lease_ms, vg_task *out);
-    /* VG_TASK_OP_PROGRESS: raises progress (never lowers it) and extends the lease.
-     * VG_CONFLICT when the task is not running. */
-    vg_status (*task_progress)(vg_store *s, const char *id, int progress, int64_t lease_until_ms);
+    /* VG_TASK_OP_PROGRESS: raises progress (never lowers it; -1 = unchanged) and extends the
+     * lease to lease_until_ms, only while this node holds the claim numbered `attempt` (the
+     * task's attempts when claimed). VG_CONFLICT when the task is not running, or the lease is
+     * no longer that claim's (it expired and the task was claimed again): stop working on it. */
+    vg_status (*task_progress)(vg_store *s, const char *id, int attempt, int progress,
+                               int64_t lease_until_ms);
     /* VG_TASK_OP_COMPLETE with usage; capture + release in the same transaction. VG_CONFLICT. */
     vg_status (*task_complete)(vg_store *s, const char *id, const vg_task_result *r, int64_t now);
     /* VG_TASK_OP_FAIL; releases the hold. VG_CONFLICT when already final. */
@@ -242,9 +251,14 @@ typedef struct {
     /* Up to `limit` completed tasks whose content expired before now and is still kept. */
     vg_status (*task_expired)(vg_store *s, int64_t now, int limit, char (**ids)[48], size_t *n);
     /* Start-up: VG_TASK_OP_REQUEUE (counted as an attempt) of every leased task whose lease is
-     * this node's (its holder is gone: this process replaces it) or expired before now_ms (its
-     * holder, another node, stopped renewing it). Upstream tasks hold no lease. *n = how many. */
+     * a dead node's (the header's note: this process's previous life, whose holder is gone) or
+     * expired before now_ms (its holder, another node, stopped renewing it). Upstream tasks hold
+     * no lease. *n = how many. */
     vg_status (*task_recover)(vg_store *s, int64_t now_ms, int64_t *n);
+    /* While running: VG_TASK_OP_REQUEUE (counted as an attempt) of every leased task whose lease
+     * expired before now_ms, whoever held it (a node that stopped renewing it died, or lost
+     * it). *n = how many. */
+    vg_status (*task_requeue_expired)(vg_store *s, int64_t now_ms, int64_t *n);
 
     /* ---- assets and asset groups (spec §6; types in core/asset.h) ----
      * Everything belongs to one key: a key_id argument restricts the call to that key's objects,
@@ -284,8 +298,8 @@ typedef struct {
     /* Processing → Failed with Error{code, msg}. VG_CONFLICT when not Processing. */
     vg_status (*asset_fail)(vg_store *s, const char *id, const char *code, const char *msg,
                             int64_t now);
-    /* Start-up: releases this node's leases on Processing assets (claimable at once); other
-     * nodes' leases stay until they expire. *n = how many were released. */
+    /* Start-up: releases the dead nodes' leases (the header's note) on Processing assets
+     * (claimable at once); other nodes' leases stay until they expire. *n = how many. */
     vg_status (*asset_recover)(vg_store *s, int64_t now_ms, int64_t *n);
     /* Up to limit deleted, no longer Processing assets whose collection is due (gc_at <= now). */
     vg_status (*asset_gc_due)(vg_store *s, int64_t now, int limit, vg_asset **out, size_t *n);
@@ -345,9 +359,24 @@ typedef struct {
     /* Applies n conditional changes in one transaction (see vg_up_update); sets u[i].applied. */
     vg_status (*upstream_update)(vg_store *s, vg_up_update *u, size_t n, int64_t now);
     /* Start-up: every upstream task that is not final, or whose upstream task may be open, and
-     * whose next look was scheduled by this node, is due now (this node's leases died with it;
-     * another node's schedule stands until it comes due). */
+     * whose next look was scheduled by a dead node (the header's note), is due now (those leases
+     * died with it; another node's schedule stands until it comes due or upstream_takeover). */
     vg_status (*upstream_recover)(vg_store *s, int64_t now_ms);
+    /* A node that became the upstream leader: the polls, downloads and cleanups another node
+     * scheduled are due now (a repeated poll is harmless, completion is conditional), except a
+     * submit whose call may still be in flight (dispatching, no upstream id, its attempt not
+     * ended), which keeps its lease and is looked up when that ends. *n = how many. */
+    vg_status (*upstream_takeover)(vg_store *s, int64_t now_ms, int64_t *n);
+
+    /* ---- named leases (the header's note) ---- */
+    /* Takes or renews lease `name` until now_ms + ttl_ms, in one statement, when it is free,
+     * expired (until < now_ms) or already this node's: *held says whether this node holds it. */
+    vg_status (*lease_hold)(vg_store *s, const char *name, int64_t now_ms, int64_t ttl_ms,
+                            bool *held);
+    /* Gives lease `name` up if this node holds it. */
+    vg_status (*lease_release)(vg_store *s, const char *name);
+    /* Start-up: releases the named leases of this node's previous lives (as task_recover). */
+    vg_status (*lease_recover)(vg_store *s);
 
     /* ---- webhooks (the outbox rows are written by the final transitions) ---- */
     /* The key's signing secrets valid at now (not rotated out, or within their grace), newest
@@ -375,8 +404,8 @@ typedef struct {
      * deadline_ms. VG_NOTFOUND when the task has no delivery. */
     vg_status (*webhook_redeliver)(vg_store *s, const char *task_id, int64_t now_ms,
                                    int64_t deadline_ms);
-    /* Start-up: releases this node's delivery leases (an attempt in flight died with it).
-     * *n = how many. */
+    /* Start-up: releases the dead nodes' delivery leases (the header's note: an attempt in
+     * flight died with its node). *n = how many. */
     vg_status (*webhook_recover)(vg_store *s, int64_t now_ms, int64_t *n);
 
     /* ---- monitoring ---- */
@@ -400,8 +429,14 @@ struct vg_store {
  */
 vg_status vg_store_open(const vg_store_options *o, vg_store **out, char *err, size_t errlen);
 
-/** This host's name, the default node name ("localhost" when it has none). */
+/** The default node name: "<host>:<pid>" (host "localhost" when it has none). */
 void vg_store_default_node(char *out, size_t outlen);
+
+/**
+ * Whether lease owner `owner` is certainly dead: a name "<this host>:<pid>" other than this
+ * process whose pid runs no process here (kill(pid, 0) fails with ESRCH).
+ */
+bool vg_store_owner_dead(const char *owner);
 
 static inline void vg_store_close(vg_store *s)
 {
@@ -516,10 +551,10 @@ static inline vg_status vg_store_task_claim(vg_store *s, int64_t now_ms, int64_t
     return s->ops->task_claim(s, now_ms, lease_ms, out);
 }
 
-static inline vg_status vg_store_task_progress(vg_store *s, const char *id, int progress,
-                                               int64_t lease_until_ms)
+static inline vg_status vg_store_task_progress(vg_store *s, const char *id, int attempt,
+                                               int progress, int64_t lease_until_ms)
 {
-    return s->ops->task_progress(s, id, progress, lease_until_ms);
+    return s->ops->task_progress(s, id, attempt, progress, lease_until_ms);
 }
 
 static inline vg_status vg_store_task_complete(vg_store *s, const char *id, const vg_task_result *r,
@@ -561,6 +596,11 @@ static inline vg_status vg_store_task_expired(vg_store *s, int64_t now, int limi
 static inline vg_status vg_store_task_recover(vg_store *s, int64_t now_ms, int64_t *n)
 {
     return s->ops->task_recover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_task_requeue_expired(vg_store *s, int64_t now_ms, int64_t *n)
+{
+    return s->ops->task_requeue_expired(s, now_ms, n);
 }
 
 static inline vg_status vg_store_asset_group_create(vg_store *s, const vg_asset_group *g)
@@ -744,6 +784,27 @@ static inline vg_status vg_store_upstream_update(vg_store *s, vg_up_update *u, s
 static inline vg_status vg_store_upstream_recover(vg_store *s, int64_t now_ms)
 {
     return s->ops->upstream_recover(s, now_ms);
+}
+
+static inline vg_status vg_store_upstream_takeover(vg_store *s, int64_t now_ms, int64_t *n)
+{
+    return s->ops->upstream_takeover(s, now_ms, n);
+}
+
+static inline vg_status vg_store_lease_hold(vg_store *s, const char *name, int64_t now_ms,
+                                            int64_t ttl_ms, bool *held)
+{
+    return s->ops->lease_hold(s, name, now_ms, ttl_ms, held);
+}
+
+static inline vg_status vg_store_lease_release(vg_store *s, const char *name)
+{
+    return s->ops->lease_release(s, name);
+}
+
+static inline vg_status vg_store_lease_recover(vg_store *s)
+{
+    return s->ops->lease_recover(s);
 }
 
 static inline vg_status vg_store_webhook_secrets(vg_store *s, const char *key_id, int64_t now,

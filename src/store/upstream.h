@@ -13,7 +13,8 @@
  * Upstream tasks never hold a render lease (tasks.lease_until = 0): no process runs them, the
  * upstream does, so start-up recovery re-polls them instead of re-queueing them. The node that
  * last scheduled a task's next look (tasks.lease_owner) is recorded with next_poll_at, so that a
- * restarted node re-polls at once what it had in hand and leaves other nodes' schedules alone.
+ * restarted node re-polls at once what it had in hand and leaves other nodes' schedules alone,
+ * and a node that becomes the upstream leader takes the other nodes' schedules over.
  */
 #ifndef VG_STORE_UPSTREAM_H
 #define VG_STORE_UPSTREAM_H

@@ -38,9 +38,10 @@ static int w_task_claim_local(vg_store *s, int64_t now_ms, int64_t lease_ms, con
     return rc;
 }
 
-static int w_task_progress(vg_store *s, const char *id, int progress, int64_t lease_until_ms)
+static int w_task_progress(vg_store *s, const char *id, int attempt, int progress,
+                           int64_t lease_until_ms)
 {
-    int rc = inner->task_progress(s, id, progress, lease_until_ms);
+    int rc = inner->task_progress(s, id, attempt, progress, lease_until_ms);
     announce(rc, id);
     return rc;
 }

@@ -15,9 +15,11 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_fixture.h" /* the fixture: a fresh store with one key */
@@ -192,8 +194,8 @@ static void test_claim_complete_settles_once(void **state)
     vg_task_free(&c);
     vg_task none;
     assert_int_equal(vg_store_task_claim(f->s, 5000, 60000, &none), VG_NOTFOUND);
-    assert_int_equal(vg_store_task_progress(f->s, a.id, 40, 9000), VG_OK);
-    assert_int_equal(vg_store_task_progress(f->s, a.id, 20, 9000), VG_OK);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 1, 40, 9000), VG_OK);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 1, 20, 9000), VG_OK);
     assert_int_equal(vg_store_task_get(f->s, a.id, NULL, &c), VG_OK);
     assert_int_equal(c.progress, 40); /* never goes down */
     vg_task_free(&c);
@@ -364,7 +366,10 @@ static vg_status op_claim_local(fixture *f, const char *id)
 
 static vg_status op_progress(fixture *f, const char *id)
 {
-    return vg_store_task_progress(f->s, id, 50, 9000);
+    /* the state machine's test: whichever claim the task's attempts say */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT attempts FROM tasks WHERE id = '%s'", id);
+    return vg_store_task_progress(f->s, id, (int)fx_sql_int(f, sql), 50, 9000);
 }
 
 static vg_status op_requeue(fixture *f, const char *id)
@@ -498,9 +503,11 @@ static void test_state_machine(void **state)
     assert_int_equal(covered, (1u << VG_TASK_OP_COUNT) - 1); /* every operation was driven */
 }
 
-/* Two nodes share one database: a restart releases only its own leases. */
+/* Two nodes share one database: on PostgreSQL a restart releases only its own leases; a SQLite
+ * database is one node, whose restart releases every lease. */
 static void test_leases_of_two_nodes(void **state)
 {
+    bool pg = fx_current == FX_PG;
     fixture *f = *state;
     vg_store *b = NULL;
     assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
@@ -520,11 +527,12 @@ static void test_leases_of_two_nodes(void **state)
     assert_string_not_equal(mine_a, mine_b);
     int64_t n = -1;
     assert_int_equal(vg_store_task_recover(b, 5500, &n), VG_OK); /* node-b restarts */
-    assert_int_equal(n, 1);
-    assert_int_equal(status_of(f, mine_a), VG_TASK_RUNNING); /* node-a's lease stands */
+    assert_int_equal(n, pg ? 1 : 2);
+    /* on PostgreSQL node-a's lease stands */
+    assert_int_equal(status_of(f, mine_a), pg ? VG_TASK_RUNNING : VG_TASK_QUEUED);
     assert_int_equal(status_of(f, mine_b), VG_TASK_QUEUED);
     assert_int_equal(vg_store_task_recover(b, 6500, &n), VG_OK); /* node-a's lease expired */
-    assert_int_equal(n, 1);
+    assert_int_equal(n, pg ? 1 : 0);
     assert_int_equal(status_of(f, mine_a), VG_TASK_QUEUED);
     /* assets: node-b's restart leaves node-a's claim alone */
     vg_asset_group g = {.key_id = "", .name = "g", .group_type = "AIGC", .is_default = true};
@@ -538,13 +546,172 @@ static void test_leases_of_two_nodes(void **state)
     vg_asset got;
     assert_int_equal(vg_store_asset_claim(f->s, 5000, 1000, &got), VG_OK);
     vg_asset_free(&got);
-    assert_int_equal(vg_store_asset_recover(b, 5100, &n), VG_OK);
-    assert_int_equal(n, 0);
-    assert_int_equal(vg_store_asset_claim(b, 5200, 1000, &got), VG_NOTFOUND);
+    if (pg) {
+        assert_int_equal(vg_store_asset_recover(b, 5100, &n), VG_OK);
+        assert_int_equal(n, 0);
+        assert_int_equal(vg_store_asset_claim(b, 5200, 1000, &got), VG_NOTFOUND);
+    }
     assert_int_equal(vg_store_asset_recover(f->s, 5300, &n), VG_OK); /* node-a restarts */
     assert_int_equal(n, 1);
     assert_int_equal(vg_store_asset_claim(b, 5400, 1000, &got), VG_OK);
     vg_asset_free(&got);
+    vg_store_close(b);
+}
+
+/* A named lease: one holder at a time; renewed by it, taken by another once expired, released. */
+static void test_named_lease(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
+    bool held = false;
+    assert_int_equal(vg_store_lease_hold(f->s, "upstream", 1000, 10000, &held), VG_OK);
+    assert_true(held); /* free: node-a takes it until 11000 */
+    assert_int_equal(vg_store_lease_hold(b, "upstream", 2000, 10000, &held), VG_OK);
+    assert_false(held);
+    assert_int_equal(vg_store_lease_hold(f->s, "upstream", 9000, 10000, &held), VG_OK);
+    assert_true(held); /* renewed until 19000 */
+    assert_int_equal(vg_store_lease_hold(b, "upstream", 15000, 10000, &held), VG_OK);
+    assert_false(held);
+    assert_int_equal(vg_store_lease_hold(b, "other", 15000, 10000, &held), VG_OK);
+    assert_true(held); /* names are apart */
+    assert_int_equal(vg_store_lease_hold(b, "upstream", 19001, 10000, &held), VG_OK);
+    assert_true(held); /* expired: node-b takes it */
+    assert_int_equal(vg_store_lease_hold(f->s, "upstream", 19002, 10000, &held), VG_OK);
+    assert_false(held);
+    assert_int_equal(vg_store_lease_release(f->s, "upstream"), VG_OK); /* not node-a's: kept */
+    assert_int_equal(vg_store_lease_hold(f->s, "upstream", 19003, 10000, &held), VG_OK);
+    assert_false(held);
+    assert_int_equal(vg_store_lease_release(b, "upstream"), VG_OK);
+    assert_int_equal(vg_store_lease_hold(f->s, "upstream", 19004, 10000, &held), VG_OK);
+    assert_true(held);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM leases WHERE owner = 'node-a'"), 1);
+    /* a restart of node-b releases its own lease; node-a's stands on PostgreSQL (on SQLite, one
+     * node, every lease goes) */
+    assert_int_equal(vg_store_lease_recover(b), VG_OK);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM leases WHERE owner = 'node-b'"), 0);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM leases"), fx_current == FX_PG ? 1 : 0);
+    vg_store_close(b);
+}
+
+/* A render's lease is renewed only by the claim that holds it; an expired one goes back to the
+ * queue while the server runs, and the claim that lost it can no longer renew it. */
+static void test_progress_needs_the_claim(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
+    vg_task a, c;
+    make_task(f, &a, 1);
+    assert_int_equal(vg_store_task_create(f->s, &a, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_claim(f->s, 5000, 1000, &c), VG_OK); /* node-a, attempt 1 */
+    vg_task_free(&c);
+    assert_int_equal(vg_store_task_progress(b, a.id, 1, -1, 7000), VG_CONFLICT); /* not b's */
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 2, -1, 7000), VG_CONFLICT);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 1, -1, 7000), VG_OK); /* until 7000 */
+    int64_t n = -1;
+    assert_int_equal(vg_store_task_requeue_expired(b, 6999, &n), VG_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(status_of(f, a.id), VG_TASK_RUNNING);
+    assert_int_equal(vg_store_task_requeue_expired(b, 7001, &n), VG_OK); /* node-a died */
+    assert_int_equal(n, 1);
+    assert_int_equal(status_of(f, a.id), VG_TASK_QUEUED);
+    assert_int_equal(vg_store_task_claim(f->s, 7002, 1000, &c), VG_OK); /* node-a again */
+    assert_int_equal(c.attempts, 2);
+    vg_task_free(&c);
+    /* the first claim's renewal finds its lease gone, though the node is the same */
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 1, -1, 9000), VG_CONFLICT);
+    assert_int_equal(vg_store_task_progress(f->s, a.id, 2, 30, 9000), VG_OK);
+    vg_store_close(b);
+}
+
+/* Recovery also releases the leases of "<this host>:<pid>" names whose process is gone (a
+ * restarted node's previous life under its default name), never those of a running one. */
+static void test_recovery_of_dead_names(void **state)
+{
+    fixture *f = *state;
+    char self[128], dead[160], alive[160];
+    vg_store_default_node(self, sizeof self);
+    *strrchr(self, ':') = '\0';
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);
+    snprintf(dead, sizeof dead, "%s:%ld", self, (long)child);
+    snprintf(alive, sizeof alive, "%s:%ld", self, (long)getppid());
+    assert_true(vg_store_owner_dead(dead));
+    assert_false(vg_store_owner_dead(alive));
+    assert_false(vg_store_owner_dead("elsewhere:1"));
+    vg_store *d = NULL, *l = NULL, *c = NULL;
+    assert_int_equal(fx_open(f, dead, &d), VG_OK);
+    assert_int_equal(fx_open(f, alive, &l), VG_OK);
+    vg_task t1, t2, got;
+    make_task(f, &t1, 1);
+    assert_int_equal(vg_store_task_create(f->s, &t1, 0, NULL), VG_OK);
+    make_task(f, &t2, 1);
+    assert_int_equal(vg_store_task_create(f->s, &t2, 0, NULL), VG_OK);
+    assert_int_equal(vg_store_task_claim(d, 5000, 60000, &got), VG_OK);
+    vg_task_free(&got);
+    assert_int_equal(vg_store_task_claim(l, 5000, 60000, &got), VG_OK);
+    vg_task_free(&got);
+    bool held = false;
+    assert_int_equal(vg_store_lease_hold(d, "upstream", 5000, 60000, &held), VG_OK);
+    assert_true(held);
+    vg_store_close(d);
+    vg_store_close(l);
+    assert_int_equal(fx_open(f, "node-c", &c), VG_OK); /* the process restarted as node-c */
+    int64_t n = -1;
+    assert_int_equal(vg_store_task_recover(c, 5500, &n), VG_OK);
+    assert_int_equal(n, fx_current == FX_PG ? 1 : 2); /* the live process keeps its claim */
+    assert_int_equal(vg_store_lease_recover(c), VG_OK);
+    assert_int_equal(vg_store_lease_hold(c, "upstream", 5600, 10000, &held), VG_OK);
+    assert_true(held);
+    vg_store_close(c);
+}
+
+/* A new upstream leader makes other nodes' polls due at once, but not a submit that may still be
+ * in flight (no upstream id, attempt not ended): that keeps its lease. */
+static void test_upstream_takeover(void **state)
+{
+    fixture *f = *state;
+    vg_store *b = NULL;
+    assert_int_equal(fx_open(f, "node-b", &b), VG_OK);
+    vg_task t;
+    make_task(f, &t, 1);
+    assert_int_equal(vg_store_task_create(f->s, &t, 0, NULL), VG_OK);
+    vg_up_attempt a = {.task_id = t.id,
+                       .attempt_id = "att_1",
+                       .channel = "ark",
+                       .upstream_model = "m",
+                       .client_token = "tok",
+                       .callback_token = "cb",
+                       .now_ms = 5000,
+                       .lease_until_ms = 90000};
+    assert_int_equal(vg_store_upstream_begin(f->s, &a), VG_OK); /* node-a submits */
+    int64_t n = -1;
+    assert_int_equal(vg_store_upstream_takeover(b, 6000, &n), VG_OK);
+    assert_int_equal(n, 0); /* the call may be in flight */
+    assert_int_equal(vg_store_upstream_attempt_end(f->s, "att_1", "ambiguous", NULL, 0, "", 7000),
+                     VG_OK);
+    assert_int_equal(vg_store_upstream_takeover(b, 8000, &n), VG_OK);
+    assert_int_equal(n, 1); /* the call ended: looked up at once */
+    vg_up_row r;
+    assert_int_equal(vg_store_upstream_get(b, t.id, &r), VG_OK);
+    assert_int_equal(r.next_poll_at, 8000);
+    vg_up_row_free(&r);
+    /* accepted, next poll scheduled by node-a far ahead: node-b's takeover makes it due */
+    vg_up_update u = vg_up_update_for(t.id, VG_TASK_BIT(VG_TASK_DISPATCHING));
+    u.upstream_id = "cgt-1";
+    u.next_poll_at = 100000;
+    assert_int_equal(vg_store_upstream_update(f->s, &u, 1, 9), VG_OK);
+    assert_true(u.applied);
+    assert_int_equal(vg_store_upstream_takeover(f->s, 9000, &n), VG_OK);
+    assert_int_equal(n, 0); /* its own schedule */
+    assert_int_equal(vg_store_upstream_takeover(b, 9000, &n), VG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(vg_store_upstream_get(b, t.id, &r), VG_OK);
+    assert_int_equal(r.next_poll_at, 9000);
+    vg_up_row_free(&r);
     vg_store_close(b);
 }
 
@@ -682,6 +849,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases_of_two_nodes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_needs_the_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_of_dead_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setting_first_proposal_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_holds_never_overspend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_idempotency_key, setup, teardown),
