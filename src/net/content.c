@@ -422,12 +422,15 @@ static fetch_slot *slot_of(vg_content *c, const char *key)
     return NULL;
 }
 
-/* A free slot, reclaiming finished ones whose outcome nobody can still be waiting for. */
+/* A free slot, reclaiming finished ones whose outcome nobody can still be waiting for. A fetch
+ * that succeeded needs no slot once done: its waiters find the file in the cache first. */
 static fetch_slot *free_slot(vg_content *c, int64_t now)
 {
     for (size_t i = 0; i < VG_CONTENT_FETCHES_MAX; i++) {
         fetch_slot *s = &c->fetches[i];
-        if (s->key[0] && s->state != VG_AGAIN && now - s->done_ms > FETCH_KEEP_MS) s->key[0] = 0;
+        if (s->key[0] && s->state != VG_AGAIN &&
+            (s->state == VG_OK || now - s->done_ms > FETCH_KEEP_MS))
+            s->key[0] = 0;
         if (!s->key[0]) return s;
     }
     return NULL;

@@ -132,7 +132,12 @@ static vg_status task_create(vg_pg *s, void *ctx)
 {
     const create_ctx *c = ctx;
     const vg_task *t = c->t;
-    vg_status rc = c->idem ? idem_claim(s, t, c->idem) : VG_OK;
+    /* The key row is locked before anything else: the idempotency row's foreign key takes a KEY
+     * SHARE lock on it, and two submits of one key that each held that and then asked for FOR
+     * UPDATE (admit) would deadlock. */
+    vg_status rc = vg_pg_exec(s, "SELECT 1 FROM keys WHERE id = $1 FOR UPDATE",
+                              PG_ARGS(PG_T(t->key_id)), NULL);
+    if (rc == VG_OK && c->idem) rc = idem_claim(s, t, c->idem);
     if (rc == VG_OK) rc = admit(s, t, c->max_active);
     if (rc != VG_OK) return rc;
     rc = vg_pg_exec(
