@@ -6,8 +6,8 @@
  * Order: the source checks (not in use, this build's schema, no unknown table) come before the
  * target is touched. On the target, one transaction locks every copied table (a node started
  * against it meanwhile waits, then finds the copy), checks that none holds rows, replaces the
- * settings, inserts the rows table by table (parents first: foreign keys are checked per row),
- * advances the serial columns and commits.
+ * settings, streams the rows table by table (COPY FROM STDIN; parents first: foreign keys are
+ * checked per row), advances the serial columns and commits.
  *
  * Columns: PostgreSQL's `seq` columns (BIGSERIAL) stand in for SQLite's rowid where insertion
  * order matters (pg_migrations.c), so a `seq` with no SQLite column of that name takes the rowid.
@@ -271,93 +271,117 @@ out:
 
 /* ---- copying --------------------------------------------------------------------------------- */
 
-/* The SELECT of the source and the INSERT of the target for c (malloc'd). */
-static void statements(const char *table, const columns *c, char **select, char **insert)
+/* The SELECT of the source and the COPY of the target for c (malloc'd). */
+static void statements(const char *table, const columns *c, char **select, char **copy)
 {
-    size_t sl = 0, il = 0;
-    FILE *s = open_memstream(select, &sl), *i = open_memstream(insert, &il);
+    size_t sl = 0, cl = 0;
+    FILE *s = open_memstream(select, &sl), *t = open_memstream(copy, &cl);
     fputs("SELECT ", s);
-    fprintf(i, "INSERT INTO \"%s\" (", table);
+    fprintf(t, "COPY \"%s\" (", table);
     for (int k = 0; k < c->n; k++) {
         const char *sep = k ? ", " : "";
         if (c->from_rowid[k])
             fprintf(s, "%srowid", sep);
         else
             fprintf(s, "%s\"%s\"", sep, c->names[k]);
-        fprintf(i, "%s\"%s\"", sep, c->names[k]);
+        fprintf(t, "%s\"%s\"", sep, c->names[k]);
     }
     fprintf(s, " FROM \"%s\" ORDER BY rowid", table);
-    fputs(") VALUES (", i);
-    for (int k = 0; k < c->n; k++)
-        fprintf(i, "%s$%d", k ? ", " : "", k + 1);
-    fputs(")", i);
+    fputs(") FROM STDIN", t);
     fclose(s);
-    fclose(i);
+    fclose(t);
 }
 
-/* Copies every row of table; *rows counts them. */
+/* One row in COPY's text format: tab-separated, \N for NULL, backslash escapes, bytes as
+ * "\\x<hex>" (bytea's hex input, its backslash escaped), a newline at the end. */
+static void encode_row(sqlite3_stmt *st, const columns *c, FILE *out)
+{
+    for (int k = 0; k < c->n; k++) {
+        if (k) fputc('\t', out);
+        if (sqlite3_column_type(st, k) == SQLITE_NULL) {
+            fputs("\\N", out);
+        } else if (c->binary[k]) {
+            const unsigned char *b = sqlite3_column_blob(st, k);
+            int n = sqlite3_column_bytes(st, k);
+            fputs("\\\\x", out);
+            for (int i = 0; i < n; i++)
+                fprintf(out, "%02x", b[i]);
+        } else {
+            const unsigned char *v = sqlite3_column_text(st, k);
+            for (; *v; v++) {
+                static const char plain[] = "\\\t\n\r", escaped[] = "\\tnr";
+                const char *e = strchr(plain, *v);
+                if (e)
+                    fputc('\\', out), fputc(escaped[e - plain], out);
+                else
+                    fputc(*v, out);
+            }
+        }
+    }
+    fputc('\n', out);
+}
+
+/* Copies every row of table through COPY … FROM STDIN (one stream, not a round trip per row);
+ * *rows counts them. */
 static vg_status copy_table(sqlite3 *db, PGconn *pg, const char *table, int64_t *rows, char *err,
                             size_t errlen)
 {
     columns c = {0};
-    char *select = NULL, *insert = NULL;
+    char *select = NULL, *copy = NULL, *line = NULL;
+    size_t cap = 0;
     sqlite3_stmt *st = NULL;
     PGresult *r = NULL;
-    const char **values = NULL;
-    int *lengths = NULL, *formats = NULL;
+    bool streaming = false;
     vg_status rc = match_columns(db, pg, table, &c, err, errlen);
     if (rc != VG_OK) return rc;
     rc = VG_ERR;
-    statements(table, &c, &select, &insert);
+    statements(table, &c, &select, &copy);
     if (sqlite3_prepare_v2(db, select, -1, &st, NULL) != SQLITE_OK) {
         fail(err, errlen, VG_ERR, "cannot read %s: %s", table, sqlite3_errmsg(db));
         goto out;
     }
-    r = PQprepare(pg, "", insert, c.n, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        fail(err, errlen, VG_ERR, "cannot prepare the insert into %s: %s", table, pq_msg(pg));
+    r = PQexec(pg, copy);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fail(err, errlen, VG_ERR, "cannot copy into %s: %s", table, pq_msg(pg));
         goto out;
     }
-    values = vg_calloc((size_t)c.n, sizeof *values);
-    lengths = vg_calloc((size_t)c.n, sizeof *lengths);
-    formats = vg_calloc((size_t)c.n, sizeof *formats);
+    streaming = true;
     *rows = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int k = 0; k < c.n; k++) {
-            formats[k] = c.binary[k];
-            if (sqlite3_column_type(st, k) == SQLITE_NULL) {
-                values[k] = NULL;
-            } else if (c.binary[k]) {
-                values[k] = sqlite3_column_blob(st, k);
-                lengths[k] = sqlite3_column_bytes(st, k);
-                if (!values[k]) values[k] = ""; /* an empty blob is not NULL */
-            } else {
-                values[k] = (const char *)sqlite3_column_text(st, k);
-            }
-        }
-        PQclear(r);
-        r = PQexecPrepared(pg, "", c.n, values, lengths, formats, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fail(err, errlen, VG_ERR, "cannot insert row %lld of %s: %s", (long long)*rows + 1,
-                 table, pq_msg(pg));
+        FILE *f = open_memstream(&line, &cap);
+        encode_row(st, &c, f);
+        fclose(f);
+        if (PQputCopyData(pg, line, (int)cap) != 1) {
+            fail(err, errlen, VG_ERR, "cannot send %s: %s", table, pq_msg(pg));
             goto out;
         }
+        free(line);
+        line = NULL;
         (*rows)++;
     }
     if (step != SQLITE_DONE) {
         fail(err, errlen, VG_ERR, "cannot read %s: %s", table, sqlite3_errmsg(db));
         goto out;
     }
+    streaming = false;
+    PQclear(r);
+    r = NULL;
+    if (PQputCopyEnd(pg, NULL) != 1 || PQresultStatus(r = PQgetResult(pg)) != PGRES_COMMAND_OK) {
+        fail(err, errlen, VG_ERR, "cannot copy into %s: %s", table, pq_msg(pg));
+        goto out;
+    }
     rc = VG_OK;
 out:
-    free(values);
-    free(lengths);
-    free(formats);
-    PQclear(r);
+    if (streaming) PQputCopyEnd(pg, "the source could not be read");
+    /* Drain what remains of the COPY, so the connection is ready for the ROLLBACK. */
+    do
+        PQclear(r);
+    while ((r = PQgetResult(pg)));
+    free(line);
     sqlite3_finalize(st);
     free(select);
-    free(insert);
+    free(copy);
     columns_free(&c);
     return rc;
 }
@@ -439,7 +463,9 @@ static vg_status add_secret(PGconn *pg, const char *secret, char *err, size_t er
 static vg_status copy_all(sqlite3 *db, PGconn *pg, const vg_store_copy_options *o,
                           vg_store_copy_report *out, char *err, size_t errlen)
 {
-    vg_status rc = run(pg, "BEGIN", "cannot start the transaction", err, errlen);
+    /* SQLite's text is UTF-8, whatever the target database's encoding. */
+    vg_status rc = run(pg, "SET client_encoding = 'UTF8'", "cannot set the encoding", err, errlen);
+    if (rc == VG_OK) rc = run(pg, "BEGIN", "cannot start the transaction", err, errlen);
     if (rc == VG_OK) rc = claim_target(pg, err, errlen);
     for (size_t i = 0; rc == VG_OK && i < N_TABLES; i++) {
         int64_t rows = 0;

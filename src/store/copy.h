@@ -6,9 +6,10 @@
  * node would keep writing to it); its schema must be this build's. The target is opened like a
  * node opens it (migrated to this build's schema), must hold no state yet (this is not a merge),
  * and receives every row of every state table in one transaction: all of it or nothing. Columns
- * are matched by name; a column on either side without a counterpart stops the copy. Values are
- * bound as text (NULL stays NULL), bytes as binary. Serial columns are advanced past the copied
- * values, so rows the new nodes insert do not collide with copied ones.
+ * are matched by name; a column on either side without a counterpart stops the copy. Values travel
+ * as text (NULL stays NULL, bytes as bytea's hex form), so the target's column types parse them.
+ * Serial columns are advanced past the copied values, so rows the new nodes insert do not collide
+ * with copied ones.
  *
  * Threads: a blocking call, for a command-line process; it opens and closes its own connections.
  */
