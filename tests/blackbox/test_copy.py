@@ -6,7 +6,7 @@ from it), with the old API keys; `vidgated check` is clean; a second copy to the
 refused, and the content copy alone can run again (it finds everything there).
 
 Also, with any store: a copy from a data directory whose node still runs is refused before anything
-else happens.
+else happens; and a copy that fails half-way (a row PostgreSQL refuses) leaves the target empty.
 
 The PostgreSQL part is skipped unless VG_TEST_STORE=postgresql and VG_TEST_PG_URL name a test
 cluster (scripts/pg-test-cluster); the bucket is s3rver, as in test_s3.py (skipped without it)."""
@@ -56,6 +56,9 @@ def run_copy(*args, env=None):
     e.update(env or {})
     r = subprocess.run([VIDGATED, "copy"] + list(args), capture_output=True, text=True,
                        timeout=300, env=e)
+    for marker in harness.BAD_LOG_MARKERS:
+        if marker in r.stderr:
+            raise AssertionError("sanitizer report from vidgated copy:\n" + r.stderr[-6000:])
     return r.returncode, r.stdout, r.stderr
 
 
@@ -100,6 +103,39 @@ class SourceInUse(unittest.TestCase):
         rc, out, err = run_copy("--from", "/nonexistent", "--to", "/not/a/url")
         self.assertEqual(rc, 1, out + err)
         self.assertIn("must be a PostgreSQL database", err)
+
+
+@unittest.skipUnless(harness.USE_PG, "needs VG_TEST_STORE=postgresql and VG_TEST_PG_URL")
+class AllOrNothing(unittest.TestCase):
+    def test_a_failed_copy_leaves_the_target_empty(self):
+        import sqlite3
+        srv = sqlite_node()
+        dbname = "vgbb_copy_" + secrets.token_hex(6)
+        try:
+            srv.new_key("carol", "3.00")
+            srv.stop()
+            db = sqlite3.connect(os.path.join(srv.data, "vidgate.db"))
+            db.execute("INSERT INTO ledger (key_id, kind, amount_micro, created_at) "
+                       "VALUES ('key_nobody', 'credit', 1, 1)")  # no such key: PostgreSQL refuses
+            db.commit()
+            db.close()  # an open connection is a node still running, to the copy
+            harness._psql(harness.PG_URL, "CREATE DATABASE %s;" % dbname)
+            target = harness._pg_url_for(dbname)
+            rc, out, err = run_copy("--from", srv.data, "--to", target)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn("cannot copy into ledger", err)
+            self.assertEqual(harness._psql(target, "SELECT count(*) FROM keys;"), [("0",)])
+            db = sqlite3.connect(os.path.join(srv.data, "vidgate.db"))
+            db.execute("DELETE FROM ledger WHERE key_id = 'key_nobody'")
+            db.commit()
+            db.close()
+            rc, out, err = run_copy("--from", srv.data, "--to", target)
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual(harness._psql(target, "SELECT count(*) FROM keys;"), [("2",)])
+        finally:
+            srv.close()
+            shutil.rmtree(srv.data, ignore_errors=True)
+            harness._psql(harness.PG_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % dbname)
 
 
 @unittest.skipUnless(harness.USE_PG, "needs VG_TEST_STORE=postgresql and VG_TEST_PG_URL")
