@@ -5,6 +5,8 @@
  * Start-up order matters: the store is migrated and interrupted tasks are re-queued before the
  * first request is accepted, so a client never sees a task that nobody will run (nor a Processing
  * asset that nobody will process).
+ *
+ * Subcommands: `vidgated check` (check.c) and `vidgated copy` (copy.c) run instead of the server.
  */
 #include "app.h"
 #include "check.h"
