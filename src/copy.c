@@ -86,7 +86,14 @@ static int copy_store(const copy_args *a)
 {
     char path[PATH_MAX + 16], *secret = NULL, err[1024];
     snprintf(path, sizeof path, "%s/secret", a->from);
-    if (vg_read_file(path, 256, &secret, NULL) == 0) secret[strcspn(secret, "\r\n")] = '\0';
+    /* As the server reads it (vidgated.c load_secret): its first 64 characters, if it has them. */
+    if (vg_read_file(path, 256, &secret, NULL) == 0) {
+        secret[strcspn(secret, "\r\n")] = '\0';
+        if (strlen(secret) < 64)
+            secret[0] = '\0';
+        else
+            secret[64] = '\0';
+    }
     vg_store_copy_options o = {.source_dir = a->from, .target = a->to, .presign_secret = secret};
     vg_store_copy_report r;
     vg_status rc = vg_store_copy(&o, &r, err, sizeof err);
@@ -166,48 +173,75 @@ static int walk_dir(walk *w, const char *dir)
     return rc;
 }
 
-static int copy_content(const copy_args *a)
+/* Opens the target of the content before anything is copied, so that a bad URL or missing
+ * credentials stop the command before the store is copied. w->c stays NULL when DIR/files does
+ * not exist (nothing to copy). */
+static int open_content(const copy_args *a, walk *w, char root[PATH_MAX])
 {
-    char files[PATH_MAX + 8], root[PATH_MAX], there[PATH_MAX], err[1024];
+    char files[PATH_MAX + 8], err[1024];
     snprintf(files, sizeof files, "%s/files", a->from);
-    if (!realpath(files, root)) {
-        printf("content: %s does not exist, nothing to copy\n", files);
+    if (!realpath(files, root)) return 0;
+    /* A bucket's cache is the source directory itself: the handle reads nothing else there. */
+    w->root_len = strlen(root);
+    if (vg_content_open(a->content_to, root, &w->c, err, sizeof err) != VG_OK) {
+        fprintf(stderr, WHO ": %s\n", err);
+        return -1;
+    }
+    /* One HEAD: a bucket that cannot be reached (or refuses the credentials) answers an error,
+     * not "no such object". */
+    int64_t size;
+    if (vg_content_stat(w->c, "copy-probe", &size) == VG_ERR) {
+        fprintf(stderr, WHO ": cannot reach %s\n", vg_content_describe(w->c));
+        vg_content_close(w->c);
+        w->c = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int copy_content(const copy_args *a, walk *w, const char *root)
+{
+    char there[PATH_MAX];
+    if (!w->c) {
+        printf("content: %s/files does not exist, nothing to copy\n", a->from);
         return 0;
     }
-    /* A bucket's cache is the source directory itself: the handle reads nothing else there. */
-    walk w = {.root_len = strlen(root)};
-    if (vg_content_open(a->content_to, root, &w.c, err, sizeof err) != VG_OK) {
-        fprintf(stderr, WHO ": %s\n", err);
-        return 1;
-    }
-    int rc = 0;
-    if (!vg_content_is_remote(w.c) && realpath(vg_content_dir(w.c), there) &&
+    if (!vg_content_is_remote(w->c) && realpath(vg_content_dir(w->c), there) &&
         !strcmp(there, root)) {
         printf("content: %s is already the target directory\n", root);
-    } else {
-        rc = walk_dir(&w, root) ? 1 : 0;
-        printf("content: %lld files (%lld bytes) copied to %s; %lld already there (%lld bytes); "
-               "%lld skipped (partial or not content)%s\n",
-               (long long)w.files, (long long)w.bytes, vg_content_describe(w.c), (long long)w.kept,
-               (long long)w.kept_bytes, (long long)w.skipped,
-               rc ? "; stopped by the error above (run the copy again)" : "");
+        return 0;
     }
-    vg_content_close(w.c);
+    int rc = walk_dir(w, root) ? 1 : 0;
+    printf("content: %lld files (%lld bytes) copied to %s; %lld already there (%lld bytes); %lld "
+           "skipped (partial or not content)\n",
+           (long long)w->files, (long long)w->bytes, vg_content_describe(w->c), (long long)w->kept,
+           (long long)w->kept_bytes, (long long)w->skipped);
+    if (rc)
+        printf("content: stopped by the error above; `vidgated copy --from %s --content-to URL` "
+               "copies the rest (the store is not copied again)\n",
+               a->from);
     return rc;
 }
 
 int vg_copy_main(int argc, char **argv)
 {
     copy_args a;
+    walk w = {0};
+    char root[PATH_MAX];
     int rc = parse(argc, argv, &a);
     if (rc) return rc > 0 ? 0 : 2;
-    if (a.to && copy_store(&a)) return 1;
+    if (a.content_to && open_content(&a, &w, root)) return 1;
+    if (a.to && copy_store(&a)) {
+        vg_content_close(w.c);
+        return 1;
+    }
     if (a.content_to)
-        rc = copy_content(&a);
+        rc = copy_content(&a, &w, root);
     else
         printf("content: not copied; it stays in %s/files. The new nodes need it: share that "
                "directory (--content DIR), or copy it with --content-to (again at any time).\n",
                a.from);
+    vg_content_close(w.c);
     fflush(stdout);
     if (rc || !a.to) return rc;
     printf("check of the target:\n");
