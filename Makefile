@@ -32,6 +32,7 @@ LIB_DIRS  := common core store http api dispatch providers engine net assets
 LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_OBJ:= $(filter $(BUILD)/obj/src/common/%,$(LIB_OBJ))
+TOP_SRC   := $(wildcard src/*.c)
 CLI_SRC   := $(wildcard src/cli/*.c)
 TOOL_SRC  := $(wildcard src/tools/*.c)
 TOOL_DIRS := $(patsubst %/,%,$(wildcard src/tools/*/))
@@ -68,7 +69,7 @@ $(BUILD)/libvgcommon.a: $(COMMON_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/vidgated: $(BUILD)/obj/src/vidgated.o $(BUILD)/obj/src/app.o $(BUILD)/libvg.a
+$(BUILD)/vidgated: $(TOP_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvg.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

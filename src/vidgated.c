@@ -5,8 +5,12 @@
  * Start-up order matters: the store is migrated and interrupted tasks are re-queued before the
  * first request is accepted, so a client never sees a task that nobody will run (nor a Processing
  * asset that nobody will process).
+ *
+ * Subcommands: `vidgated check` (check.c) and `vidgated copy` (copy.c) run instead of the server.
  */
 #include "app.h"
+#include "check.h"
+#include "copy.h"
 
 #include "api/console.h"
 #include "api/env.h"
@@ -22,7 +26,6 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "core/models.h"
-#include "core/money.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/webhooks.h"
 #include "http/server.h"
@@ -510,37 +513,15 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     return rc ? 1 : 0;
 }
 
-static void print_problem(void *ud, const char *problem)
-{
-    (void)ud;
-    printf("DIFFERENCE %s\n", problem);
-}
-
 /* `vidgated check --data DIR`: recomputes every balance and hold from the ledger and every task's
  * money state from its status. Read-only; safe while the server runs. Exit 0 clean, 1 not. */
 static int check(const vg_config *cfg)
 {
-    vg_store *s = NULL;
-    char err[256];
-    if (store_open(cfg, &s, err, sizeof err)) {
-        fprintf(stderr, "vidgated check: %s\n", err);
-        return 2;
-    }
-    vg_audit a;
-    int rc = vg_store_audit(s, print_problem, NULL, &a);
-    vg_store_close(s);
-    if (rc) {
-        fprintf(stderr, "vidgated check: the audit could not run\n");
-        return 2;
-    }
-    char captured[VG_MONEY_STR_MAX], costs[VG_MONEY_STR_MAX];
-    vg_money_format(a.captured_micro, captured);
-    vg_money_format(a.completed_cost_micro, costs);
-    printf("checked %lld keys, %lld tasks, %lld ledger rows: captured %s, completed tasks cost "
-           "%s; %lld difference(s)\n",
-           (long long)a.keys, (long long)a.tasks, (long long)a.ledger_rows, captured, costs,
-           (long long)a.problems);
-    return a.problems ? 1 : 0;
+    vg_store_options o = {.backend = cfg->store,
+                          .data_dir = cfg->data_dir,
+                          .database = cfg->database,
+                          .node = cfg->node};
+    return vg_check_store(&o, "vidgated check");
 }
 
 /* Links are built on public_url, by default on the listen address: on an unspecified address
@@ -563,6 +544,7 @@ int main(int argc, char **argv)
 {
     vg_config cfg;
     char err[512];
+    if (argc > 1 && !strcmp(argv[1], "copy")) return vg_copy_main(argc - 1, argv + 1);
     bool check_mode = argc > 1 && !strcmp(argv[1], "check");
     if (check_mode) argv[1] = argv[0], argc--, argv++;
     int rc = vg_config_load(&cfg, argc, argv, err, sizeof err);

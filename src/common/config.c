@@ -239,8 +239,9 @@ static int load_file(vg_config *c, const char *path, char *err, size_t errlen)
 
 static void usage(void)
 {
-    printf("usage: vidgated [options]\n       vidgated check --data DIR\n\noptions (flag, "
-           "environment variable, meaning):\n");
+    printf("usage: vidgated [options]\n       vidgated check --data DIR\n       vidgated copy "
+           "--from DIR --to DATABASE_URL [--content-to URL] (see vidgated copy --help)\n\noptions "
+           "(flag, environment variable, meaning):\n");
     printf("  --config FILE               VIDGATE_CONFIG  JSON configuration file\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         char flag[64];

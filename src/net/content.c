@@ -263,12 +263,9 @@ static bool transient(long status)
 
 /* ---- blocking operations --------------------------------------------------------------------- */
 
-int vg_content_put(vg_content *c, const char *key, char *err, size_t errlen)
+/* PUTs the file at path as key, with retries on transient answers. */
+static int put_from(vg_content *c, const char *key, const char *path, char *err, size_t errlen)
 {
-    char path[1400];
-    if (vg_content_path(c, key, path, sizeof path))
-        return fail(err, errlen, VG_INVALID, "bad content key %s", key);
-    if (!c->remote) return VG_OK;
     int rc = VG_ERR;
     for (int attempt = 0; attempt < PUT_TRIES; attempt++) {
         if (attempt) usleep((useconds_t)(200000 << attempt));
@@ -291,6 +288,35 @@ int vg_content_put(vg_content *c, const char *key, char *err, size_t errlen)
         if (!transient(r.status)) break;
     }
     return rc;
+}
+
+int vg_content_put(vg_content *c, const char *key, char *err, size_t errlen)
+{
+    char path[1400];
+    if (vg_content_path(c, key, path, sizeof path))
+        return fail(err, errlen, VG_INVALID, "bad content key %s", key);
+    if (!c->remote) return VG_OK;
+    return put_from(c, key, path, err, errlen);
+}
+
+int vg_content_import(vg_content *c, const char *key, const char *src, char *err, size_t errlen)
+{
+    char path[1400], part[1500];
+    if (vg_content_path(c, key, path, sizeof path))
+        return fail(err, errlen, VG_INVALID, "bad content key %s", key);
+    if (c->remote) return put_from(c, key, src, err, errlen);
+    if (!strcmp(path, src)) return VG_OK;
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int made = vg_mkdir_p(path, 0700);
+    *slash = '/';
+    part_path(path, part, sizeof part);
+    if (made || copy_file(src, part) || rename(part, path)) {
+        int e = errno;
+        unlink(part);
+        return fail(err, errlen, VG_ERR, "cannot copy %s to %s: %s", src, path, strerror(e));
+    }
+    return VG_OK;
 }
 
 int vg_content_publish_dir(vg_content *c, const char *tmp_dir, const char *name, char *err,

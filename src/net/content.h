@@ -71,6 +71,12 @@ int vg_content_publish_dir(vg_content *c, const char *tmp_dir, const char *name,
                            size_t errlen);
 /** Uploads the local file of key (already in place) under key; a no-op for a directory. */
 int vg_content_put(vg_content *c, const char *key, char *err, size_t errlen);
+/**
+ * Stores the file at src under key where the content lives: a copy into the directory (written
+ * aside, renamed in, its mtime kept), or a PUT to the bucket (the cache is left alone). For moving
+ * content from one place to another (`vidgated copy`). VG_OK, VG_INVALID (bad key) or VG_ERR.
+ */
+int vg_content_import(vg_content *c, const char *key, const char *src, char *err, size_t errlen);
 /** Makes key's local file exist: VG_OK, VG_NOTFOUND (no such object), VG_ERR (reason in err). */
 int vg_content_fetch(vg_content *c, const char *key, char *err, size_t errlen);
 /** Removes key locally and from the bucket (a missing one is success). VG_OK or VG_ERR. */

@@ -13,6 +13,7 @@
 #include "common/fsutil.h"
 #include "net/content.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,33 @@ static void test_directory(void **state)
     vg_content_close(c);
 }
 
+/* vg_content_import into a directory: a copy under the key (its directories made, the source's
+ * mtime kept), a bad key refused, a file already in place left alone. */
+static void test_import_directory(void **state)
+{
+    (void)state;
+    char err[256], src[300], dir[300], path[600];
+    vg_content *c = NULL;
+    snprintf(dir, sizeof dir, "%s/imported", g_dir);
+    assert_int_equal(vg_content_open(dir, "/nowhere", &c, err, sizeof err), VG_OK);
+    snprintf(src, sizeof src, "%s/source.bin", g_dir);
+    write_file(src, "some bytes");
+    struct timespec times[2] = {{.tv_sec = 1700000000}, {.tv_sec = 1700000000}};
+    assert_int_equal(utimensat(AT_FDCWD, src, times, 0), 0);
+    assert_int_equal(vg_content_import(c, "assets/abc", src, err, sizeof err), VG_OK);
+    snprintf(path, sizeof path, "%s/assets/abc", dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 10);
+    assert_int_equal(sb.st_mtime, 1700000000);
+    assert_int_equal(vg_content_import(c, "../escape", src, err, sizeof err), VG_INVALID);
+    assert_int_equal(vg_content_import(c, "assets/abc", path, err, sizeof err), VG_OK);
+    int64_t size = 0;
+    assert_int_equal(vg_content_stat(c, "assets/abc", &size), VG_OK);
+    assert_int_equal(size, 10);
+    vg_content_close(c);
+}
+
 static void test_unreachable_bucket(void **state)
 {
     (void)state;
@@ -180,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_directory),
+        cmocka_unit_test(test_import_directory),
         cmocka_unit_test(test_unreachable_bucket),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
