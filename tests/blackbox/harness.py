@@ -220,9 +220,9 @@ class Server:
         except urllib.error.HTTPError as e:
             return Response(e.code, dict((k.lower(), v) for k, v in e.headers.items()), e.read())
 
-    def api(self, method, path, body=None, key=None, headers=None, raw_body=None):
+    def api(self, method, path, body=None, key=None, headers=None, raw_body=None, timeout=30):
         """Returns (status, headers, parsed JSON or raw bytes)."""
-        r = self.request(method, path, body, key, headers, raw_body)
+        r = self.request(method, path, body, key, headers, raw_body, timeout)
         parsed = r.body
         if r.headers.get("content-type", "").startswith("application/json"):
             parsed = json.loads(r.body.decode())

@@ -93,8 +93,8 @@ class MetricsTraffic(unittest.TestCase):
         self.scrapes += 1
         return Scrape(text)
 
-    def call(self, route, method, path, body=None, key=None, headers=None):
-        st, h, j = self.srv.api(method, path, body, key=key, headers=headers)
+    def call(self, route, method, path, body=None, key=None, headers=None, timeout=30):
+        st, h, j = self.srv.api(method, path, body, key=key, headers=headers, timeout=timeout)
         k = (route, method, str(st))
         self.sent[k] = self.sent.get(k, 0) + 1
         return st, h, j
@@ -152,8 +152,10 @@ class MetricsTraffic(unittest.TestCase):
         answered = {}
 
         def longpoll():
+            # answered when the render before it ends: 12 s of 720p may take over 30 s on a
+            # busy machine, so the client waits as long as the server may
             answered["r"] = self.call(TASK, "GET", "/v1/video/generations/%s?wait=60" % b["id"],
-                                      key=key)
+                                      key=key, timeout=90)
 
         th = threading.Thread(target=longpoll)
         th.start()
