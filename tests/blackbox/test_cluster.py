@@ -40,7 +40,6 @@ VG_CLUSTER_SEED (the killer's and clients' random seed, printed), VG_CLUSTER_MOD
 the killer draws from, default "same,rename,long"; narrowing it helps find which one breaks).
 """
 import concurrent.futures
-import functools
 import hashlib
 import http.client
 import json
@@ -70,7 +69,6 @@ N_LOCAL = min(N_TASKS, int(os.environ.get("VG_CLUSTER_LOCAL", "6" if SANITIZED e
 N_KILLS = int(os.environ.get("VG_CLUSTER_KILLS", "5"))
 SEED = int(os.environ.get("VG_CLUSTER_SEED", str(random.randrange(1 << 30))))
 MODES = os.environ.get("VG_CLUSTER_MODES", "same,rename,long").split(",")
-SHORT_LEASE_S = 5  # task_lease_s when the build has it
 CLIENTS = 6
 
 
@@ -79,43 +77,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def help_text():
-    try:
-        r = subprocess.run([VIDGATED, "--help"], capture_output=True, text=True, timeout=30)
-        return r.stdout + r.stderr
-    except OSError:
-        return ""
-
-
-def default_lease_s():
-    """VG_TASK_LEASE_MS of this tree's common/limits.h, in seconds."""
-    with open(os.path.join(harness.ROOT, "src", "common", "limits.h")) as f:
-        m = re.search(r"#define\s+VG_TASK_LEASE_MS\s+(\d+)", f.read())
-    return int(m.group(1)) // 1000 if m else 60
-
-
-HAS_LEASE_OPTION = "task_lease_s" in help_text()
-LEASE_S = SHORT_LEASE_S if HAS_LEASE_OPTION else default_lease_s()
-
-
-def known_bug_without_lease_takeover(test):
-    """In a tree without task_lease_s, a dead node's running local renders go back to the queue
-    only when some node starts after their lease expired (the dispatcher's recovery runs at start
-    only; claims take queued tasks only): a node restarted under a new name, or never restarted,
-    leaves them running until then. The change that adds task_lease_s makes live nodes take them
-    over; there the chaos test must pass as it is."""
-    if HAS_LEASE_OPTION:
-        return test
-
-    @functools.wraps(test)
-    def logged(self):
-        try:
-            test(self)
-        except BaseException as e:  # shown in the run's log, then counted as expected
-            log("expected failure (no lease takeover in this tree): %s: %s" %
-                (type(e).__name__, str(e)[:8000]))
-            raise
-    return unittest.expectedFailure(logged)
+LEASE_S = 5  # task_lease_s: a node kept down longer than this must have its renders taken over
 
 
 def sha256(b):
@@ -155,8 +117,7 @@ class ClusterTest(unittest.TestCase):
                 {"name": "local", "type": "local", "models": {MINI: MINI}},
                 channel(cls.sim, "ark", models={FAST: UP_FAST}, timeout_ms=3000,
                         requests_per_s=200, expected_s=1)]}
-            if HAS_LEASE_OPTION:
-                conf["task_lease_s"] = LEASE_S
+            conf["task_lease_s"] = LEASE_S
             cls.conf_path = os.path.join(cls.conf_dir, "vidgate.json")
             with open(cls.conf_path, "w") as f:
                 json.dump(conf, f)
@@ -221,12 +182,10 @@ class ClusterTest(unittest.TestCase):
         return r.status, r.headers, parsed
 
     # -- the chaos test ------------------------------------------------------------------------
-    @known_bug_without_lease_takeover
     def test_chaos_kill9_round_robin(self):
         rng = random.Random(SEED)
-        log("seed %d (VG_CLUSTER_SEED), %d tasks (%d local), >= %d kills, modes %s, lease %d s%s"
-            % (SEED, N_TASKS, N_LOCAL, N_KILLS, ",".join(MODES), LEASE_S,
-               " (task_lease_s)" if HAS_LEASE_OPTION else " (built in)"))
+        log("seed %d (VG_CLUSTER_SEED), %d tasks (%d local), >= %d kills, modes %s, lease %d s"
+            % (SEED, N_TASKS, N_LOCAL, N_KILLS, ",".join(MODES), LEASE_S))
         kid, key = self.new_key("chaos", "100000.00")
         local_ids = set(rng.sample(range(N_TASKS), N_LOCAL))
         accepted = {}        # task index -> task id (2xx)
