@@ -19,7 +19,9 @@
  * Several processes may share one database (many nodes). Claims and leases carry the name of the
  * node that took them (vg_store_options.node): start-up recovery releases only this node's leases
  * (a restarted node knows its own are dead) and leaves other nodes' leases alone until they
- * expire. A single node is one name, so a restart resumes everything at once.
+ * expire. A single node is one name, so a restart resumes everything at once. What one node must
+ * tell the others (a key changed, a reload) travels as events (notify, listen_wait), and a key's
+ * rate limit is one bucket in the database (rate_take); a one-node backend has neither (NULL).
  *
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
