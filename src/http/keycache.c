@@ -45,13 +45,18 @@ int vg_keycache_get(const char *hash, int64_t now_ms, vg_key *out)
     return 1;
 }
 
-void vg_keycache_put(const vg_key *k, int64_t now_ms)
+unsigned long vg_keycache_generation(void)
+{
+    return atomic_load(&generation);
+}
+
+void vg_keycache_put(const vg_key *k, int64_t now_ms, unsigned long gen)
 {
     slot *s = &slots[index_of(k->hash)];
     if (s->used) vg_key_free(&s->key);
     copy_key(&s->key, k);
     s->stored_ms = now_ms;
-    s->generation = atomic_load(&generation);
+    s->generation = gen; /* an older one than the current makes the entry dead at once */
     s->used = 1;
 }
 

@@ -23,8 +23,11 @@
 
 /** 1 and a deep copy in *out (free with vg_key_free) on a fresh hit; 0 otherwise. */
 int vg_keycache_get(const char *hash, int64_t now_ms, vg_key *out);
-/** Remembers k (copied) for this thread. */
-void vg_keycache_put(const vg_key *k, int64_t now_ms);
+/** The current generation: read it before reading a key from the store, and pass it to put. */
+unsigned long vg_keycache_generation(void);
+/** Remembers k (copied) for this thread, as read when the cache was at `generation`: a key
+ * invalidated after that read (its change committed meanwhile) is not cached as fresh. */
+void vg_keycache_put(const vg_key *k, int64_t now_ms, unsigned long generation);
 /** Forgets every entry of every thread. */
 void vg_keycache_invalidate(void);
 /** While on, every lookup misses (and invalidates what was cached, at both edges). */

@@ -78,10 +78,11 @@ static vg_status check_key(vg_store *store, const char *h, vg_key *k)
     int64_t now = vg_mono_ms();
     int rc = VG_OK;
     if (!vg_keycache_get(hash, now, k)) {
+        unsigned long gen = vg_keycache_generation(); /* before the read: see keycache.h */
         rc = vg_store_key_by_hash(store, hash, k);
         if (rc == VG_AGAIN) return VG_AGAIN;
         if (rc != VG_OK && rc != VG_NOTFOUND) return VG_ERR;
-        if (rc == VG_OK) vg_keycache_put(k, now);
+        if (rc == VG_OK) vg_keycache_put(k, now, gen);
     }
     /* The lookup is by hash, so timing reveals nothing of the secret; the constant-time compare
      * makes the check independent of how the index found the row. */
