@@ -90,7 +90,7 @@ vg_status vg_pg_one(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, vg_
                     void *out);
 /**
  * Collects the rows into a malloc'd array of elem-sized items decoded by fill: at most max rows
- * (0 = no limit). *arr is always set (free it even on error).
+ * (0 = no limit). *arr is always set: NULL on error (freeing it then is harmless).
  */
 vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, size_t elem,
                      vg_pg_fill fill, size_t max, void **arr, size_t *len);
