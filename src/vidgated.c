@@ -28,6 +28,7 @@
 #include "core/models.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/webhooks.h"
+#include "http/events.h"
 #include "http/server.h"
 #include "store/batch.h"
 #include "net/content.h"
@@ -50,6 +51,9 @@ static volatile sig_atomic_t stop_flag;
 static atomic_bool reload_stopping;
 /* The configuration the HTTP loops open their store connections with (set once by serve()). */
 static const vg_config *g_cfg;
+/* The other nodes of a shared store (http/events.h); NULL with one node. Set by serve() before
+ * the reload thread and the loops start. */
+static vg_events *g_events;
 
 static void on_signal(int sig)
 {
@@ -70,15 +74,28 @@ static void *reload_thread(void *ud)
         if (atomic_load(&reload_stopping)) return NULL;
         json_t *report = NULL;
         char err[512];
-        vg_app_reload(ud, &report, err, sizeof err);
+        if (vg_app_reload(ud, &report, err, sizeof err) == 0) vg_events_publish_reload(g_events);
         json_decref(report);
     }
 }
 
-/* POST /admin/reload, through the handlers' environment. */
+/* POST /admin/reload, through the handlers' environment. A reload applied here is announced to
+ * the other nodes, which each reload their own configuration. */
 static int reload_api(void *ud, json_t **report, char *err, size_t errlen)
 {
-    return vg_app_reload(ud, report, err, errlen);
+    int rc = vg_app_reload(ud, report, err, errlen);
+    if (rc == 0) vg_events_publish_reload(g_events);
+    return rc;
+}
+
+/* Another node applied a reload (or this one may have missed some): reload here, not announced
+ * again. */
+static void reload_for_event(void *ud)
+{
+    json_t *report = NULL;
+    char err[512];
+    vg_app_reload(ud, &report, err, sizeof err);
+    json_decref(report);
 }
 
 /* The store the configuration names (backend, database, data directory, node name). */
@@ -441,9 +458,18 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
         close(listen_fd);
         return 1;
     }
+    vg_events_env eenv = {
+        .open_store = open_store, .store_ud = app, .reload = reload_for_event, .reload_ud = app};
+    if (vg_events_start(&eenv, &g_events, err, sizeof err) != VG_OK) {
+        vg_error("%s", err);
+        vg_dispatch_stop(app->dispatch);
+        close(listen_fd);
+        return 1;
+    }
     pthread_t reloader;
     if (pthread_create(&reloader, NULL, reload_thread, app)) {
         vg_error("cannot start the reload thread");
+        vg_events_stop(g_events);
         vg_dispatch_stop(app->dispatch);
         close(listen_fd);
         return 1;
@@ -505,6 +531,8 @@ static int serve(vg_app *app, const vg_config *cfg, const char *host, int port, 
     atomic_store(&reload_stopping, true);
     pthread_kill(reloader, SIGHUP);
     pthread_join(reloader, NULL);
+    vg_events_stop(g_events); /* its reloads reach the dispatcher: stopped first */
+    g_events = NULL;
     vg_dispatch_stop(app->dispatch);
     vg_assets_stop(assets);
     vg_webhooks_stop(app->webhooks);

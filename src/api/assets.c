@@ -77,6 +77,12 @@ static int reply_fail(areq *r, int status, const char *code, const char *fmt, ..
 
 static int reply_internal(areq *r)
 {
+    if (!vg_store_connected(r->c->store)) { /* a shared database went away: passing */
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", VG_UNAVAILABLE_RETRY_AFTER_S);
+        vg_ctx_header(r->c, "retry-after", ra);
+        return reply_fail(r, 503, "ServiceUnavailable", "the store is not reachable: try again");
+    }
     return reply_fail(r, 500, "InternalError", "internal error; request id %s", r->c->request_id);
 }
 

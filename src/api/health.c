@@ -9,8 +9,12 @@ static int healthz(vg_ctx *c)
 
 static int readyz(vg_ctx *c)
 {
-    if (vg_store_ping(c->store) != VG_OK)
-        return vg_reply_error(c, 503, "unavailable", "", "the store is not reachable");
+    if (vg_store_ping(c->store) != VG_OK) {
+        vg_err e = {0};
+        vg_err_set(&e, 503, "unavailable", "", "the store is not reachable");
+        e.retry_after_s = VG_UNAVAILABLE_RETRY_AFTER_S;
+        return vg_reply_err(c, &e);
+    }
     return vg_reply_json(c, 200, json_pack("{s:s}", "status", "ready"));
 }
 

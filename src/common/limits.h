@@ -148,4 +148,11 @@
 #define VG_CONTENT_STAGED_WAIT_MS     15000 /* a worker waits this long for another node's upload */
 #define VG_CONTENT_WAIT_S             60    /* a request waits this long for a fetch */
 
+/* Many nodes on one database (http/events.h, http/router.c) */
+#define VG_UNAVAILABLE_RETRY_AFTER_S 1    /* Retry-After of a 503 for an unreachable store */
+#define VG_EVENTS_WAIT_MS            200  /* the listener looks at its stop flag this often */
+#define VG_EVENTS_BACKOFF_MIN_MS     100  /* first wait before reconnecting the listener */
+#define VG_EVENTS_BACKOFF_MAX_MS     1000 /* longest wait between two reconnection attempts */
+#define VG_EVENTS_TOPIC_BYTES        128  /* one event's topic (the NOTIFY payload) */
+
 #endif

@@ -252,6 +252,14 @@ int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, c
 
 int vg_reply_internal(vg_ctx *c)
 {
+    /* A store call failed because the shared database went away (the connection says so): not
+     * an internal error but a passing one, which the node recovers from by itself. */
+    if (c->store && !vg_store_connected(c->store)) {
+        vg_err e = {0};
+        vg_err_set(&e, 503, "unavailable", "", "the store is not reachable: try again");
+        e.retry_after_s = VG_UNAVAILABLE_RETRY_AFTER_S;
+        return vg_reply_err(c, &e);
+    }
     return vg_reply_error(c, 500, "internal_error", "", "internal error; request id %s",
                           c->request_id);
 }

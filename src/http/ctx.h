@@ -91,7 +91,9 @@ char *vg_err_envelope_text(const vg_err *e);
 /** Builds and sends an error in one call. Returns 0. */
 int vg_reply_error(vg_ctx *c, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/** Replies 500 internal_error without details (the reason is logged by the caller). */
+/** Replies 500 internal_error without details (the reason is logged by the caller); 503
+ * unavailable with Retry-After instead when the store's connection is down (a shared database
+ * went away), so every handler's store failure says "try again" then. */
 int vg_reply_internal(vg_ctx *c);
 
 /** Depth of JSON nesting in text (strings skipped); stops counting past limit. Exposed for tests.

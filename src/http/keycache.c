@@ -17,6 +17,7 @@ typedef struct {
 } slot;
 
 static atomic_ulong generation = 1;
+static atomic_bool suspended;
 static _Thread_local slot slots[SLOTS];
 
 static unsigned index_of(const char *hash)
@@ -37,26 +38,37 @@ static void copy_key(vg_key *dst, const vg_key *src)
 int vg_keycache_get(const char *hash, int64_t now_ms, vg_key *out)
 {
     slot *s = &slots[index_of(hash)];
-    if (!s->used || s->generation != atomic_load(&generation) ||
+    if (atomic_load(&suspended) || !s->used || s->generation != atomic_load(&generation) ||
         now_ms - s->stored_ms > VG_KEYCACHE_TTL_MS || strcmp(s->key.hash, hash) != 0)
         return 0;
     copy_key(out, &s->key);
     return 1;
 }
 
-void vg_keycache_put(const vg_key *k, int64_t now_ms)
+unsigned long vg_keycache_generation(void)
+{
+    return atomic_load(&generation);
+}
+
+void vg_keycache_put(const vg_key *k, int64_t now_ms, unsigned long gen)
 {
     slot *s = &slots[index_of(k->hash)];
     if (s->used) vg_key_free(&s->key);
     copy_key(&s->key, k);
     s->stored_ms = now_ms;
-    s->generation = atomic_load(&generation);
+    s->generation = gen; /* an older one than the current makes the entry dead at once */
     s->used = 1;
 }
 
 void vg_keycache_invalidate(void)
 {
     atomic_fetch_add(&generation, 1);
+}
+
+void vg_keycache_suspend(bool on)
+{
+    atomic_store(&suspended, on);
+    atomic_fetch_add(&generation, 1); /* what was cached before or during it is not used again */
 }
 
 void vg_keycache_thread_exit(void)

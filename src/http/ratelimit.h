@@ -3,8 +3,9 @@
  * requests, refilled continuously at per_min / 60 per second.
  *
  * Shared by every event loop: one mutex guards a fixed-size hash table (the critical section is
- * a probe and a little arithmetic). The buckets live in this process only: with several vidgated
- * processes each enforces the limit on its own share of the traffic.
+ * a probe and a little arithmetic). The buckets live in this process only, so the router uses
+ * them only when the store keeps no shared ones (SQLite: one node); on PostgreSQL every node takes
+ * from the key's bucket in the database (store.h: rate_take), same arithmetic.
  */
 #ifndef VG_HTTP_RATELIMIT_H
 #define VG_HTTP_RATELIMIT_H

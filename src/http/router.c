@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "http/keycache.h"
@@ -77,10 +78,11 @@ static vg_status check_key(vg_store *store, const char *h, vg_key *k)
     int64_t now = vg_mono_ms();
     int rc = VG_OK;
     if (!vg_keycache_get(hash, now, k)) {
+        unsigned long gen = vg_keycache_generation(); /* before the read: see keycache.h */
         rc = vg_store_key_by_hash(store, hash, k);
         if (rc == VG_AGAIN) return VG_AGAIN;
         if (rc != VG_OK && rc != VG_NOTFOUND) return VG_ERR;
-        if (rc == VG_OK) vg_keycache_put(k, now);
+        if (rc == VG_OK) vg_keycache_put(k, now, gen);
     }
     /* The lookup is by hash, so timing reveals nothing of the secret; the constant-time compare
      * makes the check independent of how the index found the row. */
@@ -88,6 +90,27 @@ static vg_status check_key(vg_store *store, const char *h, vg_key *k)
         (k->expires_at == 0 || k->expires_at > vg_now_s()))
         return VG_OK;
     return VG_NOTFOUND;
+}
+
+/* The store is out of reach (a shared database that went away): 503 with Retry-After, so that
+ * clients come back once it is, which the node notices by itself. */
+static int reply_unreachable(vg_ctx *c)
+{
+    vg_err e = {0};
+    vg_err_set(&e, 503, "unavailable", "", "the store is not reachable: try again");
+    e.retry_after_s = VG_UNAVAILABLE_RETRY_AFTER_S;
+    return vg_reply_err(c, &e);
+}
+
+/* Takes one request from the key's bucket: the store's, shared by every node, when it keeps one
+ * (PostgreSQL), else this process's (http/ratelimit.h). Keys without a limit cost nothing. */
+static vg_status take_rate(vg_ctx *c, int *retry)
+{
+    int per_min = c->key.rate_limit_per_min;
+    if (per_min <= 0) return VG_OK;
+    vg_status rc = vg_store_rate_take(c->store, c->key.id, per_min, retry);
+    if (rc != VG_INVALID) return rc;
+    return vg_ratelimit_take(c->key.id, per_min, vg_mono_ms(), retry) ? VG_OK : VG_LIMITED;
 }
 
 static int authenticate(vg_ctx *c)
@@ -98,9 +121,7 @@ static int authenticate(vg_ctx *c)
                               "missing API key: send Authorization: Bearer <key>"),
                -1;
     vg_status rc = check_key(c->store, h, &c->key);
-    if (rc == VG_AGAIN)
-        return vg_reply_error(c, 503, "unavailable", "", "the store is not reachable: try again"),
-               -1;
+    if (rc == VG_AGAIN) return reply_unreachable(c), -1;
     if (rc == VG_ERR) return vg_reply_internal(c), -1;
     if (rc != VG_OK)
         return vg_reply_error(c, 401, "invalid_api_key", "", "invalid, revoked or expired API key"),
@@ -117,13 +138,16 @@ static int authenticate(vg_ctx *c)
                               "(POST /admin/keys) and use that"),
                -1;
     int retry = 0;
-    if (!vg_ratelimit_take(c->key.id, c->key.rate_limit_per_min, vg_mono_ms(), &retry)) {
+    rc = take_rate(c, &retry);
+    if (rc == VG_AGAIN) return reply_unreachable(c), -1;
+    if (rc == VG_LIMITED) {
         vg_err e = {0};
         vg_err_set(&e, 429, "rate_limit_exceeded", "",
                    "this key is limited to %d requests per minute", c->key.rate_limit_per_min);
         e.retry_after_s = retry;
         return vg_reply_err(c, &e), -1;
     }
+    if (rc != VG_OK) return vg_reply_internal(c), -1;
     return 0;
 }
 
@@ -173,8 +197,11 @@ vg_status vg_router_admit(vg_store *store, const vg_reqhead *h, bool *keyed, vg_
      * connection; to an upload route it may grow past it, so it needs the key like a large one. */
     bool large = (h->chunked && cap > VG_MAX_JSON_BODY_BYTES) ||
                  (h->has_length && h->length > VG_MAX_JSON_BODY_BYTES);
-    if (large && (rc == VG_ERR || rc == VG_AGAIN))
-        return vg_err_set(e, 503, "unavailable", "", "try again"), VG_ERR;
+    if (large && (rc == VG_ERR || rc == VG_AGAIN)) {
+        vg_err_set(e, 503, "unavailable", "", "try again");
+        e->retry_after_s = VG_UNAVAILABLE_RETRY_AFTER_S;
+        return VG_ERR;
+    }
     if (large && !*keyed)
         return vg_err_set(e, 401, "invalid_api_key", "",
                           "a request body over %u bytes needs a valid API key: send "

@@ -219,10 +219,13 @@ static char *format_refusal(const vg_err *e, size_t *len)
     const char *b = body ? body : "{}";
     char id[VG_ID_MAX];
     vg_id_new("req_", id);
+    char retry[48] = "";
+    if (e->retry_after_s > 0)
+        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", e->retry_after_s);
     char *out = vg_asprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
-                            "%zu\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\nConnection: "
+                            "%zu\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n%sConnection: "
                             "close\r\n\r\n%s",
-                            e->http_status, reason_of(e->http_status), strlen(b), id, b);
+                            e->http_status, reason_of(e->http_status), strlen(b), id, retry, b);
     free(body);
     *len = strlen(out);
     vg_metrics_http_request(-1, "", 0, e->http_status, 0); /* refused before routing */

@@ -41,6 +41,11 @@ static const char *const g_tables[] = {
 };
 #define N_TABLES (sizeof g_tables / sizeof g_tables[0])
 
+/* Tables of the schema that are not copied: state of the moment that the target's nodes make
+ * afresh. leases: who plans upstream work now (the first node to start on the target takes it);
+ * rate_buckets: tokens of the shared rate limits (a bucket starts full, as after a restart). */
+static const char *const g_fresh[] = {"leases", "rate_buckets"};
+
 /* Replaced rather than refused when the target has rows: a freshly migrated database may hold
  * values a node proposed (the presigning secret) before any key existed. */
 static const char SETTINGS[] = "settings";
@@ -91,6 +96,8 @@ static bool known_table(const char *name)
 {
     for (size_t i = 0; i < N_TABLES; i++)
         if (!strcmp(g_tables[i], name)) return true;
+    for (size_t i = 0; i < sizeof g_fresh / sizeof g_fresh[0]; i++)
+        if (!strcmp(g_fresh[i], name)) return true;
     return false;
 }
 

@@ -221,6 +221,15 @@ static const vg_migration migrations[] = {
      "  name TEXT PRIMARY KEY,"
      "  owner TEXT NOT NULL,"
      "  until_ms INTEGER NOT NULL);"},
+    {10, "shared rate-limit buckets",
+     /* The PostgreSQL backend's shared token buckets (pg_ratelimit.c). A SQLite store is one
+      * node and limits rates in memory (http/ratelimit.c): the table stays empty here, and
+      * exists so that both schemas carry the same numbers. */
+     "CREATE TABLE rate_buckets ("
+     "  key_id TEXT PRIMARY KEY,"
+     "  tokens REAL NOT NULL,"
+     "  allowed INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL);"},
 };
 
 const vg_migration *vg_migrations(int *n)

@@ -7,7 +7,9 @@
  * Files: pg_open.c (connecting, the ops table), pg_migrations.c (the schema, applied under an
  * advisory lock), pg_stmt.c (statements, transactions, reconnection, the helpers below),
  * pg_keys.c (keys, ledger, usage), pg_audit.c, pg_tasks.c, pg_assets.c, pg_upstream.c,
- * pg_webhooks.c, pg_settings.c, pg_leases.c (named leases, dead owners), pg_stats.c. Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
+ * pg_webhooks.c, pg_settings.c, pg_leases.c (named leases, dead owners), pg_stats.c, pg_events.c
+ * and pg_ratelimit.c (many nodes: events over LISTEN/NOTIFY and the shared rate-limit buckets,
+ * which SQLite has no twin of). Each mirrors its sqlite_*.c twin operation for operation: same statuses, same
  * conditional updates (vg_task_op_from()), same ledger rules; only the dialect differs.
  *
  * Statements: a query is written once, where it is used, with $n parameters. On first use on a
@@ -48,6 +50,7 @@ typedef struct {
     unsigned next_name;     /* statement names: "vg<n>" */
     bool in_tx;             /* inside vg_pg_atomic (no reconnection in the middle) */
     char sqlstate[6];       /* of the last failed statement ("" = none, or connection lost) */
+    bool listening;         /* LISTEN issued on this session (pg_events.c) */
     vg_pg_cached cache[PG_CACHE_SLOTS];
 } vg_pg;
 
@@ -88,7 +91,7 @@ vg_status vg_pg_one(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, vg_
                     void *out);
 /**
  * Collects the rows into a malloc'd array of elem-sized items decoded by fill: at most max rows
- * (0 = no limit). *arr is always set (free it even on error).
+ * (0 = no limit). *arr is always set: NULL on error (freeing it then is harmless).
  */
 vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, size_t elem,
                      vg_pg_fill fill, size_t max, void **arr, size_t *len);
@@ -104,6 +107,11 @@ vg_status vg_pg_simple(vg_pg *s, const char *sql);
  */
 vg_status vg_pg_atomic(vg_pg *s, vg_status (*body)(vg_pg *s, void *ctx), void *ctx);
 
+/**
+ * Re-establishes a lost connection (never inside a transaction): VG_OK when it is up, VG_AGAIN
+ * when the database is still unreachable. Statements call it themselves.
+ */
+vg_status vg_pg_ensure(vg_pg *s);
 /** Forgets every prepared statement (at close, and after a reconnection). */
 void vg_pg_cache_clear(vg_pg *s);
 /** The per-session settings (time zone, lock timeout); run after every (re)connection. */
@@ -239,6 +247,16 @@ vg_status vg_pg_webhook_get(vg_store *s, const char *task_id, vg_webhook *out);
 vg_status vg_pg_webhook_redeliver(vg_store *s, const char *task_id, int64_t now_ms,
                                   int64_t deadline_ms);
 vg_status vg_pg_webhook_recover(vg_store *s, int64_t now_ms, int64_t *n);
+/* pg_events.c */
+bool vg_pg_connected(vg_store *s);
+vg_status vg_pg_notify(vg_store *s, const char *topic);
+vg_status vg_pg_listen_wait(vg_store *s, int timeout_ms, char *topic, size_t len);
+/** Inside an open transaction: publishes topic at its commit. */
+vg_status vg_pg_notify_tx(vg_pg *s, const char *topic);
+
+/* pg_ratelimit.c */
+vg_status vg_pg_rate_take(vg_store *s, const char *key_id, int per_min, int *retry_after_s);
+
 /* pg_settings.c */
 vg_status vg_pg_setting_claim(vg_store *s, const char *name, const char *proposal, char **out);
 /* pg_leases.c */

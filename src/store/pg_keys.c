@@ -7,6 +7,10 @@
  * A decision on the money (a debit against the available amount, a hold at submit) reads the key
  * row with SELECT … FOR UPDATE: concurrent decisions on one key, from any connection of any node,
  * take turns, so the available amount can never be spent twice.
+ *
+ * Every change to a key row (insert, revoke, update, credit, debit) publishes
+ * VG_STORE_TOPIC_KEYS in its own transaction (pg_events.c): the other nodes drop their cached
+ * keys exactly when the change commits.
  */
 #include "common/alloc.h"
 #include "common/limits.h"
@@ -99,6 +103,7 @@ static vg_status key_insert(vg_pg *s, void *ctx)
                 PG_T(k->webhook_url ? k->webhook_url : "")),
         NULL);
     if (rc == VG_OK) rc = vg_pg_webhook_secret_add(s, k->id, k->created_at);
+    if (rc == VG_OK) rc = vg_pg_notify_tx(s, VG_STORE_TOPIC_KEYS);
     if (rc != VG_OK || c->credit == 0) return rc;
     rc = adjust(s, k->id, c->credit, c->note, k->created_at);
     return rc == VG_DUPLICATE ? VG_ERR : rc;
@@ -128,11 +133,24 @@ vg_status vg_pg_key_list(vg_store *base, vg_key **out, size_t *n)
                       PG_NONE, sizeof **out, row_to_key, 0, (void **)out, n);
 }
 
+typedef struct {
+    const char *id;
+    int64_t now;
+} revoke_ctx;
+
+static vg_status key_revoke(vg_pg *s, void *ctx)
+{
+    const revoke_ctx *c = ctx;
+    vg_status rc =
+        vg_pg_change(s, "UPDATE keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0",
+                     PG_ARGS(PG_I(c->now), PG_T(c->id)), VG_CONFLICT);
+    return rc == VG_OK ? vg_pg_notify_tx(s, VG_STORE_TOPIC_KEYS) : rc;
+}
+
 vg_status vg_pg_key_revoke(vg_store *base, const char *id, int64_t now)
 {
-    vg_status rc = vg_pg_change(vg_pgs(base),
-                                "UPDATE keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0",
-                                PG_ARGS(PG_I(now), PG_T(id)), VG_CONFLICT);
+    revoke_ctx c = {id, now};
+    vg_status rc = vg_pg_atomic(vg_pgs(base), key_revoke, &c);
     if (rc != VG_CONFLICT) return rc;
     vg_key k;
     rc = vg_pg_key_get(base, id, &k); /* already revoked, or no such key? */
@@ -145,16 +163,24 @@ vg_status vg_pg_key_count(vg_store *base, int64_t *n)
     return vg_pg_int64(vg_pgs(base), "SELECT count(*) FROM keys", PG_NONE, n);
 }
 
+static vg_status key_update(vg_pg *s, void *ctx)
+{
+    const vg_key *k = ctx;
+    vg_status rc =
+        vg_pg_change(s,
+                     "UPDATE keys SET name = $1, allowed_models = $2, max_active_tasks = $3, "
+                     "rate_limit_per_min = $4, expires_at = $5, webhook_url = $7 WHERE id = $6",
+                     PG_ARGS(PG_T(k->name), PG_T(k->allowed_models), PG_I(k->max_active_tasks),
+                             PG_I(k->rate_limit_per_min), PG_I(k->expires_at), PG_T(k->id),
+                             PG_T(k->webhook_url ? k->webhook_url : "")),
+                     VG_NOTFOUND);
+    return rc == VG_OK ? vg_pg_notify_tx(s, VG_STORE_TOPIC_KEYS) : rc;
+}
+
 vg_status vg_pg_key_update(vg_store *base, const vg_key *k, int64_t now)
 {
     (void)now;
-    return vg_pg_change(vg_pgs(base),
-                        "UPDATE keys SET name = $1, allowed_models = $2, max_active_tasks = $3, "
-                        "rate_limit_per_min = $4, expires_at = $5, webhook_url = $7 WHERE id = $6",
-                        PG_ARGS(PG_T(k->name), PG_T(k->allowed_models), PG_I(k->max_active_tasks),
-                                PG_I(k->rate_limit_per_min), PG_I(k->expires_at), PG_T(k->id),
-                                PG_T(k->webhook_url ? k->webhook_url : "")),
-                        VG_NOTFOUND);
+    return vg_pg_atomic(vg_pgs(base), key_update, (void *)k);
 }
 
 typedef struct {
@@ -182,6 +208,7 @@ static vg_status key_adjust(vg_pg *s, void *ctx)
     if (c->delta < 0 && money[0] - money[1] < -c->delta) return VG_NOFUNDS;
     if (c->delta > 0 && money[0] > VG_MAX_BALANCE_MICRO - c->delta) return VG_TOOLARGE;
     rc = adjust(s, c->key_id, c->delta, c->note, c->now);
+    if (rc == VG_OK) rc = vg_pg_notify_tx(s, VG_STORE_TOPIC_KEYS);
     return rc == VG_DUPLICATE ? VG_ERR : rc;
 }
 

@@ -222,6 +222,14 @@ static const pg_migration migrations[] = {
      "  name TEXT COLLATE \"C\" PRIMARY KEY,"
      "  owner TEXT COLLATE \"C\" NOT NULL,"
      "  until_ms BIGINT NOT NULL);"},
+    {10, "shared rate-limit buckets",
+     /* One token bucket per rate-limited key, shared by every node (pg_ratelimit.c):
+      * updated_ms is the database's clock in ms. */
+     "CREATE TABLE rate_buckets ("
+     "  key_id TEXT COLLATE \"C\" PRIMARY KEY,"
+     "  tokens DOUBLE PRECISION NOT NULL,"
+     "  allowed BOOLEAN NOT NULL,"
+     "  updated_ms BIGINT NOT NULL);"},
 };
 
 /* One statement without parameters; false with the server's message in err. */

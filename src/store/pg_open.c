@@ -106,6 +106,10 @@ static const vg_store_ops pg_ops = {
     .webhook_redeliver = vg_pg_webhook_redeliver,
     .webhook_recover = vg_pg_webhook_recover,
     .setting_claim = vg_pg_setting_claim,
+    .connected = vg_pg_connected,
+    .notify = vg_pg_notify,
+    .listen_wait = vg_pg_listen_wait,
+    .rate_take = vg_pg_rate_take,
 };
 
 /* libpq's message without its trailing newline. */

@@ -53,10 +53,11 @@ vg_status vg_pg_session(vg_pg *s)
 
 /* A lost connection is re-established before the next statement (never inside a transaction:
  * its work died with the connection, and the caller sees VG_AGAIN for it). */
-static vg_status ensure_connected(vg_pg *s)
+vg_status vg_pg_ensure(vg_pg *s)
 {
     if (PQstatus(s->conn) == CONNECTION_OK) return VG_OK;
     if (s->in_tx) return VG_AGAIN;
+    s->listening = false; /* a new session listens to nothing */
     PQreset(s->conn);
     if (PQstatus(s->conn) != CONNECTION_OK) return VG_AGAIN;
     vg_pg_cache_clear(s); /* prepared statements belong to the old session */
@@ -143,7 +144,7 @@ static void set_literal(vg_task_status_set set, char *out, size_t cap)
 
 PGresult *vg_pg_run(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, vg_status *rc)
 {
-    *rc = n > PG_MAX_PARAMS ? VG_ERR : ensure_connected(s);
+    *rc = n > PG_MAX_PARAMS ? VG_ERR : vg_pg_ensure(s);
     if (*rc != VG_OK) return NULL;
     const char *name = statement(s, sql, v, n, rc);
     if (!name) return NULL;
@@ -203,9 +204,13 @@ vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, si
                      vg_pg_fill fill, size_t max, void **arr, size_t *len)
 {
     *len = 0;
+    *arr = NULL;
     vg_status rc;
     PGresult *r = vg_pg_run(s, sql, v, n, &rc);
-    size_t rows = r ? (size_t)PQntuples(r) : 0;
+    /* A failure leaves no array: callers that free only on success (the database went away
+     * under a worker's loop) leak nothing. */
+    if (!r) return rc;
+    size_t rows = (size_t)PQntuples(r);
     if (max && rows > max) rows = max;
     char *items = vg_calloc(rows ? rows : 1, elem);
     *arr = items;
@@ -213,7 +218,7 @@ vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, si
         fill(r, (int)i, items + i * elem);
     *len = rows;
     PQclear(r);
-    return r ? VG_OK : rc;
+    return VG_OK;
 }
 
 static void fill_int64(const PGresult *r, int row, void *out)
@@ -237,7 +242,7 @@ vg_status vg_pg_atomic(vg_pg *s, vg_status (*body)(vg_pg *s, void *ctx), void *c
 {
     vg_status rc = VG_AGAIN;
     for (int attempt = 0; attempt < TX_RETRIES; attempt++) {
-        rc = ensure_connected(s);
+        rc = vg_pg_ensure(s);
         if (rc != VG_OK) return rc;
         rc = vg_pg_simple(s, "BEGIN");
         if (rc != VG_OK) return rc;

@@ -26,6 +26,9 @@
  * Named leases (lease_hold): one row per name that at most one node holds at a time, until a
  * time; the upstream scheduler plans only while it holds "upstream". Times are the nodes' wall
  * clocks (unix ms): nodes of one database keep their clocks in sync (NTP).
+ * What one node must tell the others (a key changed, a reload) travels as events (notify,
+ * listen_wait), and a key's rate limit is one bucket in the database (rate_take); a one-node
+ * backend has neither (NULL).
  *
  * Money: micro-units. balance = credits − debits − captures; held = holds − releases. A task has at
  * most one hold, one capture and one release (unique in the ledger). On completion the capture is
@@ -417,7 +420,31 @@ typedef struct {
     /* The value of setting `name`: the stored one, or, when there is none yet, `proposal`, which
      * is stored (the first proposal wins when nodes race). *out is malloc'd. */
     vg_status (*setting_claim)(vg_store *s, const char *name, const char *proposal, char **out);
+
+    /* ---- many nodes: events and shared limits (optional: NULL on a one-node backend) ---- */
+    /* Whether the connection is up (false after a statement found the database gone, until a
+     * later call reconnects). NULL: always up. */
+    bool (*connected)(vg_store *s);
+    /* Publishes topic (at most VG_EVENTS_TOPIC_BYTES − 1 bytes) to every node's listen_wait,
+     * this one's included. Delivered at the commit of the statement, never before. Changes to
+     * keys (key_insert, key_revoke, key_update, key_adjust) publish VG_STORE_TOPIC_KEYS
+     * themselves, inside their own transaction. */
+    vg_status (*notify)(vg_store *s, const char *topic);
+    /* Waits up to timeout_ms for one published topic (into topic, len bytes). VG_OK: one came;
+     * VG_NOTFOUND: none in time; VG_AGAIN: the database is unreachable (the next call reconnects).
+     * After each (re)connection the first call subscribes and answers VG_OK with
+     * VG_STORE_TOPIC_ALL: what was published meanwhile was missed. Use a connection of its own. */
+    vg_status (*listen_wait)(vg_store *s, int timeout_ms, char *topic, size_t len);
+    /* Takes one request from key_id's shared token bucket (per_min tokens, refilled at per_min/60
+     * per second, on the database's clock) in one atomic statement. VG_OK: allowed; VG_LIMITED:
+     * refused, with the seconds until one is allowed in *retry_after_s. */
+    vg_status (*rate_take)(vg_store *s, const char *key_id, int per_min, int *retry_after_s);
 } vg_store_ops;
+
+/* The topics of vg_store_notify / vg_store_listen_wait. */
+#define VG_STORE_TOPIC_KEYS   "keys"   /* a key row changed: cached keys are stale */
+#define VG_STORE_TOPIC_RELOAD "reload" /* "reload <origin>": a node applied a reload */
+#define VG_STORE_TOPIC_ALL    "*"      /* (listen_wait only) anything may have changed */
 
 struct vg_store {
     const vg_store_ops *ops;
@@ -855,6 +882,31 @@ static inline vg_status vg_store_webhook_recover(vg_store *s, int64_t now_ms, in
 static inline vg_status vg_store_stats_get(vg_store *s, vg_store_stats *out)
 {
     return s->ops->stats ? s->ops->stats(s, out) : VG_ERR;
+}
+
+/** Whether the store's connection is up (a one-node backend always is). */
+static inline bool vg_store_connected(vg_store *s)
+{
+    return !s->ops->connected || s->ops->connected(s);
+}
+
+/** VG_INVALID when the backend has no events (one node). */
+static inline vg_status vg_store_notify(vg_store *s, const char *topic)
+{
+    return s->ops->notify ? s->ops->notify(s, topic) : VG_INVALID;
+}
+
+/** VG_INVALID when the backend has no events (one node). */
+static inline vg_status vg_store_listen_wait(vg_store *s, int timeout_ms, char *topic, size_t len)
+{
+    return s->ops->listen_wait ? s->ops->listen_wait(s, timeout_ms, topic, len) : VG_INVALID;
+}
+
+/** VG_INVALID when the backend keeps no shared buckets (one node: limit in memory). */
+static inline vg_status vg_store_rate_take(vg_store *s, const char *key_id, int per_min,
+                                           int *retry_after_s)
+{
+    return s->ops->rate_take ? s->ops->rate_take(s, key_id, per_min, retry_after_s) : VG_INVALID;
 }
 
 static inline vg_status vg_store_setting_claim(vg_store *s, const char *name, const char *proposal,

@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
+#include "common/limits.h"
 #include "store/batch.h"
 #include "store/store.h"
 
@@ -834,6 +835,88 @@ static void test_concurrent_idempotency_key(void **state)
     assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM ledger WHERE kind = 'hold'"), 10);
 }
 
+/* The shared rate-limit bucket (PostgreSQL; SQLite has none and says so): a full bucket of
+ * per_min tokens shared by every connection, refused with the wait for the next token, refilled
+ * at per_min/60 per second. */
+static void test_rate_bucket(void **state)
+{
+    fixture *f = *state;
+    int retry = 0;
+    if (fx_current == FX_SQLITE) {
+        assert_int_equal(vg_store_rate_take(f->s, f->key.id, 3, &retry), VG_INVALID);
+        return;
+    }
+    vg_store *other = NULL;
+    assert_int_equal(fx_open(f, "node-b", &other), VG_OK);
+    assert_int_equal(vg_store_rate_take(f->s, f->key.id, 0, &retry), VG_OK); /* no limit */
+    assert_int_equal(vg_store_rate_take(f->s, f->key.id, 3, &retry), VG_OK);
+    assert_int_equal(vg_store_rate_take(other, f->key.id, 3, &retry), VG_OK);
+    assert_int_equal(vg_store_rate_take(f->s, f->key.id, 3, &retry), VG_OK);
+    assert_int_equal(vg_store_rate_take(other, f->key.id, 3, &retry), VG_LIMITED);
+    assert_in_range(retry, 19, 21); /* (1 − ~0 tokens) at 3 a minute: 20 s, +1 */
+    assert_int_equal(vg_store_rate_take(f->s, f->key.id, 3, &retry), VG_LIMITED);
+    /* 20 s later (the bucket's clock moved back): exactly one token again. */
+    fx_sql(f, "UPDATE rate_buckets SET updated_ms = updated_ms - 20000");
+    assert_int_equal(vg_store_rate_take(other, f->key.id, 3, &retry), VG_OK);
+    assert_int_equal(vg_store_rate_take(f->s, f->key.id, 3, &retry), VG_LIMITED);
+    /* Long idle: full, never more than per_min. */
+    fx_sql(f, "UPDATE rate_buckets SET updated_ms = updated_ms - 3600000");
+    int allowed = 0;
+    for (int i = 0; i < 10; i++)
+        allowed += vg_store_rate_take(f->s, f->key.id, 3, &retry) == VG_OK;
+    assert_int_equal(allowed, 3);
+    /* Another key has its own bucket. */
+    assert_int_equal(vg_store_rate_take(f->s, "key_other", 1, &retry), VG_OK);
+    assert_int_equal(vg_store_rate_take(f->s, "key_other", 1, &retry), VG_LIMITED);
+    assert_in_range(retry, 59, 61);
+    vg_store_close(other);
+}
+
+/* Waits up to ms for topic on the listening connection l (other topics, from other tests on the
+ * same server, are skipped). */
+static bool heard(vg_store *l, const char *topic, int ms)
+{
+    char got[VG_EVENTS_TOPIC_BYTES];
+    for (int waited = 0; waited < ms; waited += 50) {
+        vg_status rc = vg_store_listen_wait(l, 50, got, sizeof got);
+        assert_true(rc == VG_OK || rc == VG_NOTFOUND);
+        if (rc == VG_OK && !strcmp(got, topic)) return true;
+    }
+    return false;
+}
+
+/* Key changes are published at their commit (PostgreSQL; SQLite has no events). */
+static void test_key_events(void **state)
+{
+    fixture *f = *state;
+    char topic[VG_EVENTS_TOPIC_BYTES];
+    if (fx_current == FX_SQLITE) {
+        assert_int_equal(vg_store_listen_wait(f->s, 0, topic, sizeof topic), VG_INVALID);
+        assert_int_equal(vg_store_notify(f->s, "x"), VG_INVALID);
+        assert_true(vg_store_connected(f->s));
+        return;
+    }
+    vg_store *l = NULL;
+    assert_int_equal(fx_open(f, "node-b", &l), VG_OK);
+    assert_int_equal(vg_store_listen_wait(l, 0, topic, sizeof topic), VG_OK);
+    assert_string_equal(topic, VG_STORE_TOPIC_ALL); /* subscribed */
+    assert_int_equal(vg_store_notify(f->s, "reload node_x"), VG_OK);
+    assert_true(heard(l, "reload node_x", 2000));
+    assert_int_equal(vg_store_key_adjust(f->s, f->key.id, 1000, "top-up", 1), VG_OK);
+    assert_true(heard(l, VG_STORE_TOPIC_KEYS, 2000));
+    vg_key k;
+    assert_int_equal(vg_store_key_get(f->s, f->key.id, &k), VG_OK);
+    k.rate_limit_per_min = 7;
+    assert_int_equal(vg_store_key_update(f->s, &k, 2), VG_OK);
+    vg_key_free(&k);
+    assert_true(heard(l, VG_STORE_TOPIC_KEYS, 2000));
+    assert_int_equal(vg_store_key_revoke(f->s, f->key.id, 3), VG_OK);
+    assert_true(heard(l, VG_STORE_TOPIC_KEYS, 2000));
+    assert_int_equal(vg_store_key_revoke(f->s, f->key.id, 3), VG_CONFLICT);
+    assert_true(vg_store_connected(l));
+    vg_store_close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +939,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setting_first_proposal_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_holds_never_overspend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_idempotency_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_bucket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_events, setup, teardown),
     };
     return fx_run_groups("store", tests, sizeof tests / sizeof tests[0]);
 }
