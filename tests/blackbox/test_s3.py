@@ -1,7 +1,7 @@
 """Content in an S3-compatible bucket (--content s3://…), several nodes sharing it: s3rver (npm,
 pinned in tests/s3/package.json) runs on loopback and checks every request's SigV4 signature. Node A
-renders and uploads; node B, started on its own data directory over the same SQLite database, has
-nothing in its cache and serves the content (full, Range, presigned, the same ETag) after fetching
+renders and uploads; node B, started on its own data directory over the same database (SQLite or
+PostgreSQL), has nothing in its cache and serves the content (full, Range, presigned, the same ETag) after fetching
 it from the bucket; assets uploaded on A are served and rendered by another node; task delete and
 the retention sweep remove the objects. The bucket is inspected with curl --aws-sigv4 (HEAD, list).
 Also the directory form of --content (a directory reached through DATA/files) and bad URLs.
