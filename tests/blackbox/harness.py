@@ -70,6 +70,14 @@ def _pg_url_for(dbname):
     return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
 
 
+def _write_marker(data_dir, url):
+    """DATA/pg-database, owner-only like everything vidgated keeps there (test_hardening checks
+    the modes of the whole directory)."""
+    fd = os.open(os.path.join(data_dir, PG_MARKER), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(url)
+
+
 def store_args(data_dir):
     """The vidgated flags that open the store of data_dir (none for SQLite)."""
     try:
@@ -103,13 +111,11 @@ class Server:
         self.env.update(env or {})
         self.pg_database = None
         if database:  # another node's database (PostgreSQL URL), shared, not dropped here
-            with open(os.path.join(self.data, PG_MARKER), "w") as f:
-                f.write(database)
+            _write_marker(self.data, database)
         elif USE_PG and not store_args(self.data):
             self.pg_database = "vgbb_" + secrets.token_hex(6)
             _psql(PG_URL, "CREATE DATABASE %s;" % self.pg_database)
-            with open(os.path.join(self.data, PG_MARKER), "w") as f:
-                f.write(_pg_url_for(self.pg_database))
+            _write_marker(self.data, _pg_url_for(self.pg_database))
         self.args = list(args or [])  # the store's flags are added at start(): see there
         self.allowed_errors = []  # substrings of ERROR lines a test expects
         self.proc = None
