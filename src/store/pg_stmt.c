@@ -203,9 +203,13 @@ vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, si
                      vg_pg_fill fill, size_t max, void **arr, size_t *len)
 {
     *len = 0;
+    *arr = NULL;
     vg_status rc;
     PGresult *r = vg_pg_run(s, sql, v, n, &rc);
-    size_t rows = r ? (size_t)PQntuples(r) : 0;
+    /* A failed query (the connection lost, say) allocates nothing: callers free the array only
+     * on VG_OK, as with SQLite, so an array here leaked on every failed poll. */
+    if (!r) return rc;
+    size_t rows = (size_t)PQntuples(r);
     if (max && rows > max) rows = max;
     char *items = vg_calloc(rows ? rows : 1, elem);
     *arr = items;
@@ -213,7 +217,7 @@ vg_status vg_pg_list(vg_pg *s, const char *sql, const vg_pg_val *v, size_t n, si
         fill(r, (int)i, items + i * elem);
     *len = rows;
     PQclear(r);
-    return r ? VG_OK : rc;
+    return VG_OK;
 }
 
 static void fill_int64(const PGresult *r, int row, void *out)
