@@ -12,7 +12,8 @@ an unexpected ERROR line. Python 3 standard library only.
 Store: SQLite in the data directory, or, with VG_TEST_STORE=postgresql and VG_TEST_PG_URL (a
 throwaway server, scripts/pg-test-cluster), a fresh PostgreSQL database per data directory,
 passed with --database (its URL is kept in DATA/pg-database, so a second Server on the same data
-directory, and store_args(), find it). srv.sql() reaches either directly.
+directory, and store_args(), find it; vidgated gets it at every start(), whatever a test puts in
+srv.args). srv.sql() and srv.sql_dicts() reach either directly.
 """
 import json
 import os
@@ -69,6 +70,14 @@ def _pg_url_for(dbname):
     return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
 
 
+def _write_marker(data_dir, url):
+    """DATA/pg-database, owner-only like everything vidgated keeps there (test_hardening checks
+    the modes of the whole directory)."""
+    fd = os.open(os.path.join(data_dir, PG_MARKER), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(url)
+
+
 def store_args(data_dir):
     """The vidgated flags that open the store of data_dir (none for SQLite)."""
     try:
@@ -102,14 +111,12 @@ class Server:
         self.env.update(env or {})
         self.pg_database = None
         if database:  # another node's database (PostgreSQL URL), shared, not dropped here
-            with open(os.path.join(self.data, PG_MARKER), "w") as f:
-                f.write(database)
+            _write_marker(self.data, database)
         elif USE_PG and not store_args(self.data):
             self.pg_database = "vgbb_" + secrets.token_hex(6)
             _psql(PG_URL, "CREATE DATABASE %s;" % self.pg_database)
-            with open(os.path.join(self.data, PG_MARKER), "w") as f:
-                f.write(_pg_url_for(self.pg_database))
-        self.args = store_args(self.data) + (args or [])
+            _write_marker(self.data, _pg_url_for(self.pg_database))
+        self.args = list(args or [])  # the store's flags are added at start(): see there
         self.allowed_errors = []  # substrings of ERROR lines a test expects
         self.proc = None
         self.logs = []
@@ -121,7 +128,10 @@ class Server:
         log_path = os.path.join(self.data, "server-%d.log" % len(self.logs))
         self.logs.append(log_path)
         self.log_file = open(log_path, "wb")
-        cmd = [VIDGATED, "--listen", "127.0.0.1:%d" % self.port, "--data", self.data] + self.args
+        # store_args() here, not in self.args: a test may replace self.args (a --config of its
+        # own) and still runs on the backend the suite was started with.
+        cmd = ([VIDGATED, "--listen", "127.0.0.1:%d" % self.port, "--data", self.data] +
+               store_args(self.data) + self.args)
         self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -181,6 +191,20 @@ class Server:
             rows = db.execute(query, params).fetchall()
             db.commit()
             return rows
+        finally:
+            db.close()
+
+    def sql_dicts(self, query, params=()):
+        """Like sql() for one SELECT, each row a dict of column name to value, with the same
+        Python types on both backends (int, str, None: PostgreSQL's rows go through JSON)."""
+        if store_args(self.data):
+            return [json.loads(r[0]) for r in
+                    self.sql("SELECT row_to_json(q) FROM (%s) q" % query, params)]
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "vidgate.db"), timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute(query, params).fetchall()]
         finally:
             db.close()
 

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -23,7 +22,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from harness import BAD_LOG_MARKERS, BUILD, ROOT, VIDGATED, Server, free_port
+from harness import BAD_LOG_MARKERS, BUILD, ROOT, VIDGATED, Server, free_port, store_args
 from images import png_bytes
 
 SIM = os.path.join(BUILD, "ark-sim")
@@ -152,23 +151,15 @@ def start_vidgate(channels, env=None, callbacks=False, config_extra=None):
     return srv
 
 
-def db(srv):
-    c = sqlite3.connect(os.path.join(srv.data, "vidgate.db"), timeout=30)
-    c.row_factory = sqlite3.Row
-    return c
-
-
 def upstream_row(srv, task_id):
-    with db(srv) as c:
-        r = c.execute("SELECT u.*, t.channel AS task_channel FROM upstream_tasks u JOIN tasks t "
-                      "ON t.id = u.task_id WHERE task_id = ?", (task_id,)).fetchone()
-    return dict(r) if r else None
+    rows = srv.sql_dicts("SELECT u.*, t.channel AS task_channel FROM upstream_tasks u JOIN tasks t "
+                         "ON t.id = u.task_id WHERE task_id = ?", (task_id,))
+    return rows[0] if rows else None
 
 
 def attempts(srv, task_id):
-    with db(srv) as c:
-        return [dict(r) for r in c.execute("SELECT * FROM upstream_attempts WHERE task_id = ? "
-                                           "ORDER BY started_at", (task_id,))]
+    return srv.sql_dicts("SELECT * FROM upstream_attempts WHERE task_id = ? ORDER BY started_at",
+                         (task_id,))
 
 
 def wait_for(pred, timeout=30, what="condition"):
@@ -182,8 +173,8 @@ def wait_for(pred, timeout=30, what="condition"):
 
 
 def check_money(srv):
-    r = subprocess.run([VIDGATED, "check", "--data", srv.data], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([VIDGATED, "check", "--data", srv.data] + store_args(srv.data),
+                       capture_output=True, text=True, timeout=120)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -587,10 +578,8 @@ class ArkTest(unittest.TestCase):
         t = self.srv.wait_task(tid, k["key"], timeout=60)
         self.assertEqual((t["status"], t["mode"], t["cost"]), ("completed", "test", "0.000000"))
         self.assertEqual(self.sim.stats()["operations"]["create"]["requests"], before)
-        with db(self.srv) as c:
-            ch, hold = c.execute("SELECT channel, hold_micro FROM tasks WHERE id = ?",
-                                 (tid,)).fetchone()
-        self.assertEqual((ch, hold), ("local", 0))
+        row = self.srv.sql_dicts("SELECT channel, hold_micro FROM tasks WHERE id = ?", (tid,))[0]
+        self.assertEqual((row["channel"], row["hold_micro"]), ("local", 0))
         me = self.srv.api("GET", "/v1/me", key=k["key"])[2]
         self.assertEqual((me["mode"], me["balance"], me["held"]), ("test", "0.000000", "0.000000"))
 
@@ -799,9 +788,8 @@ class ScaleTest(unittest.TestCase):
             deadline = time.time() + 300
             statuses = {}
             while time.time() < deadline:
-                with db(srv) as c:
-                    statuses = dict(c.execute("SELECT status, count(*) FROM tasks WHERE key_id = ? "
-                                              "GROUP BY status", (kid,)).fetchall())
+                statuses = {s: int(c) for s, c in srv.sql(
+                    "SELECT status, count(*) FROM tasks WHERE key_id = ? GROUP BY status", (kid,))}
                 if sum(statuses.get(s, 0) for s in FINAL) == n:
                     break
                 time.sleep(0.5)
@@ -810,11 +798,10 @@ class ScaleTest(unittest.TestCase):
             code, out = check_money(srv)
             self.assertEqual(code, 0, out)
             st = sim.stats()
-            with db(srv) as c:
-                accepted = c.execute("SELECT count(*) FROM upstream_tasks WHERE upstream_id != ''"
-                                     ).fetchone()[0]
-                codes = dict(c.execute("SELECT error_code, count(*) FROM tasks WHERE key_id = ? "
-                                       "AND status = 'failed' GROUP BY error_code", (kid,)))
+            accepted = int(srv.sql("SELECT count(*) FROM upstream_tasks WHERE upstream_id != ''")[0][0])
+            codes = {e: int(c) for e, c in srv.sql("SELECT error_code, count(*) FROM tasks WHERE "
+                                                    "key_id = ? AND status = 'failed' GROUP BY "
+                                                    "error_code", (kid,))}
             # Every upstream task belongs to exactly one of ours: nothing was submitted twice.
             self.assertEqual(st["tasks"], accepted)
             ops = st["operations"]

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import sqlite3
 import struct
 import subprocess
 import threading
@@ -49,22 +48,21 @@ def noise_png(w, h):
             _chunk(b"IDAT", zlib.compress(raw, 0)) + _chunk(b"IEND", b""))
 
 
-def db_bytes(data_dir):
+def db_bytes(srv):
+    """The database's size on disk: the SQLite file and its WAL, or PostgreSQL's database."""
+    if harness.store_args(srv.data):
+        return int(srv.sql("SELECT pg_database_size(current_database())")[0][0])
     total = 0
     for name in ("vidgate.db", "vidgate.db-wal"):
         try:
-            total += os.path.getsize(os.path.join(data_dir, name))
+            total += os.path.getsize(os.path.join(srv.data, name))
         except OSError:
             pass
     return total
 
 
-def stored_params(data_dir, task_id):
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data_dir, "vidgate.db"), uri=True)
-    try:
-        return db.execute("SELECT params FROM tasks WHERE id = ?", (task_id,)).fetchone()[0]
-    finally:
-        db.close()
+def stored_params(srv, task_id):
+    return srv.sql("SELECT params FROM tasks WHERE id = ?", (task_id,))[0][0]
 
 
 def blob(data_dir, sha):
@@ -89,7 +87,7 @@ class InlineMediaTest(unittest.TestCase):
                             headers={"Content-Type": ctype})
 
     def check_row(self, task_id, png):
-        params = stored_params(self.srv.data, task_id)
+        params = stored_params(self.srv, task_id)
         sha = hashlib.sha256(png).hexdigest()
         self.assertLess(len(params), 4000, params[:300])
         self.assertNotIn("base64", params)
@@ -100,13 +98,13 @@ class InlineMediaTest(unittest.TestCase):
 
     def test_big_uploads_stay_out_of_the_task_rows(self):
         pngs = [noise_png(1448, 1448) for _ in range(4)]  # ~6.3 MB each
-        before = db_bytes(self.srv.data)
+        before = db_bytes(self.srv)
         ids = []
         for png in pngs:
             st, _, j = self.upload(png)
             self.assertEqual(st, 200, j)
             ids.append(j["id"])
-        grown = db_bytes(self.srv.data) - before
+        grown = db_bytes(self.srv) - before
         sent = sum(len(p) for p in pngs)
         figure("database growth for four inline images", "%d bytes for %d bytes of images"
                % (grown, sent))
@@ -220,7 +218,7 @@ class InlineCrashTest(unittest.TestCase):
                 t = srv.wait_task(tid, key, timeout=180)
                 self.assertEqual(t["status"], "completed", t)
                 sha = hashlib.sha256(png).hexdigest()
-                self.assertIn(sha, stored_params(srv.data, tid))
+                self.assertIn(sha, stored_params(srv, tid))
             figure("tasks completed after kill -9 right after their 200", "%d of %d"
                    % (len(ids), len(ids)))
         finally:

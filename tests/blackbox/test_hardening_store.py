@@ -7,7 +7,6 @@ the task row, and a per-key asset storage quota. Loopback only, bounded sizes.
 Each test prints the figure it measures (the report compares them before and after the fix)."""
 import base64
 import os
-import sqlite3
 import struct
 import subprocess
 import threading
@@ -28,7 +27,8 @@ def figure(name, value):
 
 
 def check(data_dir):
-    r = subprocess.run([harness.VIDGATED, "check", "--data", data_dir], capture_output=True,
+    r = subprocess.run([harness.VIDGATED, "check", "--data", data_dir] +
+                       harness.store_args(data_dir), capture_output=True,
                        text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
@@ -89,17 +89,16 @@ class MoneyBoundsTest(unittest.TestCase):
             kid, _ = srv.new_key("victim", "5.00")
             other, _ = srv.new_key("bystander", "1.00")
             srv.stop()
-            db = sqlite3.connect(os.path.join(srv.data, "vidgate.db"))
-            # What the overflow left behind: a float balance and ledger rows whose sum overflows.
+            # What the overflow left behind: a balance beyond the maximum (on SQLite the float
+            # the overflow made of it; a PostgreSQL BIGINT keeps an integer, its largest) and
+            # ledger rows whose sum overflows int64.
             big = 2 ** 62
-            db.execute("UPDATE keys SET balance_micro = 9.2233720368547758e18 WHERE id = ?",
-                       (kid,))
+            balance = "9223372036854775807" if harness.USE_PG else 9.2233720368547758e18
+            srv.sql("UPDATE keys SET balance_micro = ? WHERE id = ?", (balance, kid))
             for _ in range(3):
-                db.execute("INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, "
-                           "created_at) VALUES (?, NULL, 'credit', ?, '', 0)", (kid, big))
-            db.execute("UPDATE keys SET held_micro = 7 WHERE id = ?", (other,))
-            db.commit()
-            db.close()
+                srv.sql("INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, "
+                        "created_at) VALUES (?, NULL, 'credit', ?, '', 0)", (kid, big))
+            srv.sql("UPDATE keys SET held_micro = 7 WHERE id = ?", (other,))
             code, out = check(srv.data)
             figure("check on a database with an overflowed row", "exit %d" % code)
             self.assertEqual(code, 1, out)
@@ -203,7 +202,8 @@ class AdminRotationTest(unittest.TestCase):
             srv.allowed_errors.append("VIDGATE_ADMIN_KEY")
             self.assertNotEqual(subprocess.run(
                 [harness.VIDGATED, "--listen", "127.0.0.1:%d" % harness.free_port(), "--data",
-                 srv.data], env=srv.env, capture_output=True, timeout=30).returncode, 0)
+                 srv.data] + harness.store_args(srv.data), env=srv.env, capture_output=True,
+                timeout=30).returncode, 0)
             srv.env["VIDGATE_ADMIN_KEY"] = new
             srv.start()
             self.assertEqual(self.admin_status(srv, new), 200)

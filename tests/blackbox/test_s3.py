@@ -1,7 +1,7 @@
 """Content in an S3-compatible bucket (--content s3://…), several nodes sharing it: s3rver (npm,
 pinned in tests/s3/package.json) runs on loopback and checks every request's SigV4 signature. Node A
-renders and uploads; node B, started on its own data directory over the same SQLite database, has
-nothing in its cache and serves the content (full, Range, presigned, the same ETag) after fetching
+renders and uploads; node B, started on its own data directory over the same database (SQLite or
+PostgreSQL), has nothing in its cache and serves the content (full, Range, presigned, the same ETag) after fetching
 it from the bucket; assets uploaded on A are served and rendered by another node; task delete and
 the retention sweep remove the objects. The bucket is inspected with curl --aws-sigv4 (HEAD, list).
 Also the directory form of --content (a directory reached through DATA/files) and bad URLs.
@@ -108,13 +108,15 @@ def second_node(first, content_url, name, env=None):
     """A node on its own data directory over first's database (and presigning secret)."""
     data = tempfile.mkdtemp(prefix="vg-bb-node-")
     os.chmod(data, 0o700)
-    os.symlink(os.path.join(first.data, "vidgate.db"), os.path.join(data, "vidgate.db"))
+    database = harness.store_args(first.data)  # PostgreSQL: first's database, by its URL
+    if not database:
+        os.symlink(os.path.join(first.data, "vidgate.db"), os.path.join(data, "vidgate.db"))
     shutil.copy(os.path.join(first.data, "secret"), os.path.join(data, "secret"))
     e = dict(CREDS)
     e["VIDGATE_ADMIN_KEY"] = first.admin_key
     e.update(env or {})
     srv = Server(env=e, args=["--content", content_url, "--node", name], data_dir=data,
-                 start=False)
+                 start=False, database=database[1] if database else None)
     srv.admin_key = first.admin_key
     srv.start()
     return srv

@@ -9,6 +9,7 @@
  * DROP SCHEMA … CASCADE at teardown; its stores connect with that schema as their search_path).
  * fx_run_groups() runs a test table on each; fx_open() opens another connection to the same
  * store; fx_sql()/fx_sql_int() reach the database directly (how a test puts a row in any state).
+ * A program with a fixture of its own (FX_OWN_FIXTURE) gets its database from fx_db_begin().
  */
 #ifndef VG_TESTS_STORE_FIXTURE_H
 #define VG_TESTS_STORE_FIXTURE_H
@@ -32,15 +33,6 @@ typedef enum { FX_SQLITE, FX_PG } fx_backend;
 
 /* The backend the current group runs on (fx_run_groups sets it). */
 static fx_backend fx_current = FX_SQLITE;
-
-typedef struct {
-    char dir[64];
-    char schema[64];     /* PostgreSQL: this test's schema */
-    PGconn *direct;      /* PostgreSQL: fx_sql's connection, opened on first use */
-    char database[2048]; /* what stores are opened with ("" = DIR/vidgate.db) */
-    vg_store *s;
-    vg_key key;
-} fixture;
 
 /* VG_TEST_PG_URL's connection options with `options` set to search_path=schema, as a
  * key=value string. */
@@ -86,6 +78,41 @@ static inline void fx_pg_admin(const char *sql)
     }
     PQclear(fx_pg_exec(admin, sql));
 }
+
+/* The current backend's database for one test: on PostgreSQL a new schema (its name in schema)
+ * and the conninfo that selects it (in database); on SQLite "" (DIR/vidgate.db). */
+static inline void fx_db_begin(char schema[64], char *database, size_t cap)
+{
+    static int serial;
+    database[0] = '\0';
+    if (fx_current != FX_PG) return;
+    char sql[128];
+    snprintf(schema, 64, "vgt_%d_%d", (int)getpid(), ++serial);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    fx_pg_admin(sql);
+    fx_pg_conninfo(schema, database, cap);
+}
+
+/* Drops what fx_db_begin made (nothing on SQLite). */
+static inline void fx_db_end(const char *schema)
+{
+    if (fx_current != FX_PG) return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+    fx_pg_admin(sql);
+}
+
+/* A test program with a fixture of its own (more than one key, other modules' state) defines
+ * FX_OWN_FIXTURE before the include and uses fx_db_begin/fx_db_end and fx_run_groups only. */
+#ifndef FX_OWN_FIXTURE
+typedef struct {
+    char dir[64];
+    char schema[64];     /* PostgreSQL: this test's schema */
+    PGconn *direct;      /* PostgreSQL: fx_sql's connection, opened on first use */
+    char database[2048]; /* what stores are opened with ("" = DIR/vidgate.db) */
+    vg_store *s;
+    vg_key key;
+} fixture;
 
 /** Another connection to the fixture's store, as node `node`. */
 static inline vg_status fx_open(fixture *f, const char *node, vg_store **out)
@@ -141,17 +168,10 @@ static inline int64_t fx_sql_int(fixture *f, const char *sql)
 
 static inline int setup(void **state)
 {
-    static int serial;
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/vg-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    if (fx_current == FX_PG) {
-        char sql[128];
-        snprintf(f->schema, sizeof f->schema, "vgt_%d_%d", (int)getpid(), ++serial);
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schema);
-        fx_pg_admin(sql);
-        fx_pg_conninfo(f->schema, f->database, sizeof f->database);
-    }
+    fx_db_begin(f->schema, f->database, sizeof f->database);
     assert_int_equal(fx_open(f, "node-a", &f->s), VG_OK);
     vg_id_new("key_", f->key.id);
     snprintf(f->key.name, sizeof f->key.name, "tester");
@@ -166,16 +186,14 @@ static inline int teardown(void **state)
 {
     fixture *f = *state;
     vg_store_close(f->s);
-    if (fx_current == FX_PG) {
-        char sql[128];
-        PQfinish(f->direct);
-        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", f->schema);
-        fx_pg_admin(sql);
-    }
+    PQfinish(f->direct); /* NULL on SQLite: a no-op */
+    fx_db_end(f->schema);
     vg_rm_rf(f->dir);
     free(f);
     return 0;
 }
+
+#endif /* FX_OWN_FIXTURE */
 
 /** Runs tests on SQLite, then on PostgreSQL when VG_TEST_PG_URL is set; failures add up. */
 static inline int fx_run_groups(const char *name, const struct CMUnitTest *tests, size_t n)

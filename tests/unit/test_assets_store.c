@@ -1,4 +1,5 @@
-/* test_assets_store.c - assets in the SQLite store and the processing pool's steps on a real data
+/* test_assets_store.c - assets in the store (SQLite, then PostgreSQL when VG_TEST_PG_URL is set:
+ * store_fixture.h) and the processing pool's steps on a real data
  * directory: groups (default group, isolation, refusal to delete a non-empty one), list filters
  * and paging, the Processing → Active/Failed transitions, claims and their release at start-up,
  * publishing with deduplication, and collection: the bytes of a deleted asset stay while a task
@@ -18,6 +19,9 @@
 #include "common/limits.h"
 #include "store/store.h"
 
+#define FX_OWN_FIXTURE
+#include "store_fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 
 typedef struct {
     char dir[64], tmp[96];
+    char schema[64], database[2048]; /* fx_db_begin's */
     vg_store *s;
     vg_key key, other;
     vg_assets_env env;
@@ -52,10 +57,13 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->tmp, sizeof f->tmp, "%s/tmp", f->dir);
     assert_int_equal(vg_mkdir_p(f->tmp, 0700), 0);
+    fx_db_begin(f->schema, f->database, sizeof f->database);
     char err[256];
-    assert_int_equal(vg_store_open(&(vg_store_options){.data_dir = f->dir, .node = "node-a"}, &f->s,
-                                   err, sizeof err),
-                     VG_OK);
+    assert_int_equal(
+        vg_store_open(
+            &(vg_store_options){.data_dir = f->dir, .database = f->database, .node = "node-a"},
+            &f->s, err, sizeof err),
+        VG_OK);
     add_key(f, &f->key, "sk-one");
     add_key(f, &f->other, "sk-two");
     f->env = (vg_assets_env){.data_dir = f->dir, .tmp_dir = f->tmp};
@@ -68,6 +76,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     vg_store_close(f->s);
+    fx_db_end(f->schema);
     vg_rm_rf(f->dir);
     free(f);
     return 0;
@@ -526,5 +535,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
     };
-    return cmocka_run_group_tests_name("assets_store", tests, NULL, NULL);
+    return fx_run_groups("assets_store", tests, sizeof tests / sizeof tests[0]);
 }
