@@ -38,8 +38,9 @@
 #include <string.h>
 #include <time.h>
 
-#define IDLE_POLL_MS 1000
-#define SWEEP_BATCH  100
+#define IDLE_POLL_MS      1000
+#define SWEEP_BATCH       100
+#define COMPLETE_RETRY_MS 500 /* between tries of a completion while the store is away */
 
 struct vg_dispatch {
     vg_dispatch_env env;
@@ -106,6 +107,16 @@ static void finish(vg_dispatch *d, vg_store *s, const vg_task *t, const char *tm
     }
     if (!still_mine(d, s, t, slot)) return; /* publishing outlived the lease */
     int rc = vg_store_task_complete(s, t->id, &res->r, vg_now_s());
+    /* The database away for a moment (a shared PostgreSQL restarting): the result is published,
+     * so the completion is tried again while the claim stays this node's, for up to two leases.
+     * A claim lost meanwhile (the lease expired and another node re-queued the task) ends it:
+     * that claim renders and settles the task. */
+    int64_t give_up = vg_now_ms() + 2 * d->lease_ms;
+    while (rc == VG_AGAIN && vg_now_ms() < give_up && !vg_pool_stopping(d->pool)) {
+        nanosleep(&(struct timespec){.tv_nsec = COMPLETE_RETRY_MS * 1000000L}, NULL);
+        if (!still_mine(d, s, t, slot)) return;
+        rc = vg_store_task_complete(s, t->id, &res->r, vg_now_s());
+    }
     if (rc == VG_OK) {
         vg_info("task %s completed: %dx%d, %lld tokens", t->id, res->r.width, res->r.height,
                 (long long)res->r.tokens);
