@@ -23,7 +23,7 @@
 #define VG_LINGER_MS                2000 /* input dropped after a refusal, so it is seen */
 #define VG_LINGER_MAX_BYTES         (64u << 20) /* ... and at most this much of it */
 #define VG_PARKED_INPUT_MAX_BYTES   (16u << 10) /* kept from a client while its request is parked */
-#define VG_PARKED_SHRINK_MAX_BYTES  (4u << 10)  /* a parked head this small leaves its read buffer */
+#define VG_PARKED_SHRINK_MAX_BYTES  (4u << 10) /* a parked head this small leaves its read buffer */
 #define VG_TASK_JSON_BUF_BYTES      8192 /* a task object written directly (larger: jansson) */
 
 /* File descriptors kept back from connections (the rest of RLIMIT_NOFILE is for connections) */
