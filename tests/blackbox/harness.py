@@ -41,6 +41,17 @@ PG_MARKER = "pg-database"
 BAD_LOG_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 
 
+def wait_for(pred, timeout=30, what="condition", step=0.05):
+    """pred() until it returns something true (returned), at most timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,7 +22,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from harness import BAD_LOG_MARKERS, BUILD, ROOT, VIDGATED, Server, free_port, store_args
+from harness import (BAD_LOG_MARKERS, BUILD, ROOT, VIDGATED, Server, free_port, store_args,
+                     wait_for)
 from images import png_bytes
 
 SIM = os.path.join(BUILD, "ark-sim")
@@ -160,16 +161,6 @@ def upstream_row(srv, task_id):
 def attempts(srv, task_id):
     return srv.sql_dicts("SELECT * FROM upstream_attempts WHERE task_id = ? ORDER BY started_at",
                          (task_id,))
-
-
-def wait_for(pred, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def check_money(srv):

@@ -23,7 +23,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, USE_PG, Server, _psql
+from harness import ROOT, USE_PG, Server, _psql, wait_for
 
 FAST = "doubao-seedance-2-0-fast"
 CLUSTER = os.path.join(ROOT, "scripts", "pg-test-cluster")
@@ -39,13 +39,7 @@ def as_owner(cmd):
 
 
 def wait_until(fn, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
+    return wait_for(fn, timeout, what, step=0.01)
 
 
 @unittest.skipUnless(USE_PG, "needs VG_TEST_STORE=postgresql and VG_TEST_PG_URL")
