@@ -47,6 +47,7 @@
 #define ROUND_BUSY_MS 100
 #define ROUND_IDLE_MS 500
 #define ROUTE_LIMIT   200
+#define ROUTE_FULL_MS 1000
 #define DUE_LIMIT     1000
 #define LEADER_LEASE  "upstream"
 
@@ -93,11 +94,32 @@ static void start_attempt(vg_upstream *u, vg_store *s, vg_channels *set, int idx
     vg_ups_enqueue(u, s, j, 0);
 }
 
+/* Whether some channel can take a task now (below its limit, not cooling down). */
+static bool any_room(vg_upstream *u, const vg_channels *set, const int64_t *active, int64_t now)
+{
+    bool room = false;
+    pthread_mutex_lock(&u->lock);
+    for (int k = 0; k < set->n && !room; k++) {
+        const vg_channel *c = &set->ch[k];
+        room = (u->set != set || u->st[k].cooldown_until <= now) &&
+               (c->max_active <= 0 || active[k] < c->max_active);
+    }
+    pthread_mutex_unlock(&u->lock);
+    return room;
+}
+
+/* Routes queued tasks. While every channel is full, a pass runs only every ROUTE_FULL_MS (it can
+ * then only fail the expired tasks and those of models no channel serves): reading the head of a
+ * long queue every round, to route none of it, took a tenth of the CPU under a submit flood. */
 static void route(vg_upstream *u, vg_store *s, vg_channels *set, int64_t *active)
 {
     vg_up_row *rows = NULL;
     size_t n = 0;
     int64_t now = vg_now_ms(), cool[VG_MAX_CHANNELS];
+    if (!any_room(u, set, active, now)) {
+        if (now < u->route_full_next) return;
+        u->route_full_next = now + ROUTE_FULL_MS;
+    }
     if (vg_store_upstream_due(s, VG_DUE_ROUTE, now, ROUTE_LIMIT, &rows, &n)) return;
     for (size_t i = 0; i < n && !vg_ups_queue_full(u); i++) {
         vg_up_row *r = &rows[i];

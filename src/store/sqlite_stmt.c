@@ -139,7 +139,9 @@ vg_status vg_sq_one(vg_sqlite *s, const char *sql, const vg_sq_val *v, size_t n,
 vg_status vg_sq_list(vg_sqlite *s, const char *sql, const vg_sq_val *v, size_t n, size_t elem,
                      vg_sq_fill fill, size_t max, void **arr, size_t *len)
 {
-    size_t cap = max ? max : 16;
+    /* Grown as rows come, not sized to max: the schedulers ask for up to 1,000 rows every round
+     * and mostly get a few, and clearing max rows each time cost more than the queries. */
+    size_t cap = max && max < 16 ? max : 16;
     char *items = vg_calloc(cap, elem);
     *arr = items;
     *len = 0;
@@ -148,7 +150,8 @@ vg_status vg_sq_list(vg_sqlite *s, const char *sql, const vg_sq_val *v, size_t n
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && (!max || *len < max)) {
         if (*len == cap) {
-            items = vg_realloc(items, (cap *= 2) * elem);
+            cap = max && 2 * cap > max ? max : 2 * cap;
+            items = vg_realloc(items, cap * elem);
             memset(items + *len * elem, 0, (cap - *len) * elem);
             *arr = items;
         }

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_route_match(void **state)
 {
@@ -148,6 +150,43 @@ static void test_crypto(void **state)
     assert_false(vg_ct_streq("abc", "abcd"));
 }
 
+/* The per-thread pool of random bytes: draws never repeat (within a pool and across refills, for
+ * small and large draws), and a forked child's next draw differs from its parent's. */
+static void test_random_pool(void **state)
+{
+    (void)state;
+    enum { DRAWS = 600 };
+    static unsigned char seen[DRAWS][16];
+    for (int i = 0; i < DRAWS; i++) {
+        size_t len = i % 3 == 2 ? 16 : 8;
+        memset(seen[i], 0, sizeof seen[i]);
+        vg_random_bytes(seen[i], len);
+        for (int j = 0; j < i; j++)
+            assert_memory_not_equal(seen[i], seen[j], 8);
+    }
+    unsigned char big[300], big2[300];
+    vg_random_bytes(big, sizeof big);
+    vg_random_bytes(big2, sizeof big2);
+    assert_memory_not_equal(big, big2, sizeof big);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    unsigned char mine[16], theirs[16];
+    if (pid == 0) {
+        vg_random_bytes(mine, sizeof mine);
+        _exit(write(fds[1], mine, sizeof mine) == (ssize_t)sizeof mine ? 0 : 1);
+    }
+    vg_random_bytes(mine, sizeof mine);
+    assert_int_equal(read(fds[0], theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(mine, theirs, sizeof mine);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void test_config_precedence(void **state)
 {
     (void)state;
@@ -186,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_range_parse),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_crypto),
+        cmocka_unit_test(test_random_pool),
         cmocka_unit_test(test_config_precedence),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
