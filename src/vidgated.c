@@ -104,7 +104,8 @@ static vg_status store_open(const vg_config *cfg, vg_store **s, char *err, size_
     vg_store_options o = {.backend = cfg->store,
                           .data_dir = cfg->data_dir,
                           .database = cfg->database,
-                          .node = cfg->node};
+                          .node = cfg->node,
+                          .checkpoint_thread = true};
     return vg_store_open(&o, s, err, errlen);
 }
 

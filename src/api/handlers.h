@@ -41,8 +41,11 @@ extern const size_t vg_routes_console_n;
 /** All routes, concatenated once at start-up (malloc'd; lives for the process). */
 const vg_route *vg_api_routes(size_t *n);
 
-/** Builds the 200 reply of a submit from the new task (new reference). */
+/** Builds the object of a task for a reply or a list (new reference). */
 typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
+/** The body of a submit's 200 reply for the new task, compact JSON text (malloc'd; NULL when it
+ *  cannot be built). It is also the reply an Idempotency-Key replays. */
+typedef char *(*vg_submit_reply_fn)(vg_ctx *c, const vg_task *t);
 
 /**
  * The whole submit (tasks.c), shared by the native and OpenAI routes: Idempotency-Key handling
@@ -52,7 +55,7 @@ typedef json_t *(*vg_reply_fn)(vg_ctx *c, const vg_task *t);
  * replies later, from its loop: c->parked is then set and c must not be used); returns 0.
  */
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
-                       vg_reply_fn reply);
+                       vg_submit_reply_fn reply);
 
 /** One file part of a form, copied out of the request (malloc'd). */
 typedef struct {
@@ -74,7 +77,7 @@ typedef struct {
 
 /** vg_api_submit_task for a body naming uploads (tasks.c); takes *up's buffers (leaves it empty). */
 int vg_api_submit_uploads(vg_ctx *c, const json_t *body, vg_api_uploads *up, const char *route,
-                          const char *default_model, vg_reply_fn reply);
+                          const char *default_model, vg_submit_reply_fn reply);
 /** Frees the buffers of *up and empties it. */
 void vg_api_uploads_free(vg_api_uploads *up);
 

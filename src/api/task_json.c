@@ -1,11 +1,14 @@
 /* task_json.c - see task_json.h. */
 #include "api/task_json.h"
 
+#include "common/alloc.h"
+
 #include "core/money.h"
 #include "core/presign.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *time_or_null(int64_t t)
@@ -274,6 +277,35 @@ vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf,
     if (w.failed) return VG_ERR;
     *len = w.len;
     return VG_OK;
+}
+
+char *vg_task_json_submitted_text(const vg_task *t)
+{
+    char buf[1024];
+    jw w = {.p = buf, .cap = sizeof buf};
+    JW_LIT(&w, "{\"id\":");
+    jw_str(&w, t->id);
+    JW_LIT(&w, ",\"task_id\":");
+    jw_str(&w, t->id);
+    JW_LIT(&w, ",\"object\":\"video\",\"model\":");
+    jw_str(&w, t->model);
+    JW_LIT(&w, ",\"status\":");
+    jw_str(&w, vg_task_status_public(t->status));
+    JW_LIT(&w, ",\"progress\":");
+    jw_int(&w, t->progress);
+    JW_LIT(&w, ",\"created_at\":");
+    jw_int(&w, t->created_at);
+    JW_LIT(&w, "}");
+    if (w.failed) {
+        json_t *j = vg_task_json_submitted(t);
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        return text;
+    }
+    char *text = vg_malloc(w.len + 1);
+    memcpy(text, buf, w.len);
+    text[w.len] = '\0';
+    return text;
 }
 
 json_t *vg_task_json_submitted(const vg_task *t)

@@ -24,6 +24,10 @@ vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf,
                              size_t *len);
 /** The short reply of a submit: id, task_id, object, model, status, progress, created_at. */
 json_t *vg_task_json_submitted(const vg_task *t);
+/** The same as compact JSON text (malloc'd; NULL only when jansson cannot print it either),
+ *  written directly: byte for byte json_dumps(vg_task_json_submitted(t), JSON_COMPACT |
+ *  JSON_PRESERVE_ORDER), as vg_task_json_write() is for the task object. */
+char *vg_task_json_submitted_text(const vg_task *t);
 
 /** OpenAI status of a task: queued (and dispatching) → "queued", running (and finalizing) →
  * "in_progress", completed → "completed", failed and cancelled → "failed". */

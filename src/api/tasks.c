@@ -121,7 +121,7 @@ typedef struct {
     char task_id[48];
     char *idem_key; /* NULL without Idempotency-Key */
     char hash[65];  /* with uploads, set by the staging thread */
-    vg_reply_fn reply;
+    vg_submit_reply_fn reply;
     vg_api_uploads up;  /* file parts the body names (owned) */
     char (*up_sha)[65]; /* each part's SHA-256 once staged or hashed ("" before) */
     char *hash_text;    /* with uploads and a key: the route and body that the digests complete */
@@ -428,13 +428,13 @@ static int idem_recorded(vg_ctx *c, const char *idem_key, bool *found)
     return vg_reply_internal(c), -1;
 }
 
-/* The reply to a submit once the store answered rc (on the request's loop, after the commit). */
+/* The reply to a submit once the store answered rc (on the request's loop, after the commit);
+ * text is the body of a 200. */
 static void submit_done(vg_ctx *c, int rc, const vg_task *t, const char *idem_key, const char *hash,
-                        json_t **out)
+                        const char *text)
 {
     if (rc == VG_OK) {
-        vg_reply_json(c, 200, *out);
-        *out = NULL;
+        vg_reply_json_text(c, 200, text, strlen(text));
     } else if (rc == VG_DUPLICATE && idem_key && idem_replay(c, idem_key, hash)) {
         /* a concurrent twin committed first (maybe in the same batch): its reply was replayed */
     } else {
@@ -450,12 +450,10 @@ typedef struct {
     vg_idem idem;
     char *idem_key, *text;
     char hash[65];
-    json_t *out;
 } commit_job;
 
 static void commit_job_free(commit_job *j)
 {
-    json_decref(j->out);
     free(j->text);
     free(j->idem_key);
     vg_task_free(&j->t);
@@ -473,14 +471,14 @@ static void submit_committed(vg_batch_job *job)
 static void submit_answer(vg_ctx *c, void *data)
 {
     commit_job *j = data;
-    if (c) submit_done(c, j->job.req.rc, &j->t, j->idem_key, j->hash, &j->out);
+    if (c) submit_done(c, j->job.req.rc, &j->t, j->idem_key, j->hash, j->text);
     commit_job_free(j);
 }
 
-/* Hands t, out and text (moved) to the group commit; false when this thread cannot park (then
- * they are the caller's still). */
+/* Hands t and text (moved) to the group commit; false when this thread cannot park (then they
+ * are the caller's still). */
 static bool submit_batched(vg_ctx *c, vg_task *t, const char *idem_key, const char *hash,
-                           json_t *out, char *text)
+                           char *text)
 {
     struct vg_store_batch *b = ((const vg_api_env *)c->app)->submits;
     if (!b) return false;
@@ -492,7 +490,6 @@ static bool submit_batched(vg_ctx *c, vg_task *t, const char *idem_key, const ch
     }
     j->t = *t;
     memset(t, 0, sizeof *t);
-    j->out = out;
     j->text = text;
     snprintf(j->hash, sizeof j->hash, "%s", hash);
     j->idem_key = idem_key ? vg_strdup(idem_key) : NULL;
@@ -536,16 +533,19 @@ static void finish_submit(vg_ctx *c, submit_job *j, bool batch)
     json_t *params = vg_task_spec_to_json(s);
     t.params = json_dumps(params, JSON_COMPACT);
     json_decref(params);
-    json_t *out = j->reply(c, &t);
-    /* The reply to replay is only stored with an Idempotency-Key. */
-    char *text = j->idem_key ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (batch && submit_batched(c, &t, j->idem_key, j->hash, out, text)) return;
+    /* The reply, also what an Idempotency-Key's record replays. */
+    char *text = j->reply(c, &t);
+    if (!text) {
+        vg_task_free(&t);
+        vg_reply_internal(c);
+        return;
+    }
+    if (batch && submit_batched(c, &t, j->idem_key, j->hash, text)) return;
     vg_idem idem = {.key = j->idem_key, .body_hash = j->hash, .response = text};
     int rc =
         vg_store_task_create(c->store, &t, c->key.max_active_tasks, j->idem_key ? &idem : NULL);
     if (rc == VG_OK) vg_api_env_wake(c->app);
-    submit_done(c, rc, &t, j->idem_key, j->hash, &out);
-    json_decref(out);
+    submit_done(c, rc, &t, j->idem_key, j->hash, text);
     free(text);
     vg_task_free(&t);
 }
@@ -616,14 +616,14 @@ static int take_idem_key(vg_ctx *c, const json_t *body, const char *route, submi
 }
 
 int vg_api_submit_task(vg_ctx *c, const json_t *body, const char *route, const char *default_model,
-                       vg_reply_fn reply)
+                       vg_submit_reply_fn reply)
 {
     vg_api_uploads none = {.n = 0};
     return vg_api_submit_uploads(c, body, &none, route, default_model, reply);
 }
 
 int vg_api_submit_uploads(vg_ctx *c, const json_t *body, vg_api_uploads *up, const char *route,
-                          const char *default_model, vg_reply_fn reply)
+                          const char *default_model, vg_submit_reply_fn reply)
 {
     submit_job *j = vg_calloc(1, sizeof *j);
     atomic_init(&j->refs, 1);
@@ -646,10 +646,10 @@ out:
     return 0;
 }
 
-static json_t *submitted_reply(vg_ctx *c, const vg_task *t)
+static char *submitted_reply(vg_ctx *c, const vg_task *t)
 {
     (void)c;
-    return vg_task_json_submitted(t);
+    return vg_task_json_submitted_text(t);
 }
 
 static int submit(vg_ctx *c)

@@ -334,9 +334,12 @@ static int form_body(vg_ctx *c, const char *content_type, json_t **out, vg_api_u
 
 /* ---- handlers ----------------------------------------------------------------------------- */
 
-static json_t *video_reply(vg_ctx *c, const vg_task *t)
+static char *video_reply(vg_ctx *c, const vg_task *t)
 {
-    return vg_task_json_openai(c->app, t);
+    json_t *j = vg_task_json_openai(c->app, t);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    return text;
 }
 
 static int create_video(vg_ctx *c)

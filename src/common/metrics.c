@@ -93,6 +93,8 @@ static const struct {
 } counter_defs[VG_MC_COUNT] = {
     [VG_MC_DB_ERROR] = {"vidgate_db_errors_total", "kind", "error"},
     [VG_MC_DB_BUSY] = {"vidgate_db_errors_total", "kind", "busy"},
+    [VG_MC_DB_CHECKPOINT] = {"vidgate_sqlite_checkpoints_total", "result", "ok"},
+    [VG_MC_DB_CHECKPOINT_FAIL] = {"vidgate_sqlite_checkpoints_total", "result", "failed"},
     [VG_MC_CONTENT_WRITE_ERROR] = {"vidgate_content_store_errors_total", "op", "write"},
     [VG_MC_CONTENT_READ_ERROR] = {"vidgate_content_store_errors_total", "op", "read"},
     [VG_MC_WEBHOOK_DELIVERED] = {"vidgate_webhook_deliveries_total", "result", "delivered"},
@@ -106,6 +108,8 @@ static const struct {
     {"vidgate_db_errors_total",
      "Database statements that failed (error), or found the database locked past the busy "
      "timeout (busy)."},
+    {"vidgate_sqlite_checkpoints_total",
+     "WAL checkpoints run by the SQLite store's checkpointer thread (ok), or that failed."},
     {"vidgate_content_store_errors_total",
      "Content store operations that failed: results put in place (write), files opened to serve "
      "them (read)."},

@@ -33,6 +33,8 @@
 typedef enum {
     VG_MC_DB_ERROR,            /* vidgate_db_errors_total{kind="error"} */
     VG_MC_DB_BUSY,             /* vidgate_db_errors_total{kind="busy"} */
+    VG_MC_DB_CHECKPOINT,       /* vidgate_sqlite_checkpoints_total{result="ok"} */
+    VG_MC_DB_CHECKPOINT_FAIL,  /* ...{result="failed"} */
     VG_MC_CONTENT_WRITE_ERROR, /* vidgate_content_store_errors_total{op="write"} */
     VG_MC_CONTENT_READ_ERROR,  /* vidgate_content_store_errors_total{op="read"} */
     VG_MC_WEBHOOK_DELIVERED,   /* vidgate_webhook_deliveries_total{result="delivered"} */

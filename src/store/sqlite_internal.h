@@ -8,7 +8,8 @@
  * transactions, the helpers below), sqlite_keys.c (keys, ledger, usage), sqlite_audit.c,
  * sqlite_tasks.c (tasks, idempotency, recovery), sqlite_assets.c, sqlite_upstream.c,
  * sqlite_webhooks.c (the webhook outbox and signing secrets), sqlite_stats.c (counts for
- * monitoring), sqlite_settings.c, sqlite_leases.c (named leases).
+ * monitoring), sqlite_settings.c, sqlite_leases.c (named leases), sqlite_checkpoint.c (WAL
+ * checkpoints off the committing threads).
  *
  * Statements: one strategy for every file. A statement is prepared on first use on a connection
  * and kept in that connection's cache, keyed by its SQL text (a hash of the text, then a string
@@ -38,10 +39,14 @@ typedef struct {
     sqlite3_stmt *st;
 } vg_sq_cached;
 
+/* The process's checkpointer of one database file (sqlite_checkpoint.c). */
+typedef struct vg_sq_ckpt vg_sq_ckpt;
+
 /** The SQLite connection of a store opened by vg_store_open(). */
 typedef struct {
     vg_store base;
     sqlite3 *db;
+    vg_sq_ckpt *ckpt;       /* NULL: SQLite's automatic checkpoints */
     char node[SQ_NODE_MAX]; /* lease owner name */
     vg_sq_cached cache[SQ_CACHE_SLOTS];
 } vg_sqlite;
@@ -117,6 +122,17 @@ void vg_sq_cache_clear(vg_sqlite *s);
 void vg_sq_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /** Column i as a malloc'd string, NULL for NULL. */
 char *vg_sq_col_dup(sqlite3_stmt *st, int i);
+
+/* ---- sqlite_checkpoint.c ---- */
+/**
+ * Hands db's WAL checkpoints to the checkpointer thread of path (started by the first connection
+ * of that path, stopped with the last): db's commit hook wakes it once the WAL holds 1,000 pages,
+ * and checkpoints itself only past 20,000. NULL (db keeps SQLite's automatic checkpoints) when
+ * the thread cannot start. Detach after closing db.
+ */
+vg_sq_ckpt *vg_sq_ckpt_attach(const char *path, sqlite3 *db);
+/** Drops a reference taken by vg_sq_ckpt_attach() (NULL: nothing); the last one joins the thread. */
+void vg_sq_ckpt_detach(vg_sq_ckpt *c);
 
 /* ---- rows shared between files ---- */
 #define SQ_TASK_COLS                                                                               \

@@ -7,7 +7,9 @@
  * wait for the writer. Writes that must be atomic run inside BEGIN IMMEDIATE, which takes the write
  * lock up front: two writers can never deadlock upgrading a read lock. busy_timeout makes a writer
  * wait for another instead of failing. synchronous=FULL: a committed transaction survives power
- * loss, which is what "a task that got a 2xx survives kill -9" rests on.
+ * loss, which is what "a task that got a 2xx survives kill -9" rests on. With checkpoint_thread
+ * (the daemon) the WAL is copied into the database by a thread of its own (sqlite_checkpoint.c),
+ * not inside whichever commit filled it.
  *
  * temp.task_status (name, bit) is written at open from core/task.c's status names: it is how a
  * status bit set bound to a statement becomes a set of stored names (SQ_STATUS_IN).
@@ -33,6 +35,7 @@ static void sq_close(vg_store *base)
     vg_sqlite *s = vg_sq(base);
     vg_sq_cache_clear(s);
     sqlite3_close(s->db);
+    vg_sq_ckpt_detach(s->ckpt);
     free(s);
 }
 
@@ -210,6 +213,7 @@ vg_status vg_store_open_sqlite(const vg_store_options *o, const char *node, vg_s
         sq_close(&s->base);
         return VG_ERR;
     }
+    if (o->checkpoint_thread) s->ckpt = vg_sq_ckpt_attach(path, db);
     *out = &s->base;
     return VG_OK;
 }

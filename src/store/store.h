@@ -85,6 +85,9 @@ typedef struct {
      * default SQLite file in data_dir. */
     const char *database;
     const char *node; /* owner name of this process's leases; NULL or "" = "<host>:<pid>" */
+    /* SQLite: checkpoint the WAL on a thread of the process's own rather than inside the commit
+     * that fills it (the daemon, whose group commit would wait for it); ignored by PostgreSQL */
+    bool checkpoint_thread;
 } vg_store_options;
 
 /** Whether a `database` value names a PostgreSQL database (see vg_store_options). */

@@ -4,7 +4,7 @@
  * (queued, running, failed with an error, cancelled, completed with usage and links, content
  * deleted, test mode), for escape-heavy and non-ASCII strings, and for random bytes: where jansson
  * refuses a string (invalid UTF-8), the writer refuses too. Presigned links stay right when their
- * signatures come from the per-thread cache.
+ * signatures come from the per-thread cache. The submit's short reply is written the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -236,6 +236,34 @@ static void test_no_room(void **state)
     free(d);
 }
 
+/* A submit's short reply written directly is the jansson object's text, for every status, odd
+ * model names and extreme numbers; a name jansson refuses gives no text either. */
+static void test_submitted_reply(void **state)
+{
+    (void)state;
+    static const char *models[] = {"doubao-seedance-2-0-fast", "m\"q\\b\n\x01", "模型-é", ""};
+    for (int st = 0; st < VG_TASK_STATUS_COUNT; st++) {
+        for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+            vg_task t = base_task();
+            t.status = (vg_task_status)st;
+            snprintf(t.model, sizeof t.model, "%s", models[m]);
+            t.progress = st * 17 % 101;
+            t.created_at = st % 2 ? 0 : (int64_t)1 << 40;
+            json_t *j = vg_task_json_submitted(&t);
+            char *d = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            char *w = vg_task_json_submitted_text(&t);
+            assert_non_null(w);
+            assert_string_equal(w, d);
+            free(w);
+            free(d);
+            json_decref(j);
+        }
+    }
+    vg_task bad = base_task();
+    snprintf(bad.model, sizeof bad.model, "bad\xff");
+    assert_null(vg_task_json_submitted_text(&bad));
+}
+
 /* Cached signatures: the same link for the same input, a different one for another secret, and
  * every link verifies. */
 static void test_presign_cache(void **state)
@@ -290,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_escapes_and_unicode),
         cmocka_unit_test(test_random_strings),
         cmocka_unit_test(test_no_room),
+        cmocka_unit_test(test_submitted_reply),
         cmocka_unit_test(test_presign_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
