@@ -80,11 +80,11 @@ struct vg_upstream {
     vg_ups_job *head, *tail;
     int queued, queue_cap;
     vg_inflight *busy;
-    bool leader;        /* the scheduler holds the "upstream" lease (scheduler thread only) */
-    int64_t lead_until; /* wall ms: when the lease it holds ends (scheduler thread only) */
+    bool leader;             /* the scheduler holds the "upstream" lease (scheduler thread only) */
+    int64_t lead_until;      /* wall ms: when the lease it holds ends (scheduler thread only) */
     int64_t route_full_next; /* wall ms: next routing pass while every channel is full (ditto) */
-    vg_pool *sched;     /* one thread: the rounds */
-    vg_pool *workers;   /* upstream_workers threads: the jobs */
+    vg_pool *sched;          /* one thread: the rounds */
+    vg_pool *workers;        /* upstream_workers threads: the jobs */
 };
 
 /* A worker thread's own connections. */

@@ -110,9 +110,8 @@ static int on_commit(void *arg, sqlite3 *db, const char *schema, int pages)
     }
     pthread_mutex_unlock(&c->lock);
     int log = 0, copied = 0;
-    if (finish &&
-        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
-            SQLITE_OK) {
+    if (finish && sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+                      SQLITE_OK) {
         pthread_mutex_lock(&c->lock);
         c->log = log, c->done = copied;
         pthread_mutex_unlock(&c->lock);

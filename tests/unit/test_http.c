@@ -219,14 +219,10 @@ static void test_config_precedence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_match),
-        cmocka_unit_test(test_json_depth),
-        cmocka_unit_test(test_presign),
-        cmocka_unit_test(test_range_parse),
-        cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_crypto),
-        cmocka_unit_test(test_random_pool),
-        cmocka_unit_test(test_config_precedence),
+        cmocka_unit_test(test_route_match), cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_presign),     cmocka_unit_test(test_range_parse),
+        cmocka_unit_test(test_ids),         cmocka_unit_test(test_crypto),
+        cmocka_unit_test(test_random_pool), cmocka_unit_test(test_config_precedence),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -20,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/metrics.h"
 #include "store_fixture.h" /* the fixture: a fresh store with one key */
 
 static void make_task(fixture *f, vg_task *t, int64_t hold)
@@ -917,6 +919,77 @@ static void test_key_events(void **state)
     vg_store_close(l);
 }
 
+/* The count of the checkpointer thread's checkpoints, from the metrics exposition. */
+static long checkpoints_done(void)
+{
+    vg_metrics_out o = {0};
+    vg_metrics_write(&o, 0);
+    const char *line = strstr(o.text, "vidgate_sqlite_checkpoints_total{result=\"ok\"} ");
+    long n = line ? atol(strchr(line, '}') + 2) : -1;
+    vg_metrics_out_free(&o);
+    return n;
+}
+
+static long file_bytes(const char *dir, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* SQLite with checkpoint_thread (the daemon's stores): the WAL is copied into the database by the
+ * process's checkpointer thread, shared by the connections of one file, and the WAL still starts
+ * again from its beginning (it does not grow with the data); the data survive a reopen intact. */
+static void test_checkpoint_thread(void **state)
+{
+    fixture *f = *state;
+    if (fx_current != FX_SQLITE) skip();
+    vg_store *a = NULL, *b = NULL;
+    char err[256];
+    vg_store_options o = {.data_dir = f->dir, .node = "ckpt", .checkpoint_thread = true};
+    assert_int_equal(vg_store_open(&o, &a, err, sizeof err), VG_OK);
+    assert_int_equal(vg_store_open(&o, &b, err, sizeof err), VG_OK);
+    long before = checkpoints_done();
+    assert_true(before >= 0);
+    /* About 12 MiB of task rows in batches of 50 (a page or so each): 3,000 WAL pages. */
+    enum { BATCHES = 60, PER = 50 };
+    char *params = malloc(4001);
+    memset(params, 'x', 4000);
+    memcpy(params, "{\"p\":\"", 6);
+    memcpy(params + 3998, "\"}", 2);
+    params[4000] = '\0';
+    long wal_max = 0;
+    for (int i = 0; i < BATCHES; i++) {
+        vg_task t[PER];
+        vg_task_create_req r[PER];
+        for (int k = 0; k < PER; k++) {
+            make_task(f, &t[k], 0);
+            t[k].params = params;
+            r[k] = (vg_task_create_req){&t[k], 0, NULL};
+        }
+        assert_int_equal(vg_store_task_create_batch(i % 2 ? a : b, r, PER), VG_OK);
+        for (int k = 0; k < PER; k++)
+            assert_int_equal(r[k].rc, VG_OK);
+        long w = file_bytes(f->dir, "vidgate.db-wal");
+        if (w > wal_max) wal_max = w;
+    }
+    free(params);
+    long db = 0;
+    for (int i = 0; i < 200 && (db = file_bytes(f->dir, "vidgate.db")) < 8L << 20; i++)
+        usleep(20000);
+    assert_true(db >= 8L << 20);              /* most of the rows reached the database file */
+    assert_true(checkpoints_done() > before); /* and the thread copied them */
+    assert_true(wal_max < 8L << 20); /* the WAL restarted on the way: it did not hold them all */
+    vg_store_close(a);
+    vg_store_close(b); /* the last connection: the thread stops (the sanitizers check the rest) */
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM tasks WHERE length(params) = 4000"),
+                     BATCHES * PER);
+    assert_int_equal(fx_sql_int(f, "SELECT count(*) FROM pragma_integrity_check "
+                                   "WHERE integrity_check = 'ok'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -941,6 +1014,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_idempotency_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_bucket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
     };
     return fx_run_groups("store", tests, sizeof tests / sizeof tests[0]);
 }
