@@ -165,6 +165,10 @@ vg_status vg_sq_usage(vg_store *s, const char *group_by, int64_t from, int64_t t
  */
 vg_status vg_sq_ledger_move(vg_sqlite *s, const char *key_id, const char *task_id, const char *kind,
                             int64_t amount, const char *note, int64_t now);
+/** The ledger row of vg_sq_ledger_move() alone: the caller moves the key's total itself (the
+ *  group commit moves each key's held amount once per batch). */
+vg_status vg_sq_ledger_row(vg_sqlite *s, const char *key_id, const char *task_id, const char *kind,
+                           int64_t amount, const char *note, int64_t now);
 
 /* sqlite_audit.c */
 vg_status vg_sq_audit(vg_store *s, void (*report)(void *ud, const char *problem), void *ud,

@@ -59,17 +59,23 @@ static const struct {
     {"release", "UPDATE keys SET held_micro = held_micro + ?1 WHERE id = ?2", -1},
 };
 
+vg_status vg_sq_ledger_row(vg_sqlite *s, const char *key_id, const char *task_id, const char *kind,
+                           int64_t amount, const char *note, int64_t now)
+{
+    return vg_sq_exec(s,
+                      "INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, "
+                      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      SQ_ARGS(SQ_T(key_id), SQ_T(task_id), SQ_T(kind), SQ_I(amount),
+                              SQ_T(note ? note : ""), SQ_I(now)),
+                      NULL);
+}
+
 vg_status vg_sq_ledger_move(vg_sqlite *s, const char *key_id, const char *task_id, const char *kind,
                             int64_t amount, const char *note, int64_t now)
 {
     for (size_t i = 0; i < sizeof g_moves / sizeof g_moves[0]; i++) {
         if (strcmp(g_moves[i].kind, kind) != 0) continue;
-        vg_status rc = vg_sq_exec(s,
-                                  "INSERT INTO ledger (key_id, task_id, kind, amount_micro, note, "
-                                  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                  SQ_ARGS(SQ_T(key_id), SQ_T(task_id), SQ_T(kind), SQ_I(amount),
-                                          SQ_T(note ? note : ""), SQ_I(now)),
-                                  NULL);
+        vg_status rc = vg_sq_ledger_row(s, key_id, task_id, kind, amount, note, now);
         if (rc != VG_OK) return rc;
         rc = vg_sq_change(s, g_moves[i].sql, SQ_ARGS(SQ_I(g_moves[i].sign * amount), SQ_T(key_id)),
                           VG_NOTFOUND);

@@ -67,10 +67,13 @@ void vg_sq_row_to_task(sqlite3_stmt *st, void *out)
 
 /* ---- creation ------------------------------------------------------------------------------ */
 
+typedef struct money_book money_book;
+
 typedef struct {
     const vg_task *t;
     int max_active;
     const vg_idem *idem;
+    money_book *book; /* a batch's (see admit), or NULL */
 } create_ctx;
 
 /* Claims the idempotency key for this task. A record older than the 24 h window no longer counts
@@ -96,13 +99,65 @@ static void fill_money(sqlite3_stmt *st, void *out)
     m[1] = sqlite3_column_int64(st, 1);
 }
 
-/* Checks funds and the active-task cap. */
-static vg_status admit(vg_sqlite *s, const vg_task *t, int max_active)
+/* A group commit's view of the money of the keys in its batch: each key's balance and held amount
+ * read once, the holds of the batch's tasks added in memory, and each key's row written once
+ * before the commit (flush_book). Reading and writing the key's row for every task was two of
+ * the four statements of a submit. */
+typedef struct {
+    char key_id[48];
+    int64_t balance, held; /* as the batch's next task sees them */
+    int64_t added;         /* holds of this batch, not yet written to the key's row */
+} book_key;
+
+struct money_book {
+    book_key *keys; /* as many as the batch has tasks */
+    size_t n;
+};
+
+static vg_status read_money(vg_sqlite *s, const char *key_id, int64_t money[2])
+{
+    return vg_sq_one(s, "SELECT balance_micro, held_micro FROM keys WHERE id = ?1",
+                     SQ_ARGS(SQ_T(key_id)), fill_money, money);
+}
+
+/* The book's entry of key_id, read from the store on first use. */
+static vg_status book_entry(vg_sqlite *s, money_book *b, const char *key_id, book_key **out)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!strcmp(b->keys[i].key_id, key_id)) return *out = &b->keys[i], VG_OK;
+    int64_t money[2] = {0, 0};
+    vg_status rc = read_money(s, key_id, money);
+    if (rc != VG_OK) return rc;
+    book_key *k = &b->keys[b->n++];
+    snprintf(k->key_id, sizeof k->key_id, "%s", key_id);
+    k->balance = money[0];
+    k->held = money[1];
+    k->added = 0;
+    return *out = k, VG_OK;
+}
+
+/* Writes the batch's holds to the keys' rows (inside the batch's transaction). */
+static vg_status flush_book(vg_sqlite *s, const money_book *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->keys[i].added) continue;
+        vg_status rc =
+            vg_sq_change(s, "UPDATE keys SET held_micro = held_micro + ?1 WHERE id = ?2",
+                         SQ_ARGS(SQ_I(b->keys[i].added), SQ_T(b->keys[i].key_id)), VG_NOTFOUND);
+        if (rc != VG_OK) return VG_ERR;
+    }
+    return VG_OK;
+}
+
+/* Checks funds (from the book when there is one, else from the key's row) and the active-task
+ * cap. */
+static vg_status admit(vg_sqlite *s, const vg_task *t, int max_active, money_book *book)
 {
     int64_t money[2] = {0, 0}, active = 0; /* balance, held */
-    vg_status rc = vg_sq_one(s, "SELECT balance_micro, held_micro FROM keys WHERE id = ?1",
-                             SQ_ARGS(SQ_T(t->key_id)), fill_money, money);
+    book_key *k = NULL;
+    vg_status rc = book ? book_entry(s, book, t->key_id, &k) : read_money(s, t->key_id, money);
     if (rc != VG_OK) return rc;
+    if (k) money[0] = k->balance, money[1] = k->held;
     if (money[0] - money[1] < t->hold_micro) return VG_NOFUNDS;
     if (max_active <= 0) return VG_OK;
     rc = vg_sq_int64(s,
@@ -110,6 +165,21 @@ static vg_status admit(vg_sqlite *s, const vg_task *t, int max_active)
                      SQ_ARGS(SQ_T(t->key_id), SQ_I(VG_TASK_SET_ACTIVE)), &active);
     if (rc != VG_OK) return VG_ERR;
     return active >= max_active ? VG_LIMITED : VG_OK;
+}
+
+/* The task's hold: a ledger row, and the key's held amount (in the book, or in its row). */
+static vg_status hold(vg_sqlite *s, const vg_task *t, money_book *book)
+{
+    if (!book)
+        return vg_sq_ledger_move(s, t->key_id, t->id, "hold", t->hold_micro, "", t->created_at);
+    book_key *k = NULL;
+    vg_status rc = book_entry(s, book, t->key_id, &k);
+    if (rc == VG_OK)
+        rc = vg_sq_ledger_row(s, t->key_id, t->id, "hold", t->hold_micro, "", t->created_at);
+    if (rc != VG_OK) return rc;
+    k->held += t->hold_micro;
+    k->added += t->hold_micro;
+    return VG_OK;
 }
 
 /* The hashes of the assets the task renders from: what keeps their bytes from the collector. */
@@ -148,7 +218,7 @@ static vg_status task_create(vg_sqlite *s, void *ctx)
     const create_ctx *c = ctx;
     const vg_task *t = c->t;
     vg_status rc = c->idem ? idem_taken(s, t, c->idem) : VG_OK;
-    if (rc == VG_OK) rc = admit(s, t, c->max_active);
+    if (rc == VG_OK) rc = admit(s, t, c->max_active, c->book);
     if (rc == VG_OK && c->idem) rc = idem_claim(s, t, c->idem);
     if (rc != VG_OK) return rc;
     rc = vg_sq_exec(
@@ -163,13 +233,12 @@ static vg_status task_create(vg_sqlite *s, void *ctx)
         NULL);
     if (rc != VG_OK) return rc;
     if (asset_refs(s, t) != VG_OK) return VG_ERR;
-    rc = vg_sq_ledger_move(s, t->key_id, t->id, "hold", t->hold_micro, "", t->created_at);
-    return rc == VG_OK ? VG_OK : VG_ERR;
+    return hold(s, t, c->book) == VG_OK ? VG_OK : VG_ERR;
 }
 
 vg_status vg_sq_task_create(vg_store *base, const vg_task *t, int max_active, const vg_idem *idem)
 {
-    create_ctx c = {t, max_active, idem};
+    create_ctx c = {t, max_active, idem, NULL};
     return vg_sq_atomic(vg_sq(base), task_create, &c);
 }
 
@@ -180,19 +249,22 @@ static bool is_refusal(vg_status rc)
 
 /* Group commit (store.h task_create_batch). A refusal wrote nothing (task_create), so the rows
  * run one after the other in the one transaction and each sees what the earlier ones did, as it
- * would one transaction at a time. Anything else going wrong in a row (an I/O error, a broken
+ * would one transaction at a time (the money of the batch's keys through its book, see admit). Anything else going wrong in a row (an I/O error, a broken
  * statement) rolls the batch back, and each row is then tried in a transaction of its own, so a
  * bad row fails alone. */
 vg_status vg_sq_task_create_batch(vg_store *base, vg_task_create_req *r, size_t n)
 {
     vg_sqlite *s = vg_sq(base);
+    money_book book = {vg_calloc(n ? n : 1, sizeof *book.keys), 0};
     vg_status rc = vg_sq_exec(s, "BEGIN IMMEDIATE", SQ_NONE, NULL);
     bool row_failed = false;
     for (size_t i = 0; rc == VG_OK && !row_failed && i < n; i++) {
-        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem, &book};
         r[i].rc = task_create(s, &c);
         row_failed = r[i].rc != VG_OK && !is_refusal(r[i].rc);
     }
+    if (rc == VG_OK && !row_failed) row_failed = flush_book(s, &book) != VG_OK;
+    free(book.keys);
     if (rc == VG_OK && !row_failed) rc = vg_sq_exec(s, "COMMIT", SQ_NONE, NULL);
     if (rc == VG_OK && !row_failed) return VG_OK;
     vg_sq_exec(s, "ROLLBACK", SQ_NONE, NULL);
@@ -202,7 +274,7 @@ vg_status vg_sq_task_create_batch(vg_store *base, vg_task_create_req *r, size_t 
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        create_ctx c = {r[i].t, r[i].max_active, r[i].idem};
+        create_ctx c = {r[i].t, r[i].max_active, r[i].idem, NULL};
         r[i].rc = vg_sq_atomic(s, task_create, &c);
     }
     return VG_OK;

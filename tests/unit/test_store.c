@@ -132,6 +132,38 @@ static void test_create_batch(void **state)
     char *response = NULL;
     assert_int_equal(vg_store_idem_get(f->s, f->key.id, "k1", 0, hash, &response), VG_OK);
     free(response);
+
+    /* Two keys interleaved in one batch: each key's funds are its own, each row sees the holds
+     * of the earlier rows of its key, and each key's held amount is the sum of its holds. */
+    vg_key k2 = {0};
+    vg_id_new("key_", k2.id);
+    snprintf(k2.name, sizeof k2.name, "second");
+    vg_sha256_hex("sk-second", 9, k2.hash);
+    k2.created_at = 1000;
+    assert_int_equal(vg_store_key_insert(f->s, &k2, 3000000, "initial"), VG_OK);
+    vg_task u[6];
+    vg_task_create_req q[6];
+    const int64_t uh[6] = {500000, 2000000, 500000, 1000000, 600000, 2000000};
+    const bool second[6] = {false, true, false, true, false, true};
+    for (int i = 0; i < 6; i++) {
+        make_task(f, &u[i], uh[i]);
+        if (second[i]) snprintf(u[i].key_id, sizeof u[i].key_id, "%s", k2.id);
+        q[i] = (vg_task_create_req){&u[i], 0, NULL, VG_ERR};
+    }
+    assert_int_equal(vg_store_task_create_batch(f->s, q, 6), VG_OK);
+    /* key 1 has 1.0 left: 0.5 and 0.5 fit, 0.6 does not; key 2 has 3.0: 2.0 and 1.0 fit, 2.0 not */
+    const vg_status want2[6] = {VG_OK, VG_OK, VG_OK, VG_OK, VG_NOFUNDS, VG_NOFUNDS};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(q[i].rc, want2[i]);
+    money(f, &bal, &held);
+    assert_int_equal(held, 10000000);
+    vg_key got2;
+    assert_int_equal(vg_store_key_get(f->s, k2.id, &got2), VG_OK);
+    assert_int_equal(got2.held_micro, 3000000);
+    vg_key_free(&got2);
+    vg_audit au;
+    assert_int_equal(vg_store_audit(f->s, NULL, NULL, &au), VG_OK);
+    assert_int_equal(au.problems, 0);
 }
 
 typedef struct {
