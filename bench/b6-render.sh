@@ -8,10 +8,15 @@
 # veryfast, crf 23, a keyframe every 48 frames, one thread. Target: ≤ 1.2 ×
 # ffmpeg.
 #
-#   bench/b6-render.sh     ROUNDS=1 (more: the best of each), IMAGE=path (default: generated)
+# The figure is the best of ROUNDS renders by one process against the best of as many ffmpeg runs:
+# what a running service spends per render. A process's first render also pays for its fresh
+# memory (about 17,000 page faults against 5,000-7,000 for the next ones, and ffmpeg's 11,000):
+# about 0.2 CPU s more, printed as round 1.
+#
+#   bench/b6-render.sh     ROUNDS=3 (the best of each), IMAGE=path (default: generated)
 source "$(dirname "$0")/lib/common.sh"
 need ffmpeg ffprobe /usr/bin/time
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-3}
 PROMPT=${PROMPT:-"the camera slowly pushes in on the scene"}
 
 image=${IMAGE:-$tmp/first.jpg}
@@ -51,6 +56,7 @@ for r in $(seq "$ROUNDS"); do
     ff_cpu=$(awk '{printf "%.2f", $1 + $2}' "$tmp/time.txt")
     rm -f "$tmp/frames.yuv"
     printf '  round %s: vidgated %s CPU s, ffmpeg %s CPU s (%sx%s, %s frames)\n' "$r" "$vg_cpu" "$ff_cpu" "$w" "$h" "$frames"
+    [ "$r" = 1 ] && first_vg=$vg_cpu
     [ -z "$best_vg" ] || [ "$(calc "int($vg_cpu < $best_vg)")" = 1 ] && best_vg=$vg_cpu
     [ -z "$best_ff" ] || [ "$(calc "int($ff_cpu < $best_ff)")" = 1 ] && best_ff=$ff_cpu
 done
@@ -58,7 +64,8 @@ ratio=$(calc "'%.2f' % ($best_vg / $best_ff)")
 
 printf '\nB6 local render, 720p 5 s push-in over a %s image, one render worker, %s cores\n' \
     "$(ffprobe -v error -show_entries stream=width,height -of csv=s=x:p=0 "$image")" "$(nproc)"
-printf '  vidgated (submit to completed), CPU:   %6s s\n' "$best_vg"
-printf '  ffmpeg x264 on the same frames, CPU:   %6s s\n' "$best_ff"
+printf '  vidgated (submit to completed), CPU:   %6s s (best of %s; the process'"'"'s first: %s s)\n' \
+    "$best_vg" "$ROUNDS" "$first_vg"
+printf '  ffmpeg x264 on the same frames, CPU:   %6s s (best of %s)\n' "$best_ff" "$ROUNDS"
 printf '  ratio:                                 %6s\n' "$ratio"
-result B6 "$best_vg CPU s" "ffmpeg $best_ff CPU s" "$ratio" "≤ 1.2" "$(calc "'met' if $ratio <= 1.2 else 'not met'")"
+result B6 "$best_vg CPU s (best of $ROUNDS; first render $first_vg)" "ffmpeg $best_ff CPU s" "$ratio" "≤ 1.2" "$(calc "'met' if $ratio <= 1.2 else 'not met'")"

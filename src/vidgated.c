@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -569,6 +570,21 @@ static void warn_unreachable_links(const vg_config *cfg)
         }
 }
 
+/*
+ * A render's encoder works in some 40-60 MiB, freed when it ends. With glibc's defaults the
+ * largest blocks are mmap'd and unmapped, and the rest of the freed memory is handed back as soon
+ * as 128 KiB lie free at the top of the thread's heap: every render then faulted its memory in
+ * again (5,000-9,000 page faults of zeroed pages, the wide spread of B6's CPU time). Blocks under
+ * 32 MiB now come from the heaps and up to 64 MiB free at a heap's top are kept, so a render
+ * worker reuses the memory of the previous render (25 faults). The price: a heap that once held
+ * a burst keeps up to 64 MiB of it until it is used again (the peak is unchanged).
+ */
+static void keep_working_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 int main(int argc, char **argv)
 {
     vg_config cfg;
@@ -601,6 +617,7 @@ int main(int argc, char **argv)
     /* Everything the server creates (database and its -wal/-shm, results, assets, staging files,
      * secrets) is for its own user alone. */
     umask(077);
+    keep_working_memory();
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);

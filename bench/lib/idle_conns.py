@@ -4,7 +4,8 @@
 
 Opens COUNT connections to 127.0.0.1:PORT (raising its own open-file limit), sends one GET PATH on
 each, reads each reply in full, then leaves them idle. Prints "ready OPEN FAILED" when every
-connection is either idle after its reply or failed, then waits for a line on stdin; on it, prints
+connection is either idle after its reply or failed (a reply other than 200, e.g. a connection
+limit's refusal, counts as failed and its connection is closed), then waits for a line on stdin; on it, prints
 "still-open N" (connections the server has not closed meanwhile) and exits. Bounded: 120 s for the
 set-up, non-blocking sockets, one thread.
 """
@@ -69,9 +70,14 @@ def main():
                     if k.strip().lower() == b"content-length":
                         length = int(v)
                 if len(body) >= length:
+                    sel.unregister(s)
+                    if not head.startswith(b"HTTP/1.1 200"):  # refused (a limit): not held
+                        s.close()
+                        del state[s]
+                        failed += 1
+                        continue
                     st["done"] = True
                     st["buf"] = b""
-                    sel.unregister(s)
                     done += 1
     print("ready %d %d" % (done, failed + (count - opened)), flush=True)
     sys.stdin.readline()
