@@ -205,22 +205,28 @@ static void jw_results(jw *w, const vg_api_env *env, const vg_task *t)
     JW_LIT(w, "}");
 }
 
+/* The fields the task object and a submit's short reply begin with, from "{" to created_at. */
+static void jw_head(jw *w, const vg_task *t)
+{
+    JW_LIT(w, "{\"id\":");
+    jw_str(w, t->id);
+    JW_LIT(w, ",\"task_id\":");
+    jw_str(w, t->id);
+    JW_LIT(w, ",\"object\":\"video\",\"model\":");
+    jw_str(w, t->model);
+    JW_LIT(w, ",\"status\":");
+    jw_str(w, vg_task_status_public(t->status));
+    JW_LIT(w, ",\"progress\":");
+    jw_int(w, t->progress);
+    JW_LIT(w, ",\"created_at\":");
+    jw_int(w, t->created_at);
+}
+
 vg_status vg_task_json_write(const vg_api_env *env, const vg_task *t, char *buf, size_t cap,
                              size_t *len)
 {
     jw w = {.p = buf, .cap = cap};
-    JW_LIT(&w, "{\"id\":");
-    jw_str(&w, t->id);
-    JW_LIT(&w, ",\"task_id\":");
-    jw_str(&w, t->id);
-    JW_LIT(&w, ",\"object\":\"video\",\"model\":");
-    jw_str(&w, t->model);
-    JW_LIT(&w, ",\"status\":");
-    jw_str(&w, vg_task_status_public(t->status));
-    JW_LIT(&w, ",\"progress\":");
-    jw_int(&w, t->progress);
-    JW_LIT(&w, ",\"created_at\":");
-    jw_int(&w, t->created_at);
+    jw_head(&w, t);
     JW_LIT(&w, ",\"updated_at\":");
     jw_int(&w, t->updated_at);
     JW_LIT(&w, ",\"completed_at\":");
@@ -283,18 +289,7 @@ char *vg_task_json_submitted_text(const vg_task *t)
 {
     char buf[1024];
     jw w = {.p = buf, .cap = sizeof buf};
-    JW_LIT(&w, "{\"id\":");
-    jw_str(&w, t->id);
-    JW_LIT(&w, ",\"task_id\":");
-    jw_str(&w, t->id);
-    JW_LIT(&w, ",\"object\":\"video\",\"model\":");
-    jw_str(&w, t->model);
-    JW_LIT(&w, ",\"status\":");
-    jw_str(&w, vg_task_status_public(t->status));
-    JW_LIT(&w, ",\"progress\":");
-    jw_int(&w, t->progress);
-    JW_LIT(&w, ",\"created_at\":");
-    jw_int(&w, t->created_at);
+    jw_head(&w, t);
     JW_LIT(&w, "}");
     if (w.failed) {
         json_t *j = vg_task_json_submitted(t);
