@@ -36,7 +36,8 @@ need python3 curl
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_vidgated NAME DATA_DIR [vidgated flags…]: starts it on a free port with a known admin key;
-# sets VG_PID, VG_BASE and VG_ADMIN. FDS (env) raises the open-file limit first.
+# sets VG_PID, VG_BASE and VG_ADMIN. FDS (env) raises the open-file limit first; VG_WRAP (env)
+# runs the daemon under a tool, e.g. VG_WRAP=heaptrack (figures then include the tool's own cost).
 VG_ADMIN="sk-bench-admin-$RANDOM$RANDOM$RANDOM"
 start_vidgated() {
     local name=$1 data=$2
@@ -47,7 +48,7 @@ start_vidgated() {
     (
         [ -n "${FDS:-}" ] && ulimit -n "$FDS"
         exec env VIDGATE_ADMIN_KEY="$VG_ADMIN" VIDGATE_LOG_LEVEL="${VG_LOG_LEVEL:-warn}" \
-            "$BUILD/vidgated" --listen "127.0.0.1:$port" --data "$data" --threads "$LOOPS" "$@"
+            ${VG_WRAP:-} "$BUILD/vidgated" --listen "127.0.0.1:$port" --data "$data" --threads "$LOOPS" "$@"
     ) >"$tmp/$name.log" 2>&1 &
     VG_PID=$!
     pids+=("$VG_PID")

@@ -16,9 +16,13 @@
  *
  * A waiter lives in its request's pool (in the first chunk when it fits, else on the heap), with a
  * small handle allocated by h2o_mem_alloc_shared whose dispose callback unlinks a waiter still
- * parked (and frees one on the heap): whatever ends the request also frees the waiter.
+ * parked (and frees one on the heap): whatever ends the request also frees the waiter. Once the
+ * waiter is written, and before anything links to it, the request's bytes and then its whole pool
+ * (the waiter with it) are moved into blocks of their size (http/reqbuf.h, http/reqpool.h): a
+ * parked request then holds about 1 KiB of pool instead of a 4 KiB chunk.
  */
 #include "http/longpoll.h"
+#include "http/reqpool.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -236,7 +240,7 @@ static void on_dispose(void *p)
 /* A waiter for req with room for data_len bytes of data and the strings (their total strings
  * bytes): in the request's first pool chunk when it fits there, else on the heap. A small
  * handle in the pool disposes of it with the request. */
-static waiter *waiter_new(h2o_req_t *req, size_t data_len, size_t strings)
+static waiter *waiter_new(h2o_req_t *req, size_t data_len, size_t strings, waiter ***handle_out)
 {
     h2o_mem_pool_t *pool = &req->pool;
     size_t need = sizeof(waiter) + data_len + strings + 2 * _Alignof(max_align_t);
@@ -248,6 +252,20 @@ static waiter *waiter_new(h2o_req_t *req, size_t data_len, size_t strings)
                          : vg_calloc(1, sizeof(waiter) + data_len);
     memset(w, 0, sizeof *w);
     w->on_heap = !in_chunk;
+    *handle = w;
+    *handle_out = handle;
+    return w;
+}
+
+/* Moves the request's bytes and its pool, with w in it, into blocks of their size (see the file
+ * comment). Returns w where it is now. Nothing links to w yet, and the handle (a shared block of
+ * this request only) is rewritten with the pool; it is set again for clarity. */
+static waiter *compact(h2o_req_t *req, waiter *w, waiter **handle)
+{
+    vg_server_release_input(req);
+    vg_reqpool_move m;
+    if (w->on_heap || !vg_reqpool_compact(req, &m)) return w;
+    w = vg_reqpool_moved(&m, w);
     *handle = w;
     return w;
 }
@@ -319,7 +337,8 @@ vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter
     size_t strings = strlen(c->request_id) + 1;
     for (int i = 0; i < c->nparams; i++)
         strings += strlen(c->params[i]) + 1;
-    waiter *w = waiter_new(c->req, data_len, strings);
+    waiter **handle;
+    waiter *w = waiter_new(c->req, data_len, strings, &handle);
     w->loop = l;
     w->state = W_PARKED;
     w->req = c->req;
@@ -337,6 +356,7 @@ vg_status vg_longpoll_park(vg_ctx *c, const char *task_id, int wait_s, vg_waiter
     snprintf(w->task_id, sizeof w->task_id, "%s", task_id);
     w->data_len = data_len;
     if (data_len) memcpy(w->data, data, data_len);
+    w = compact(c->req, w, handle);
     c->parked = true; /* the key now belongs to w */
     h2o_linklist_insert(bucket_of(l, task_id), &w->link);
     l->n_waiters++;

@@ -489,9 +489,14 @@ int vg_server_watch_client(h2o_req_t *req, void (*gone)(void *ud), void *ud)
     if (!c) return -1;
     c->gone = gone;
     c->gone_ud = ud;
-    vg_reqbuf_shrink(req, c->sock); /* h2o is not reading it now: see http/reqbuf.h */
     h2o_socket_read_start(c->sock, on_parked_read);
     return 0;
+}
+
+void vg_server_release_input(h2o_req_t *req)
+{
+    conn *c = current ? conn_of_req(current, req) : NULL;
+    if (c) vg_reqbuf_shrink(req, c->sock); /* h2o is not reading it now: see http/reqbuf.h */
 }
 
 void vg_server_unwatch_client(h2o_req_t *req)

@@ -54,6 +54,9 @@ int vg_server_listen(const char *host, int port, int *fd, char *err, size_t errl
  */
 int vg_server_watch_client(h2o_req_t *req, void (*gone)(void *ud), void *ud);
 void vg_server_unwatch_client(h2o_req_t *req);
+/** For the same handler, before it parks: gives back the connection's read buffer (http/reqbuf.h:
+ *  the request's strings move into its pool). Call it before anything points into the request. */
+void vg_server_release_input(h2o_req_t *req);
 
 /** Serves until *stop, and cleans up. Returns 0, or -1 with a reason in err. */
 int vg_server_run(const vg_server_opts *o, volatile sig_atomic_t *stop, char *err, size_t errlen);
