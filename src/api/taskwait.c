@@ -204,9 +204,15 @@ int vg_api_get_task_waiting(vg_ctx *c, const vg_taskwait_view *view)
     if (!w.have_seen) seen_etag(c, &w);
     if (wait_s > 0 && vg_longpoll_park(c, c->params[0], (int)wait_s, check, &w, sizeof w) == VG_OK)
         return 0;
+    /* The task and its webhook delivery from one snapshot, in one read transaction. */
     vg_task t;
-    if (view->load(c, c->params[0], &t)) return 0;
+    vg_store_read_begin(c->store);
+    if (view->load(c, c->params[0], &t)) {
+        vg_store_read_end(c->store);
+        return 0;
+    }
     reply_task(c, view, &t, NULL);
+    vg_store_read_end(c->store);
     vg_task_free(&t);
     return 0;
 }

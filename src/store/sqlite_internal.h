@@ -47,6 +47,7 @@ typedef struct {
     vg_store base;
     sqlite3 *db;
     vg_sq_ckpt *ckpt;       /* NULL: SQLite's automatic checkpoints */
+    bool reading;           /* inside a read_begin's transaction (sqlite_open.c) */
     char node[SQ_NODE_MAX]; /* lease owner name */
     vg_sq_cached cache[SQ_CACHE_SLOTS];
 } vg_sqlite;

@@ -419,6 +419,15 @@ typedef struct {
      * over the status index (no task row is read), one indexed lookup, a sum over the keys.
      * Optional: a backend without it leaves it NULL (the wrapper answers VG_ERR). */
     vg_status (*stats)(vg_store *s, vg_store_stats *out);
+    /* ---- reads that belong together ---- */
+    /* Between read_begin and read_end the reads of this connection see one snapshot, taken at
+     * the first of them, and pay for one read transaction instead of one each (a status poll
+     * reads the task and its webhook delivery). No write may come in between. Optional (NULL:
+     * each read is its own, as without); read_begin on a connection already inside a
+     * transaction does nothing, nor does the read_end that follows it. */
+    void (*read_begin)(vg_store *s);
+    void (*read_end)(vg_store *s);
+
     /* ---- settings: values every node of a shared store agrees on ---- */
     /* The value of setting `name`: the stored one, or, when there is none yet, `proposal`, which
      * is stored (the first proposal wins when nodes race). *out is malloc'd. */
@@ -888,6 +897,16 @@ static inline vg_status vg_store_stats_get(vg_store *s, vg_store_stats *out)
 }
 
 /** Whether the store's connection is up (a one-node backend always is). */
+static inline void vg_store_read_begin(vg_store *s)
+{
+    if (s->ops->read_begin) s->ops->read_begin(s);
+}
+
+static inline void vg_store_read_end(vg_store *s)
+{
+    if (s->ops->read_end) s->ops->read_end(s);
+}
+
 static inline bool vg_store_connected(vg_store *s)
 {
     return !s->ops->connected || s->ops->connected(s);

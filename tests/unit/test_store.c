@@ -951,6 +951,39 @@ static void test_key_events(void **state)
     vg_store_close(l);
 }
 
+/* read_begin/read_end: the reads between them see one snapshot (SQLite; a backend without them
+ * reads as usual), and a pair inside an open transaction leaves that transaction alone. */
+static void test_read_snapshot(void **state)
+{
+    fixture *f = *state;
+    vg_task t, got;
+    make_task(f, &t, 1000);
+    assert_int_equal(vg_store_task_create(f->s, &t, 0, NULL), VG_OK);
+    vg_store *other = NULL;
+    assert_int_equal(fx_open(f, "node-b", &other), VG_OK);
+    vg_store_read_begin(f->s);
+    assert_int_equal(vg_store_task_get(f->s, t.id, NULL, &got), VG_OK);
+    assert_int_equal(got.status, VG_TASK_QUEUED);
+    vg_task_free(&got);
+    assert_int_equal(vg_store_task_cancel(other, t.id, f->key.id, 3000), VG_OK);
+    assert_int_equal(vg_store_task_get(f->s, t.id, NULL, &got), VG_OK);
+    /* the same snapshot on SQLite; the committed change on a backend without read_begin */
+    assert_int_equal(got.status, fx_current == FX_SQLITE ? VG_TASK_QUEUED : VG_TASK_CANCELLED);
+    vg_task_free(&got);
+    vg_store_read_end(f->s);
+    assert_int_equal(vg_store_task_get(f->s, t.id, NULL, &got), VG_OK);
+    assert_int_equal(got.status, VG_TASK_CANCELLED);
+    vg_task_free(&got);
+    vg_store_close(other);
+    /* Twice in a row, and a write right after: nothing is left open. */
+    vg_store_read_begin(f->s);
+    vg_store_read_end(f->s);
+    vg_store_read_end(f->s);
+    vg_task u;
+    make_task(f, &u, 1000);
+    assert_int_equal(vg_store_task_create(f->s, &u, 0, NULL), VG_OK);
+}
+
 /* The count of the checkpointer thread's checkpoints, from the metrics exposition. */
 static long checkpoints_done(void)
 {
@@ -1047,6 +1080,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_bucket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
     };
     return fx_run_groups("store", tests, sizeof tests / sizeof tests[0]);
 }
