@@ -91,7 +91,8 @@ def main():
                "WHERE name LIKE 'bench-filler-%'")
     nfk = db.execute("SELECT count(*) FROM fk").fetchone()[0]
     # Tasks.
-    before = db.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
+    # The tasks there before (the template): the ledger below copies rows for the new ones only.
+    db.execute("CREATE TEMP TABLE old_tasks AS SELECT id FROM tasks")
     tcols = columns(db, "tasks")
     ms = "(:base_ms + n * :gap_ms)"
     texpr = {"id": "'task_' || " + digits(ms, 10, 45) + " || " + digits("r", 12, 59) + " || "
@@ -116,9 +117,10 @@ def main():
                  "created_at": "l.created_at + t.created_at - tm.created_at"}
         db.execute(
             "INSERT INTO ledger (%s) SELECT %s FROM tasks AS t, ledger AS l, tasks AS tm "
-            "WHERE t.rowid > :before AND l.task_id = :template AND tm.id = :template ORDER BY t.rowid"
+            "WHERE t.id NOT IN (SELECT id FROM temp.old_tasks) AND l.task_id = :template "
+            "AND tm.id = :template ORDER BY t.id"
             % (", ".join(lcols), ", ".join(lexpr.get(c, "l." + c) for c in lcols)),
-            {"before": before, "template": a.template})
+            {"template": a.template})
     phase("tasks and ledger rows")
     for _, sql in indexes:
         db.execute(sql)

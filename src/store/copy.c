@@ -278,8 +278,21 @@ out:
 
 /* ---- copying --------------------------------------------------------------------------------- */
 
-/* The SELECT of the source and the COPY of the target for c (malloc'd). */
-static void statements(const char *table, const columns *c, char **select, char **copy)
+/* Whether table has a rowid (SQLite's task table has none since migration 11). */
+static bool has_rowid(sqlite3 *db, const char *table)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT rowid FROM \"%s\" LIMIT 0", table);
+    sqlite3_stmt *st = NULL;
+    bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* The SELECT of the source and the COPY of the target for c (malloc'd): in insertion order
+ * (rowid) when the table has one, else in its primary key's. */
+static void statements(const char *table, const columns *c, bool rowid, char **select,
+                       char **copy)
 {
     size_t sl = 0, cl = 0;
     FILE *s = open_memstream(select, &sl), *t = open_memstream(copy, &cl);
@@ -293,7 +306,7 @@ static void statements(const char *table, const columns *c, char **select, char 
             fprintf(s, "%s\"%s\"", sep, c->names[k]);
         fprintf(t, "%s\"%s\"", sep, c->names[k]);
     }
-    fprintf(s, " FROM \"%s\" ORDER BY rowid", table);
+    fprintf(s, " FROM \"%s\"%s", table, rowid ? " ORDER BY rowid" : "");
     fputs(") FROM STDIN", t);
     fclose(s);
     fclose(t);
@@ -342,7 +355,7 @@ static vg_status copy_table(sqlite3 *db, PGconn *pg, const char *table, int64_t 
     vg_status rc = match_columns(db, pg, table, &c, err, errlen);
     if (rc != VG_OK) return rc;
     rc = VG_ERR;
-    statements(table, &c, &select, &copy);
+    statements(table, &c, has_rowid(db, table), &select, &copy);
     if (sqlite3_prepare_v2(db, select, -1, &st, NULL) != SQLITE_OK) {
         fail(err, errlen, VG_ERR, "cannot read %s: %s", table, sqlite3_errmsg(db));
         goto out;

@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "common/limits.h"
 #include "store/batch.h"
+#include "store/migrations.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -1055,6 +1056,89 @@ static void test_checkpoint_thread(void **state)
                      1);
 }
 
+/* ---- migration 11: the task table remade without rowid, keyed by (key_id, id) --------------- */
+
+static void sq_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static int64_t sq_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A database left at schema 10 with a task that other tables refer to is opened by this build:
+ * the rows, their references and the indexes survive, and references are still enforced. */
+static void test_upgrade_to_tasks_by_key(void **state)
+{
+    fixture *f = *state;
+    if (fx_current != FX_SQLITE) skip();
+    char path[1100];
+    snprintf(path, sizeof path, "%s/old.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sq_ok(db, "PRAGMA foreign_keys=ON");
+    int n = 0;
+    const vg_migration *m = vg_migrations(&n);
+    assert_int_equal(m[n - 1].version, 11);
+    for (int i = 0; i < n && m[i].version <= 10; i++)
+        sq_ok(db, m[i].sql);
+    sq_ok(db, "PRAGMA user_version = 10");
+    sq_ok(db, "INSERT INTO keys (id, name, hash, created_at) VALUES ('key_a', 'a', 'h', 1)");
+    sq_ok(db, "INSERT INTO tasks (id, key_id, model, status, created_at, updated_at, seconds,"
+              " resolution, ratio, params, channel, lease_owner, hold_micro) VALUES"
+              " ('task_1', 'key_a', 'm', 'succeeded', 1, 2, 5, '720p', '16:9', '{\"p\":1}',"
+              " 'ark', 'n1', 700),"
+              " ('task_2', 'key_a', 'm', 'queued', 3, 3, 4, '480p', '1:1', '{}', '', '', 5)");
+    sq_ok(db, "INSERT INTO task_assets (task_id, sha256) VALUES ('task_1', 'abc')");
+    sq_ok(db, "INSERT INTO webhook_deliveries (id, task_id, key_id, type, url, created_at,"
+              " next_at, deadline) VALUES ('wh_1', 'task_1', 'key_a', 't', 'u', 1, 1, 1)");
+    sqlite3_close(db);
+
+    vg_store *s = NULL;
+    char err[256];
+    vg_store_options o = {.database = path, .node = "upgrade"};
+    assert_int_equal(vg_store_open(&o, &s, err, sizeof err), VG_OK);
+    vg_task t;
+    assert_int_equal(vg_store_task_get(s, "task_1", "key_a", &t), VG_OK);
+    assert_int_equal(t.hold_micro, 700);
+    assert_string_equal(t.params, "{\"p\":1}");
+    assert_int_equal(t.seconds, 5);
+    vg_task_free(&t);
+    assert_int_equal(vg_store_task_get(s, "task_2", "key_a", &t), VG_OK);
+    vg_task_free(&t);
+    vg_store_close(s);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sq_ok(db, "PRAGMA foreign_keys=ON");
+    assert_int_equal(sq_int(db, "PRAGMA user_version"), 11);
+    assert_int_equal(sq_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'"
+                                " AND sql LIKE '%PRIMARY KEY (key_id, id)) WITHOUT ROWID'"), 1);
+    assert_int_equal(sq_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                " AND tbl_name = 'tasks' AND sql IS NOT NULL"), 5);
+    assert_int_equal(sq_int(db, "SELECT count(*) FROM tasks"), 2);
+    assert_int_equal(sq_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(sq_int(db, "SELECT count(*) FROM task_assets a JOIN tasks t"
+                                " ON t.id = a.task_id"), 1);
+    /* the tables that refer to tasks(id) still do, and the reference is checked */
+    char *msg = NULL;
+    assert_int_not_equal(sqlite3_exec(db, "INSERT INTO task_assets (task_id, sha256) VALUES"
+                                          " ('task_none', 'x')", NULL, NULL, &msg), SQLITE_OK);
+    sqlite3_free(msg);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE id = 'task_1'", NULL, NULL,
+                                      &msg), SQLITE_OK);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1081,6 +1165,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_to_tasks_by_key, setup, teardown),
     };
     return fx_run_groups("store", tests, sizeof tests / sizeof tests[0]);
 }
