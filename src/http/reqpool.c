@@ -79,10 +79,12 @@ int vg_reqpool_compact(h2o_req_t *req, vg_reqpool_move *m)
     for (struct shared_ref *r = (struct shared_ref *)pool->shared_refs; r; r = r->next)
         if (r->entry->refcnt == 1)
             rewrite(m, r->entry->bytes,
-                    malloc_usable_size(r->entry) - offsetof(struct st_h2o_mem_pool_shared_entry_t, bytes));
+                    malloc_usable_size(r->entry) -
+                        offsetof(struct st_h2o_mem_pool_shared_entry_t, bytes));
 
     pool->chunks = NULL;
-    pool->chunk_offset = sizeof ch->bytes; /* as h2o leaves an empty pool: the next alloc adds a chunk */
+    /* as h2o leaves an empty pool: the next small allocation adds a chunk */
+    pool->chunk_offset = sizeof ch->bytes;
     /* free(), as h2o would once its recycling list is full (its chunks are malloc'd): a pointer
      * left unmoved is then a use-after-free that the sanitizer build reports. */
     free(ch);

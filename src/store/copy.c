@@ -291,8 +291,7 @@ static bool has_rowid(sqlite3 *db, const char *table)
 
 /* The SELECT of the source and the COPY of the target for c (malloc'd): in insertion order
  * (rowid) when the table has one, else in its primary key's. */
-static void statements(const char *table, const columns *c, bool rowid, char **select,
-                       char **copy)
+static void statements(const char *table, const columns *c, bool rowid, char **select, char **copy)
 {
     size_t sl = 0, cl = 0;
     FILE *s = open_memstream(select, &sl), *t = open_memstream(copy, &cl);

@@ -3,7 +3,7 @@
 
 /* The task table's columns at schema 10, in their order (migration 11 copies them). */
 #define TASK_COLUMNS_V10                                                                           \
-    "id, key_id, model, status, version, progress, created_at, updated_at, completed_at, "        \
+    "id, key_id, model, status, version, progress, created_at, updated_at, completed_at, "         \
     "expires_at, seconds, resolution, ratio, width, height, seed, params, hold_micro, "            \
     "cost_micro, tokens, error_code, error_message, attempts, lease_until, has_last_frame, "       \
     "content_deleted, test_mode, channel, next_poll_at, lease_owner"

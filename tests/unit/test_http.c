@@ -299,10 +299,14 @@ static void test_reqpool_compact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_match), cmocka_unit_test(test_json_depth),
-        cmocka_unit_test(test_presign),     cmocka_unit_test(test_range_parse),
-        cmocka_unit_test(test_ids),         cmocka_unit_test(test_crypto),
-        cmocka_unit_test(test_random_pool), cmocka_unit_test(test_config_precedence),
+        cmocka_unit_test(test_route_match),
+        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_presign),
+        cmocka_unit_test(test_range_parse),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_crypto),
+        cmocka_unit_test(test_random_pool),
+        cmocka_unit_test(test_config_precedence),
         cmocka_unit_test(test_reqpool_compact),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);

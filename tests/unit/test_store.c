@@ -1121,20 +1121,26 @@ static void test_upgrade_to_tasks_by_key(void **state)
     sq_ok(db, "PRAGMA foreign_keys=ON");
     assert_int_equal(sq_int(db, "PRAGMA user_version"), 11);
     assert_int_equal(sq_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'"
-                                " AND sql LIKE '%PRIMARY KEY (key_id, id)) WITHOUT ROWID'"), 1);
+                                " AND sql LIKE '%PRIMARY KEY (key_id, id)) WITHOUT ROWID'"),
+                     1);
     assert_int_equal(sq_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                " AND tbl_name = 'tasks' AND sql IS NOT NULL"), 5);
+                                " AND tbl_name = 'tasks' AND sql IS NOT NULL"),
+                     5);
     assert_int_equal(sq_int(db, "SELECT count(*) FROM tasks"), 2);
     assert_int_equal(sq_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     assert_int_equal(sq_int(db, "SELECT count(*) FROM task_assets a JOIN tasks t"
-                                " ON t.id = a.task_id"), 1);
+                                " ON t.id = a.task_id"),
+                     1);
     /* the tables that refer to tasks(id) still do, and the reference is checked */
     char *msg = NULL;
-    assert_int_not_equal(sqlite3_exec(db, "INSERT INTO task_assets (task_id, sha256) VALUES"
-                                          " ('task_none', 'x')", NULL, NULL, &msg), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO task_assets (task_id, sha256) VALUES"
+                                      " ('task_none', 'x')",
+                                      NULL, NULL, &msg),
+                         SQLITE_OK);
     sqlite3_free(msg);
-    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE id = 'task_1'", NULL, NULL,
-                                      &msg), SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "DELETE FROM tasks WHERE id = 'task_1'", NULL, NULL, &msg), SQLITE_OK);
     sqlite3_free(msg);
     sqlite3_close(db);
 }
