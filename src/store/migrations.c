@@ -239,7 +239,7 @@ static const vg_migration migrations[] = {
      "  updated_ms INTEGER NOT NULL);"},
     {11, "tasks stored by key",
      /* The task table without rowid, its rows in the b-tree of (key_id, id): a caller's tasks
-      * lie together, in the order of their ids (which start with their creation time), so that
+      * lie together (ordered by their random ids within the key), so that
       * the status polls of one caller read a few adjacent leaves however many tasks the others
       * have, and a lookup reads one b-tree instead of the id index's and then the table's (bench
       * B3: 1,000 tasks of a key among 1,000,000 were 1,000 leaves of each, far beyond SQLite's
