@@ -66,11 +66,6 @@ typedef struct waiter {
     _Alignas(max_align_t) unsigned char data[];
 } waiter;
 
-/* h2o 2.2 pool chunks: 4096 bytes less two pointers; a request for a quarter of that or more is
- * a malloc of its own. A waiter goes into the chunk only when it fits in what is left. */
-#define POOL_CHUNK_BYTES (4096 - 2 * sizeof(void *))
-#define POOL_DIRECT_MIN  (POOL_CHUNK_BYTES / 4)
-
 typedef struct {
     h2o_multithread_message_t super;
     char task_id[VG_TASKWATCH_ID_MAX + 1];
@@ -244,9 +239,7 @@ static waiter *waiter_new(h2o_req_t *req, size_t data_len, size_t strings, waite
 {
     h2o_mem_pool_t *pool = &req->pool;
     size_t need = sizeof(waiter) + data_len + strings + 2 * _Alignof(max_align_t);
-    bool in_chunk = need < POOL_DIRECT_MIN && pool->chunks &&
-                    pool->chunk_offset <= POOL_CHUNK_BYTES &&
-                    POOL_CHUNK_BYTES - pool->chunk_offset >= need;
+    bool in_chunk = vg_reqpool_fits(pool, need);
     waiter **handle = h2o_mem_alloc_shared(pool, sizeof *handle, on_dispose);
     waiter *w = in_chunk ? h2o_mem_alloc_pool(pool, sizeof(waiter) + data_len)
                          : vg_calloc(1, sizeof(waiter) + data_len);

@@ -3,6 +3,7 @@
  * the buffer (a static header-name token, a pool string) is left alone, so moving a field that
  * happens not to point there is harmless. */
 #include "http/reqbuf.h"
+#include "http/reqpool.h"
 
 #include "common/limits.h"
 
@@ -46,16 +47,12 @@ static void move_req(const move *m, h2o_req_t *req)
         move_iov(m, &req->env.entries[i]);
 }
 
-/* h2o 2.2 pool chunks: 4096 bytes less two pointers; a request for a quarter of that or more is
- * a malloc of its own, and one that does not fit in what is left of the chunk starts a new chunk.
- * The copy goes into the chunk the request already has when it fits (a parked request has used
- * about a third of it), else into a block of its own; either way it is freed with the request. */
-#define POOL_CHUNK_BYTES (4096 - 2 * sizeof(void *))
-
+/* The copy goes into the pool chunk the request already has when it fits (a parked request has
+ * used about a third of it), else into a block of its own (rather than starting a second chunk);
+ * either way it is freed with the request. */
 static char *copy_in_pool(h2o_mem_pool_t *pool, size_t n)
 {
-    if (n < POOL_CHUNK_BYTES / 4 && pool->chunks && pool->chunk_offset + n + 16 <= POOL_CHUNK_BYTES)
-        return h2o_mem_alloc_pool(pool, n);
+    if (vg_reqpool_fits(pool, n)) return h2o_mem_alloc_pool(pool, n);
     return h2o_mem_alloc_shared(pool, n, NULL);
 }
 

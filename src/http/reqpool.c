@@ -31,6 +31,13 @@ struct shared_ref {
 /* Past this the copy saves too little to be worth it. */
 #define WORTH_MAX (sizeof(((struct chunk *)0)->bytes) / 2)
 
+bool vg_reqpool_fits(const h2o_mem_pool_t *pool, size_t n)
+{
+    size_t cap = sizeof(((struct chunk *)0)->bytes), need = (n + 15) & ~(size_t)15;
+    return n < DIRECT_MIN && pool->chunks && pool->chunk_offset <= cap &&
+           cap - pool->chunk_offset >= need;
+}
+
 static int points_in(const vg_reqpool_move *m, uintptr_t v)
 {
     return v >= (uintptr_t)m->lo && v <= (uintptr_t)m->hi;

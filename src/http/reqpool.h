@@ -26,6 +26,7 @@
 #ifndef VG_HTTP_REQPOOL_H
 #define VG_HTTP_REQPOOL_H
 #include <h2o.h>
+#include <stdbool.h>
 
 /** Where the pool's bytes went: a pointer p into the old chunk is now vg_reqpool_moved(&m, p). */
 typedef struct {
@@ -38,5 +39,10 @@ int vg_reqpool_compact(h2o_req_t *req, vg_reqpool_move *m);
 
 /** p translated by m (p itself when it did not point into the old chunk). */
 void *vg_reqpool_moved(const vg_reqpool_move *m, void *p);
+
+/** Whether h2o_mem_alloc_pool(pool, n) would take its n bytes from the pool's current chunk: below
+ *  a quarter of a chunk (larger ones get a malloc of their own) and within what is left of it,
+ *  n rounded up to 16 as h2o does. This file is where h2o 2.2's pool layout is known. */
+bool vg_reqpool_fits(const h2o_mem_pool_t *pool, size_t n);
 
 #endif

@@ -137,27 +137,7 @@ static const vg_store_ops sqlite_ops = {
 
 /* ---- opening and migrating --------------------------------------------------------------- */
 
-/* Runs the migrations newer than the database's, in one transaction. Foreign keys are off while
- * they run (the pragma cannot change inside a transaction): a migration that remakes a table
- * (SQLite's "twelve steps", migration 11) drops it while other tables refer to it, and renames its
- * replacement into its place. The rows a migration copies keep their keys, so no reference can
- * break; the checks are on again before any other statement of this connection. */
-static int migrate_in_txn(sqlite3 *db, char *err, size_t errlen);
-
-static int migrate(sqlite3 *db, char *err, size_t errlen)
-{
-    if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "migration failed: %s", sqlite3_errmsg(db));
-        return VG_ERR;
-    }
-    int rc = migrate_in_txn(db, err, errlen);
-    if (sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK && !rc) {
-        snprintf(err, errlen, "cannot turn foreign keys on: %s", sqlite3_errmsg(db));
-        rc = VG_ERR;
-    }
-    return rc;
-}
-
+/* The migrations newer than the database's, in one transaction (see migrate()). */
 static int migrate_in_txn(sqlite3 *db, char *err, size_t errlen)
 {
     int n = 0;
@@ -190,6 +170,25 @@ fail:
     sqlite3_free(msg);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return VG_ERR;
+}
+
+/* Runs the migrations newer than the database's, in one transaction. Foreign keys are off while
+ * they run (the pragma cannot change inside a transaction): a migration that remakes a table
+ * (SQLite's "twelve steps", migration 11) drops it while other tables refer to it, and renames its
+ * replacement into its place. The rows a migration copies keep their keys, so no reference can
+ * break; the checks are on again before any other statement of this connection. */
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "migration failed: %s", sqlite3_errmsg(db));
+        return VG_ERR;
+    }
+    int rc = migrate_in_txn(db, err, errlen);
+    if (sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK && !rc) {
+        snprintf(err, errlen, "cannot turn foreign keys on: %s", sqlite3_errmsg(db));
+        rc = VG_ERR;
+    }
+    return rc;
 }
 
 /* The status names of this build with their bits, for SQ_STATUS_IN (see the design note). */
